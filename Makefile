@@ -1,0 +1,39 @@
+# MailAgent build, test and run entry points. `make help` lists them.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+DOTNET ?= dotnet
+CONFIG ?= Release
+DEBS := postfix opendkim opendkim-tools prometheus pflogsumm prometheus-postfix-exporter \
+        dnsmasq-base postgresql sqlite3 clang zlib1g-dev lintian python3 procps iproute2 util-linux
+AGENT := agent/src/MailAgent/bin/$(CONFIG)/net10.0/mailagent
+
+.PHONY: help deps build test run bench bench-quick clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+deps: ## install the Debian packages the tests and benchmarks use (needs root)
+	@missing=$$(for p in $(DEBS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:" $$missing; \
+	  echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	else echo "all Debian packages present"; fi
+
+build: ## build every project
+	$(DOTNET) build MailAgent.sln -c $(CONFIG) -nologo -clp:NoSummary
+
+test: deps build ## install what the tests need, build, run every test
+	bash tests/run-tests.sh $(CONFIG)
+
+run: build ## run the agent on the bundled corpus log and print where to look
+	bash scripts/run-local.sh $(CONFIG)
+
+bench: build ## end-to-end benchmarks against peers on a 2-million-line log (bench/README.md)
+	bash bench/e2e/run.sh $(CONFIG)
+
+bench-micro: ## BenchmarkDotNet parser benchmark
+	$(DOTNET) run -c Release --project bench/MailAgent.Benchmarks -- --filter '*'
+
+clean: ## remove build output
+	$(DOTNET) clean MailAgent.sln -nologo -v q; rm -rf bench/results

@@ -1,0 +1,3 @@
+using MailAgent.Cli;
+
+return await CommandLine.RunAsync(args);
