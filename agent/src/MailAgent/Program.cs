@@ -1,3 +1,5 @@
 using MailAgent.Cli;
 
-return await CommandLine.RunAsync(args);
+var context = new CliContext(
+    Console.OpenStandardInput(), Console.OpenStandardOutput(), Console.OpenStandardError(), TimeProvider.System);
+return await CommandLine.RunAsync(args, context);

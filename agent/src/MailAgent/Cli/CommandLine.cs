@@ -3,9 +3,52 @@ namespace MailAgent.Cli;
 /// <summary>Entry point dispatch for the mailagent commands.</summary>
 internal static class CommandLine
 {
-    public static Task<int> RunAsync(string[] args)
+    public const string Usage = """
+        mailagent — follows a Postfix mail host's log and reports what it sees
+
+        Usage:
+          mailagent run [--config FILE] [Section:Key=value ...]   run the agent (the daemon)
+          mailagent replay FILE... [--format json|prometheus|summary]
+          mailagent check-config [--config FILE] [Section:Key=value ...]
+          mailagent version
+          mailagent help [COMMAND]
+
+        Configuration is read from /etc/mailagent/agent.json (or --config FILE), then from
+        MAILAGENT__Section__Key environment variables, then from Section:Key=value arguments;
+        later sources win. 'mailagent help run' lists every key.
+        """;
+
+    public static async Task<int> RunAsync(string[] args, CliContext context)
     {
-        _ = args;
-        return Task.FromResult(0);
+        if (args.Length == 0)
+        {
+            await context.Error.WriteLineAsync(Usage);
+            return 2;
+        }
+
+        var rest = args[1..];
+        switch (args[0])
+        {
+            case "replay":
+                return await ReplayCommand.RunAsync(rest, context);
+            case "version" or "--version":
+                await context.Out.WriteLineAsync($"mailagent {AgentVersion.Text}");
+                await context.Out.FlushAsync();
+                return 0;
+            case "help" or "--help" or "-h":
+                await context.Out.WriteLineAsync(rest.Length > 0 && rest[0] == "replay" ? ReplayCommand.Usage : Usage);
+                await context.Out.FlushAsync();
+                return 0;
+            default:
+                return context.UsageError($"mailagent: unknown command '{args[0]}'", Usage);
+        }
     }
+}
+
+/// <summary>The agent's version as built.</summary>
+internal static class AgentVersion
+{
+    public static string Text { get; } =
+        typeof(AgentVersion).Assembly.GetCustomAttributes(typeof(System.Reflection.AssemblyInformationalVersionAttribute), false)
+            .OfType<System.Reflection.AssemblyInformationalVersionAttribute>().FirstOrDefault()?.InformationalVersion ?? "0.0.0";
 }

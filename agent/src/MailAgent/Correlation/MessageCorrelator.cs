@@ -1,0 +1,240 @@
+using System.Runtime.InteropServices;
+using MailAgent.LogParsing;
+
+namespace MailAgent.Correlation;
+
+/// <summary>What the correlator learned about the message a line belongs to.</summary>
+internal struct CorrelationResult
+{
+    /// <summary>Size from the queue manager for this message's current lifetime, or -1.</summary>
+    public long Size;
+    /// <summary>The message entered through smtpd or pickup (pflogsumm's "received").</summary>
+    public bool Received;
+    /// <summary>This line is the first <c>from=…, size=</c> of the lifetime.</summary>
+    public bool FirstQueueInsert;
+    /// <summary>This line is the lifetime's first deferral.</summary>
+    public bool FirstDeferral;
+    /// <summary>End-to-end latency for a final recipient status, or NaN.</summary>
+    public double Latency;
+    /// <summary>Index into <c>LabelSets.Outcomes</c> when <see cref="Latency"/> is set.</summary>
+    public int Outcome;
+}
+
+/// <summary>Counts of messages the correlator stopped tracking without seeing them end.</summary>
+internal enum EvictionReason
+{
+    NeverRemoved,
+    Incomplete,
+    Capacity,
+    Reused,
+}
+
+/// <summary>
+/// Joins the lines of one message by queue ID (received → DKIM signed → queued → attempts →
+/// final status → removed). A lifetime ends at qmgr's <c>removed</c> (queue IDs are reused) or
+/// at a cleanup reject. The map is bounded by count and by age; what falls out is counted.
+/// </summary>
+internal sealed class MessageCorrelator
+{
+    private readonly Dictionary<QueueIdKey, MessageState> _messages = new();
+    private readonly Queue<(QueueIdKey Key, long Serial, double Created)> _order = new();
+    private readonly int _maxMessages;
+    private readonly double _maxAgeSeconds;
+    private readonly Action<EvictionReason> _onEvicted;
+    private long _serial;
+
+    public MessageCorrelator(int maxMessages, TimeSpan maxAge, Action<EvictionReason> onEvicted)
+    {
+        _maxMessages = maxMessages;
+        _maxAgeSeconds = maxAge.TotalSeconds;
+        _onEvicted = onEvicted;
+    }
+
+    public int Count => _messages.Count;
+
+    public CorrelationResult Observe(ref ParsedLine p, double time)
+    {
+        var result = new CorrelationResult { Size = -1, Latency = double.NaN };
+        if (p.QueueId.IsEmpty || p.QueueId.SequenceEqual("NOQUEUE"u8))
+            return result;
+
+        var key = QueueIdKey.From(p.QueueId);
+        switch (p.Kind)
+        {
+            case EventKind.SmtpdClient:
+            case EventKind.PickupReceived:
+            {
+                ref var s = ref Track(key, time, out bool existed);
+                if (existed && (s.Received || s.Queued))
+                {
+                    // The previous lifetime never logged "removed": count it and start afresh.
+                    _onEvicted(EvictionReason.Reused);
+                    s = default;
+                    s.Serial = ++_serial;
+                    s.FirstSeen = time;
+                    _order.Enqueue((key, s.Serial, time));
+                }
+
+                s.Received = true;
+                s.ReceivedAt = time;
+                result.Received = true;
+                break;
+            }
+
+            case EventKind.QmgrQueued:
+            {
+                ref var s = ref Track(key, time, out _);
+                if (!s.Queued)
+                {
+                    s.Queued = true;
+                    s.Size = p.Size;
+                    result.FirstQueueInsert = true;
+                }
+
+                Describe(ref s, ref result);
+                break;
+            }
+
+            case EventKind.Delivery:
+            {
+                ref var s = ref Track(key, time, out bool existed);
+                Describe(ref s, ref result);
+                switch (p.Status)
+                {
+                    case DeliveryStatus.Deferred:
+                        if (!s.Deferred)
+                        {
+                            s.Deferred = true;
+                            result.FirstDeferral = true;
+                        }
+
+                        break;
+                    case DeliveryStatus.Sent:
+                        if (existed)
+                            Latency(ref s, time, s.Deferred ? 1 : 0, ref result);
+                        break;
+                    case DeliveryStatus.Bounced:
+                        if (existed)
+                            Latency(ref s, time, 2, ref result);
+                        break;
+                }
+
+                break;
+            }
+
+            case EventKind.QmgrExpired:
+            {
+                ref var s = ref Track(key, time, out bool existed);
+                Describe(ref s, ref result);
+                if (existed)
+                    Latency(ref s, time, 3, ref result);
+                break;
+            }
+
+            case EventKind.DkimSigned:
+            {
+                ref var s = ref Track(key, time, out _);
+                s.DkimSigned = true;
+                Describe(ref s, ref result);
+                break;
+            }
+
+            case EventKind.QmgrRemoved:
+            {
+                if (_messages.Remove(key, out var s))
+                    Describe(ref s, ref result);
+                break;
+            }
+
+            case EventKind.Reject when p.Daemon == Daemon.Cleanup && p.RejectAction is RejectAction.Reject or RejectAction.MilterReject or RejectAction.Discard:
+                // Cleanup refused the message: its queue file is gone without a "removed" line.
+                _messages.Remove(key);
+                break;
+
+            default:
+            {
+                if (_messages.TryGetValue(key, out var s))
+                    Describe(ref s, ref result);
+                else if (p.Kind is EventKind.CleanupMessageId)
+                    Track(key, time, out _);
+                break;
+            }
+        }
+
+        return result;
+    }
+
+    /// <summary>Drops messages older than the age bound; call now and then with the log's current time.</summary>
+    public void Expire(double now)
+    {
+        while (_order.TryPeek(out var head))
+        {
+            ref var s = ref CollectionsMarshal.GetValueRefOrNullRef(_messages, head.Key);
+            bool stale = System.Runtime.CompilerServices.Unsafe.IsNullRef(ref s) || s.Serial != head.Serial;
+            if (stale)
+            {
+                _order.Dequeue();
+                continue;
+            }
+
+            if (now - head.Created <= _maxAgeSeconds && _messages.Count <= _maxMessages)
+                break;
+            _onEvicted(now - head.Created > _maxAgeSeconds ? (s.Queued ? EvictionReason.NeverRemoved : EvictionReason.Incomplete) : EvictionReason.Capacity);
+            _messages.Remove(head.Key);
+            _order.Dequeue();
+        }
+
+        // Entries of messages that ended normally linger in the order queue; rebuild it when they dominate.
+        if (_order.Count > (4 * _messages.Count) + 4096)
+        {
+            var live = _order.Where(e => _messages.TryGetValue(e.Key, out var m) && m.Serial == e.Serial).ToArray();
+            _order.Clear();
+            foreach (var e in live)
+                _order.Enqueue(e);
+        }
+    }
+
+    private ref MessageState Track(QueueIdKey key, double time, out bool existed)
+    {
+        ref var s = ref CollectionsMarshal.GetValueRefOrAddDefault(_messages, key, out existed);
+        if (!existed)
+        {
+            s.Serial = ++_serial;
+            s.FirstSeen = time;
+            _order.Enqueue((key, s.Serial, time));
+            if (_messages.Count > _maxMessages)
+                Expire(time);
+            s = ref CollectionsMarshal.GetValueRefOrAddDefault(_messages, key, out _);
+        }
+
+        return ref s;
+    }
+
+    private static void Describe(ref MessageState s, ref CorrelationResult result)
+    {
+        result.Size = s.Queued ? s.Size : -1;
+        result.Received = s.Received;
+    }
+
+    private static void Latency(ref MessageState s, double time, int outcome, ref CorrelationResult result)
+    {
+        double start = s.Received ? s.ReceivedAt : s.FirstSeen;
+        if (!double.IsNaN(start) && !double.IsNaN(time) && time >= start)
+        {
+            result.Latency = time - start;
+            result.Outcome = outcome;
+        }
+    }
+
+    private struct MessageState
+    {
+        public long Serial;
+        public double FirstSeen;
+        public double ReceivedAt;
+        public long Size;
+        public bool Received;
+        public bool Queued;
+        public bool Deferred;
+        public bool DkimSigned;
+    }
+}

@@ -1,0 +1,279 @@
+namespace MailAgent.LogParsing;
+
+/// <summary>Reads the syslog header: timestamp, host, tag and pid.</summary>
+internal static class Header
+{
+    public static bool TryParse(ReadOnlySpan<byte> line, ref ParsedLine p)
+    {
+        var s = line;
+
+        // A raw syslog priority such as "<22>" when a collector kept it.
+        if (s.Length > 2 && s[0] == '<')
+        {
+            int close = s[..Math.Min(s.Length, 6)].IndexOf((byte)'>');
+            if (close > 1)
+                s = s[(close + 1)..];
+        }
+
+        if (!TryTimestamp(ref s, ref p.Timestamp))
+            return false;
+
+        // Host.
+        int sp = s.IndexOf((byte)' ');
+        if (sp <= 0)
+            return false;
+        p.Host = s[..sp];
+        s = s[(sp + 1)..];
+        // Some collectors pad a level column ("INFO    postfix/…").
+        while (!s.IsEmpty && s[0] == ' ')
+            s = s[1..];
+
+        // Tag: program[/service...][pid]: message
+        int colon = s.IndexOf(": "u8);
+        if (colon <= 0)
+            return false;
+        var tag = s[..colon];
+        var message = s[(colon + 2)..];
+
+        int bracket = tag.IndexOf((byte)'[');
+        if (bracket >= 0)
+        {
+            if (tag[^1] != ']')
+                return false;
+            tag = tag[..bracket];
+        }
+
+        if (tag.IsEmpty || tag.IndexOf((byte)' ') >= 0)
+            return false;
+        p.Program = tag;
+        Classify(tag, ref p);
+
+        // Solaris-style "[ID 197553 mail.info] " after the tag.
+        if (message.StartsWith("[ID "u8))
+        {
+            int close = message.IndexOf("] "u8);
+            if (close > 0)
+                message = message[(close + 2)..];
+        }
+
+        p.Message = message;
+        return true;
+    }
+
+    private static void Classify(ReadOnlySpan<byte> tag, ref ParsedLine p)
+    {
+        if (tag.StartsWith("postfix"u8) && (tag.Length == 7 || tag[7] == '/' || tag[7] == '-'))
+        {
+            p.Family = Family.Postfix;
+            int slash = tag.LastIndexOf((byte)'/');
+            p.Daemon = slash < 0 ? Daemon.Other : DaemonOf(tag[(slash + 1)..]);
+            return;
+        }
+
+        if (tag.SequenceEqual("opendkim"u8))
+        {
+            p.Family = Family.OpenDkim;
+            p.Daemon = Daemon.OpenDkim;
+            return;
+        }
+
+        p.Family = Family.Foreign;
+    }
+
+    public static Daemon DaemonOf(ReadOnlySpan<byte> name) => name.Length switch
+    {
+        4 => name.SequenceEqual("smtp"u8) ? Daemon.Smtp
+            : name.SequenceEqual("lmtp"u8) ? Daemon.Lmtp
+            : name.SequenceEqual("qmgr"u8) ? Daemon.Qmgr
+            : name.SequenceEqual("pipe"u8) ? Daemon.Pipe
+            : Daemon.Other,
+        5 => name.SequenceEqual("smtpd"u8) ? Daemon.Smtpd
+            : name.SequenceEqual("local"u8) ? Daemon.Local
+            : name.SequenceEqual("error"u8) ? Daemon.Error
+            : name.SequenceEqual("retry"u8) ? Daemon.Retry
+            : name.SequenceEqual("anvil"u8) ? Daemon.Anvil
+            : name.SequenceEqual("flush"u8) ? Daemon.Flush
+            : name.SequenceEqual("showq"u8) ? Daemon.Showq
+            : name.SequenceEqual("spawn"u8) ? Daemon.Spawn
+            : name.SequenceEqual("qmqpd"u8) ? Daemon.Qmqpd
+            : name.SequenceEqual("oqmgr"u8) ? Daemon.Oqmgr
+            : Daemon.Other,
+        6 => name.SequenceEqual("pickup"u8) ? Daemon.Pickup
+            : name.SequenceEqual("bounce"u8) ? Daemon.Bounce
+            : name.SequenceEqual("master"u8) ? Daemon.Master
+            : name.SequenceEqual("scache"u8) ? Daemon.Scache
+            : name.SequenceEqual("tlsmgr"u8) ? Daemon.Tlsmgr
+            : name.SequenceEqual("verify"u8) ? Daemon.Verify
+            : Daemon.Other,
+        7 => name.SequenceEqual("virtual"u8) ? Daemon.Virtual
+            : name.SequenceEqual("cleanup"u8) ? Daemon.Cleanup
+            : name.SequenceEqual("discard"u8) ? Daemon.Discard
+            : name.SequenceEqual("dnsblog"u8) ? Daemon.Dnsblog
+            : name.SequenceEqual("postmap"u8) ? Daemon.Postmap
+            : name.SequenceEqual("postlog"u8) ? Daemon.Postlog
+            : Daemon.Other,
+        8 => name.SequenceEqual("tlsproxy"u8) ? Daemon.Tlsproxy
+            : name.SequenceEqual("postlogd"u8) ? Daemon.Postlogd
+            : name.SequenceEqual("proxymap"u8) ? Daemon.Proxymap
+            : name.SequenceEqual("sendmail"u8) ? Daemon.Sendmail
+            : name.SequenceEqual("postdrop"u8) ? Daemon.Postdrop
+            : name.SequenceEqual("postconf"u8) ? Daemon.Postconf
+            : Daemon.Other,
+        9 => name.SequenceEqual("postsuper"u8) ? Daemon.Postsuper
+            : name.SequenceEqual("postqueue"u8) ? Daemon.Postqueue
+            : name.SequenceEqual("postalias"u8) ? Daemon.Postalias
+            : name.SequenceEqual("postmulti"u8) ? Daemon.Postmulti
+            : Daemon.Other,
+        10 => name.SequenceEqual("postscreen"u8) ? Daemon.Postscreen : Daemon.Other,
+        14 => name.SequenceEqual("postfix-script"u8) ? Daemon.PostfixScript : Daemon.Other,
+        15 => name.SequenceEqual("trivial-rewrite"u8) ? Daemon.TrivialRewrite : Daemon.Other,
+        _ => Daemon.Other,
+    };
+
+    private static bool TryTimestamp(ref ReadOnlySpan<byte> s, ref LogTimestamp t)
+    {
+        if (s.Length < 16)
+            return false;
+        if (SpanText.IsDigit(s[0]))
+            return TryRfc3339(ref s, ref t);
+        return TryBsd(ref s, ref t);
+    }
+
+    // "Nov 27 23:52:35 " or "Apr  7 15:35:20 ", optionally with ".123456" after the seconds.
+    private static bool TryBsd(ref ReadOnlySpan<byte> s, ref LogTimestamp t)
+    {
+        int month = MonthOf(s[0], s[1], s[2]);
+        if (month == 0 || s[3] != ' ')
+            return false;
+        int i = 4;
+        if (s[i] == ' ')
+            i++;
+        int day = 0;
+        int digits = 0;
+        while (i < s.Length && SpanText.IsDigit(s[i]) && digits < 2)
+        {
+            day = (day * 10) + (s[i] - '0');
+            i++;
+            digits++;
+        }
+
+        if (digits == 0 || day is < 1 or > 31 || i >= s.Length || s[i] != ' ')
+            return false;
+        i++;
+        if (!TryClock(s, ref i, out int secondOfDay, out int micro))
+            return false;
+
+        // Some collectors put a year after the time ("Nov 27 23:52:35 2026 host").
+        int year = 0;
+        if (i + 5 < s.Length && s[i] == ' ' && SpanText.IsDigit(s[i + 1]) && SpanText.IsDigit(s[i + 2]) && SpanText.IsDigit(s[i + 3]) && SpanText.IsDigit(s[i + 4]) && s[i + 5] == ' ')
+        {
+            year = (int)SpanText.ParseLong(s.Slice(i + 1, 4));
+            i += 5;
+        }
+
+        if (i >= s.Length || s[i] != ' ')
+            return false;
+        t.Year = year;
+        t.Month = month;
+        t.Day = day;
+        t.SecondOfDay = secondOfDay;
+        t.Microsecond = micro;
+        s = s[(i + 1)..];
+        return true;
+    }
+
+    // "2026-11-27T23:52:30.122603+00:00 " (fraction and offset optional, "Z" accepted).
+    private static bool TryRfc3339(ref ReadOnlySpan<byte> s, ref LogTimestamp t)
+    {
+        if (s.Length < 20 || s[4] != '-' || s[7] != '-' || (s[10] != 'T' && s[10] != ' '))
+            return false;
+        long year = SpanText.ParseLong(s[..4]);
+        long month = SpanText.ParseLong(s.Slice(5, 2));
+        long day = SpanText.ParseLong(s.Slice(8, 2));
+        if (year < 1970 || month is < 1 or > 12 || day is < 1 or > 31)
+            return false;
+        int i = 11;
+        if (!TryClock(s, ref i, out int secondOfDay, out int micro))
+            return false;
+        int offset = 0;
+        bool hasOffset = false;
+        if (i < s.Length && s[i] == 'Z')
+        {
+            hasOffset = true;
+            i++;
+        }
+        else if (i + 6 <= s.Length && (s[i] == '+' || s[i] == '-') && s[i + 3] == ':')
+        {
+            long oh = SpanText.ParseLong(s.Slice(i + 1, 2));
+            long om = SpanText.ParseLong(s.Slice(i + 4, 2));
+            if (oh is < 0 or > 23 || om is < 0 or > 59)
+                return false;
+            offset = (int)((oh * 60) + om) * (s[i] == '-' ? -1 : 1);
+            hasOffset = true;
+            i += 6;
+        }
+
+        if (i >= s.Length || s[i] != ' ')
+            return false;
+        t.Year = (int)year;
+        t.Month = (int)month;
+        t.Day = (int)day;
+        t.SecondOfDay = secondOfDay;
+        t.Microsecond = micro;
+        t.OffsetMinutes = offset;
+        t.HasOffset = hasOffset;
+        s = s[(i + 1)..];
+        return true;
+    }
+
+    private static bool TryClock(ReadOnlySpan<byte> s, ref int i, out int secondOfDay, out int micro)
+    {
+        secondOfDay = 0;
+        micro = 0;
+        if (i + 8 > s.Length || s[i + 2] != ':' || s[i + 5] != ':')
+            return false;
+        long h = SpanText.ParseLong(s.Slice(i, 2));
+        long m = SpanText.ParseLong(s.Slice(i + 3, 2));
+        long sec = SpanText.ParseLong(s.Slice(i + 6, 2));
+        if (h is < 0 or > 23 || m is < 0 or > 59 || sec is < 0 or > 60)
+            return false;
+        secondOfDay = (int)((h * 3600) + (m * 60) + sec);
+        i += 8;
+        if (i < s.Length && s[i] == '.')
+        {
+            i++;
+            int digits = 0;
+            while (i < s.Length && SpanText.IsDigit(s[i]))
+            {
+                if (digits < 6)
+                    micro = (micro * 10) + (s[i] - '0');
+                digits++;
+                i++;
+            }
+
+            if (digits == 0)
+                return false;
+            for (int d = digits; d < 6; d++)
+                micro *= 10;
+        }
+
+        return true;
+    }
+
+    private static int MonthOf(byte a, byte b, byte c) => (a, b, c) switch
+    {
+        ((byte)'J', (byte)'a', (byte)'n') => 1,
+        ((byte)'F', (byte)'e', (byte)'b') => 2,
+        ((byte)'M', (byte)'a', (byte)'r') => 3,
+        ((byte)'A', (byte)'p', (byte)'r') => 4,
+        ((byte)'M', (byte)'a', (byte)'y') => 5,
+        ((byte)'J', (byte)'u', (byte)'n') => 6,
+        ((byte)'J', (byte)'u', (byte)'l') => 7,
+        ((byte)'A', (byte)'u', (byte)'g') => 8,
+        ((byte)'S', (byte)'e', (byte)'p') => 9,
+        ((byte)'O', (byte)'c', (byte)'t') => 10,
+        ((byte)'N', (byte)'o', (byte)'v') => 11,
+        ((byte)'D', (byte)'e', (byte)'c') => 12,
+        _ => 0,
+    };
+}

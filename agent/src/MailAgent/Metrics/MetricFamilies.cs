@@ -1,0 +1,105 @@
+namespace MailAgent.Metrics;
+
+/// <summary>
+/// A counter with a fixed, enumerable set of label combinations, stored as plain longs so the
+/// single pipeline thread can count without locks. Exported to prometheus-net on scrape and
+/// saved with the log checkpoint, so counts continue across restarts without loss or repeat.
+/// </summary>
+internal sealed class CounterFamily
+{
+    public CounterFamily(string name, string help, string[] labelNames, string[][] labelValues, bool zeroFill)
+    {
+        Name = name;
+        Help = help;
+        LabelNames = labelNames;
+        LabelValues = labelValues;
+        ZeroFill = zeroFill;
+        Values = new long[labelValues.Length == 0 ? 1 : labelValues.Length];
+    }
+
+    public string Name { get; }
+    public string Help { get; }
+    public string[] LabelNames { get; }
+    /// <summary>One row of label values per slot; empty for an unlabelled counter.</summary>
+    public string[][] LabelValues { get; }
+    /// <summary>Publish every slot, even at zero, so dashboards see the whole set from the start.</summary>
+    public bool ZeroFill { get; }
+    public long[] Values { get; }
+
+    /// <summary>Builds the slots of a counter labelled by the cross product of the given value sets.</summary>
+    public static CounterFamily Product(string name, string help, bool zeroFill, params (string Label, string[] Values)[] labels)
+    {
+        var rows = new List<string[]> { Array.Empty<string>() };
+        foreach (var (_, values) in labels)
+        {
+            var next = new List<string[]>(rows.Count * values.Length);
+            foreach (var row in rows)
+            {
+                foreach (var v in values)
+                    next.Add([.. row, v]);
+            }
+
+            rows = next;
+        }
+
+        return new CounterFamily(name, help, labels.Select(l => l.Label).ToArray(), labels.Length == 0 ? [] : rows.ToArray(), zeroFill);
+    }
+}
+
+/// <summary>
+/// A histogram kept as per-bucket counts and per-bucket sums. The per-bucket sums let the
+/// exporter hand prometheus-net one representative value per bucket (the bucket's mean, which
+/// lies inside it), so counts and the total sum stay exact.
+/// </summary>
+internal sealed class HistogramFamily
+{
+    public HistogramFamily(string name, string help, double[] bounds, string? labelName = null, string[]? labelValues = null)
+    {
+        Name = name;
+        Help = help;
+        Bounds = bounds;
+        LabelName = labelName;
+        LabelValues = labelValues ?? [];
+        int children = Math.Max(1, LabelValues.Length);
+        Counts = new long[children][];
+        Sums = new double[children][];
+        for (int i = 0; i < children; i++)
+        {
+            Counts[i] = new long[bounds.Length + 1];
+            Sums[i] = new double[bounds.Length + 1];
+        }
+    }
+
+    public string Name { get; }
+    public string Help { get; }
+    public double[] Bounds { get; }
+    public string? LabelName { get; }
+    public string[] LabelValues { get; }
+    public long[][] Counts { get; }
+    public double[][] Sums { get; }
+
+    public void Observe(int child, double value)
+    {
+        if (double.IsNaN(value) || value < 0)
+            return;
+        var bounds = Bounds;
+        int b = 0;
+        while (b < bounds.Length && value > bounds[b])
+            b++;
+        Counts[child][b]++;
+        Sums[child][b] += value;
+    }
+
+    public static double[] Exponential(double start, double factor, int count)
+    {
+        var result = new double[count];
+        double v = start;
+        for (int i = 0; i < count; i++)
+        {
+            result[i] = v;
+            v *= factor;
+        }
+
+        return result;
+    }
+}
