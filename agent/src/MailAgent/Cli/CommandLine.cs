@@ -31,12 +31,21 @@ internal static class CommandLine
         {
             case "replay":
                 return await ReplayCommand.RunAsync(rest, context);
+            case "run":
+                return await Hosting.AgentHost.RunAsync(rest, context);
+            case "check-config":
+                return await Hosting.AgentHost.CheckConfigAsync(rest, context);
             case "version" or "--version":
                 await context.Out.WriteLineAsync($"mailagent {AgentVersion.Text}");
                 await context.Out.FlushAsync();
                 return 0;
             case "help" or "--help" or "-h":
-                await context.Out.WriteLineAsync(rest.Length > 0 && rest[0] == "replay" ? ReplayCommand.Usage : Usage);
+                await context.Out.WriteLineAsync(rest.Length == 0 ? Usage : rest[0] switch
+                {
+                    "replay" => ReplayCommand.Usage,
+                    "run" or "check-config" => Hosting.AgentHost.RunUsage,
+                    _ => Usage,
+                });
                 await context.Out.FlushAsync();
                 return 0;
             default:

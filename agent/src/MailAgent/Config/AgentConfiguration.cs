@@ -1,0 +1,137 @@
+using MailAgent.LogTailing;
+
+namespace MailAgent.Config;
+
+/// <summary>
+/// Builds the agent's configuration (JSON file, then MAILAGENT__ environment variables, then
+/// Section:Key=value arguments) and checks every key, naming the key, the value and what is valid.
+/// </summary>
+internal static class AgentConfiguration
+{
+    public const string DefaultFile = "/etc/mailagent/agent.json";
+
+    public static IConfigurationRoot Build(IReadOnlyList<string> args, out string? configFile, out List<string> errors)
+    {
+        errors = new List<string>();
+        configFile = null;
+        var overrides = new List<string>();
+        for (int i = 0; i < args.Count; i++)
+        {
+            if (args[i] is "--config" or "-c")
+            {
+                if (i + 1 >= args.Count)
+                {
+                    errors.Add("--config needs a file name");
+                    break;
+                }
+
+                configFile = args[++i];
+            }
+            else if (args[i].StartsWith("--config=", StringComparison.Ordinal))
+                configFile = args[i]["--config=".Length..];
+            else if (args[i].Contains('=', StringComparison.Ordinal) && !args[i].StartsWith('-'))
+                overrides.Add(args[i]);
+            else
+                errors.Add($"unexpected argument '{args[i]}': settings are given as Section:Key=value");
+        }
+
+        var builder = new ConfigurationBuilder();
+        if (configFile != null)
+        {
+            if (!File.Exists(configFile))
+                errors.Add($"--config {configFile}: no such file");
+            else
+                builder.AddJsonFile(Path.GetFullPath(configFile), optional: false, reloadOnChange: false);
+        }
+        else if (File.Exists(DefaultFile))
+        {
+            configFile = DefaultFile;
+            builder.AddJsonFile(DefaultFile, optional: true, reloadOnChange: false);
+        }
+
+        builder.AddEnvironmentVariables("MAILAGENT__");
+        builder.AddInMemoryCollection(overrides.Select(o =>
+        {
+            int eq = o.IndexOf('=', StringComparison.Ordinal);
+            return new KeyValuePair<string, string?>(o[..eq].Replace("__", ":", StringComparison.Ordinal), o[(eq + 1)..]);
+        }));
+
+        try
+        {
+            return builder.Build();
+        }
+        catch (Exception e) when (e is FormatException or InvalidDataException or IOException)
+        {
+            errors.Add($"{configFile}: not valid JSON ({e.Message})");
+            return new ConfigurationBuilder().Build();
+        }
+    }
+
+    /// <summary>Reads and checks every section; returns the errors, one line each.</summary>
+    public static List<string> Validate(IConfiguration config, out TailOptions tail, out HttpOptions http, out CorrelationOptions correlation, out AgentLogOptions log)
+    {
+        var errors = new List<string>();
+        tail = Bind<TailOptions>(config, TailOptions.SectionName, errors);
+        http = Bind<HttpOptions>(config, HttpOptions.SectionName, errors);
+        correlation = Bind<CorrelationOptions>(config, CorrelationOptions.SectionName, errors);
+        log = Bind<AgentLogOptions>(config, AgentLogOptions.SectionName, errors);
+
+        if (string.IsNullOrWhiteSpace(tail.Path))
+            errors.Add("LogTailing:Path is empty: set it to the Postfix log file, e.g. /var/log/mail.log or Postfix's maillog_file");
+        if (string.IsNullOrWhiteSpace(tail.StateDirectory))
+            errors.Add("LogTailing:StateDirectory is empty: set it to a directory the agent may write, e.g. /var/lib/mailagent");
+        Range(errors, "LogTailing:PollInterval", tail.PollInterval, TimeSpan.FromMilliseconds(10), TimeSpan.FromMinutes(10));
+        Range(errors, "LogTailing:CheckpointInterval", tail.CheckpointInterval, TimeSpan.FromMilliseconds(50), TimeSpan.FromMinutes(10));
+        Range(errors, "LogTailing:RotatedFileGrace", tail.RotatedFileGrace, TimeSpan.Zero, TimeSpan.FromMinutes(10));
+        if (!Enum.IsDefined(tail.StartAt))
+            errors.Add($"LogTailing:StartAt = '{tail.StartAt}' is not valid: use End or Beginning");
+
+        foreach (var url in http.Urls.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            if (!Uri.TryCreate(url, UriKind.Absolute, out var uri) || uri.Scheme != "http" || !string.IsNullOrEmpty(uri.PathAndQuery.Trim('/')))
+                errors.Add($"Http:Urls has '{url}', which is not valid: use http://ADDRESS:PORT (port 0 picks a free port), several separated by ';'");
+        }
+
+        if (string.IsNullOrWhiteSpace(http.Urls))
+            errors.Add("Http:Urls is empty: set it to e.g. http://127.0.0.1:9160");
+        if (correlation.MaxMessages is < 1000 or > 10_000_000)
+            errors.Add($"Correlation:MaxMessages = {correlation.MaxMessages} is not valid: use 1000 to 10000000");
+        Range(errors, "Correlation:MaxAge", correlation.MaxAge, TimeSpan.FromMinutes(10), TimeSpan.FromDays(60));
+        if (!Enum.TryParse<Serilog.Events.LogEventLevel>(log.Level, ignoreCase: true, out _))
+            errors.Add($"AgentLog:Level = '{log.Level}' is not valid: use Verbose, Debug, Information, Warning, Error or Fatal");
+        if (log.RetainedDays is < 1 or > 3650)
+            errors.Add($"AgentLog:RetainedDays = {log.RetainedDays} is not valid: use 1 to 3650");
+        return errors;
+    }
+
+    private static T Bind<T>(IConfiguration config, string section, List<string> errors)
+        where T : new()
+    {
+        var value = new T();
+        try
+        {
+            config.GetSection(section).Bind(value, o => o.ErrorOnUnknownConfiguration = true);
+        }
+        catch (InvalidOperationException e)
+        {
+            // The binder names the key ("…at 'LogTailing:PollInterval' to type 'System.TimeSpan'").
+            errors.Add($"{e.Message.TrimEnd('.')}: {Hint(typeof(T))}");
+        }
+
+        return value;
+    }
+
+    private static string Hint(Type options) => options.Name switch
+    {
+        nameof(TailOptions) => "LogTailing takes Path, StateDirectory, StartAt (End|Beginning) and PollInterval, CheckpointInterval, RotatedFileGrace as hh:mm:ss",
+        nameof(HttpOptions) => "Http takes Urls",
+        nameof(CorrelationOptions) => "Correlation takes MaxMessages (a number) and MaxAge (d.hh:mm:ss)",
+        _ => "AgentLog takes FilePath, Level and RetainedDays",
+    };
+
+    private static void Range(List<string> errors, string key, TimeSpan value, TimeSpan min, TimeSpan max)
+    {
+        if (value < min || value > max)
+            errors.Add($"{key} = {value} is not valid: use {min} to {max}");
+    }
+}

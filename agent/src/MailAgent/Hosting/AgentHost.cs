@@ -1,0 +1,163 @@
+using MailAgent.Cli;
+using MailAgent.Config;
+using MailAgent.LogTailing;
+using MailAgent.Metrics;
+using MailAgent.Pipeline;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Prometheus;
+using Serilog;
+using Serilog.Events;
+
+namespace MailAgent.Hosting;
+
+/// <summary><c>mailagent run</c> and <c>mailagent check-config</c>.</summary>
+internal static partial class AgentHost
+{
+    public const string RunUsage = """
+        mailagent run [--config FILE] [Section:Key=value ...]
+
+        Runs the agent: follows the Postfix log, keeps the metrics and serves them at /metrics.
+        Under systemd (Type=notify) it reports ready once its listener is up; as a Windows
+        service it runs under the service manager. SIGTERM or Ctrl-C stops it after the
+        checkpoint is written.
+
+        Configuration keys (defaults in brackets):
+          LogTailing:Path                 log file to follow [/var/log/mail.log]
+          LogTailing:StateDirectory       checkpoint directory [/var/lib/mailagent]
+          LogTailing:StartAt              End or Beginning, when there is no checkpoint [End]
+          LogTailing:PollInterval         fallback poll [00:00:02]
+          LogTailing:CheckpointInterval   checkpoint at most this often [00:00:01]
+          LogTailing:RotatedFileGrace     keep reading a renamed log this long [00:00:05]
+          Http:Urls                       /metrics listener(s), ';'-separated [http://127.0.0.1:9160]
+          Correlation:MaxMessages         messages followed at once [200000]
+          Correlation:MaxAge              drop a message not seen to end after [6.00:00:00]
+          AgentLog:FilePath               the agent's own log, empty for console only [/var/log/mailagent/agent.log]
+          AgentLog:Level                  Verbose … Fatal [Information]
+          AgentLog:RetainedDays           rolled log files kept [14]
+        Environment: MAILAGENT__LogTailing__Path=… and so on.
+        """;
+
+    public static async Task<int> CheckConfigAsync(IReadOnlyList<string> args, CliContext context)
+    {
+        var config = AgentConfiguration.Build(args, out var file, out var errors);
+        errors.AddRange(AgentConfiguration.Validate(config, out var tail, out var http, out var correlation, out var log));
+        if (errors.Count > 0)
+        {
+            foreach (var e in errors)
+                await context.Error.WriteLineAsync($"configuration error: {e}");
+            return 1;
+        }
+
+        await context.Out.WriteLineAsync($"configuration OK ({file ?? "defaults, environment and arguments only"})");
+        await context.Out.WriteLineAsync($"  LogTailing:Path = {tail.Path}");
+        await context.Out.WriteLineAsync($"  LogTailing:StateDirectory = {tail.StateDirectory}");
+        await context.Out.WriteLineAsync($"  LogTailing:StartAt = {tail.StartAt}");
+        await context.Out.WriteLineAsync($"  Http:Urls = {http.Urls}");
+        await context.Out.WriteLineAsync($"  Correlation:MaxMessages = {correlation.MaxMessages}, MaxAge = {correlation.MaxAge}");
+        await context.Out.WriteLineAsync($"  AgentLog:FilePath = {log.FilePath}, Level = {log.Level}");
+        await context.Out.FlushAsync();
+        return 0;
+    }
+
+    public static async Task<int> RunAsync(IReadOnlyList<string> args, CliContext context)
+    {
+        if (args.Contains("--help") || args.Contains("-h"))
+        {
+            await context.Out.WriteLineAsync(RunUsage);
+            await context.Out.FlushAsync();
+            return 0;
+        }
+
+        var config = AgentConfiguration.Build(args, out _, out var errors);
+        errors.AddRange(AgentConfiguration.Validate(config, out var tail, out var http, out var correlation, out var agentLog));
+        if (errors.Count > 0)
+        {
+            foreach (var e in errors)
+                await context.Error.WriteLineAsync($"configuration error: {e}");
+            await context.Error.WriteLineAsync("mailagent: not started; 'mailagent check-config' checks a configuration, 'mailagent help run' lists the keys");
+            return 1;
+        }
+
+        using var serilog = CreateLogger(agentLog);
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Configuration.AddConfiguration(config);
+        builder.Logging.ClearProviders();
+        builder.Services.AddSerilog(serilog, dispose: false);
+        builder.Host.UseSystemd();
+        builder.Host.UseWindowsService(o => o.ServiceName = "mailagent");
+        builder.WebHost.UseUrls(http.Urls.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
+
+        builder.Services.AddSingleton(context.Time);
+        builder.Services
+            .AddMetricsRegistry()
+            .AddLogPipeline(correlation, context.Time)
+            .AddLogTailing(tail);
+
+        var app = builder.Build();
+        app.MapMetrics("/metrics", app.Services.GetRequiredService<CollectorRegistry>());
+        app.MapGet("/", () => Results.Text("mailagent: see /metrics\n"));
+
+        try
+        {
+            await app.StartAsync();
+        }
+        catch (IOException e)
+        {
+            serilog.Fatal("Cannot listen on {Urls}: {Reason}", http.Urls, e.Message);
+            return 1;
+        }
+
+        var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("MailAgent");
+        foreach (var address in app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses ?? [])
+            LogListening(logger, address);
+
+        await app.WaitForShutdownAsync();
+        return 0;
+    }
+
+    private static IServiceCollection AddMetricsRegistry(this IServiceCollection services)
+    {
+        var registry = Prometheus.Metrics.NewCustomRegistry();
+        DotNetStats.Register(registry);
+        return services.AddSingleton(registry);
+    }
+
+    private static IServiceCollection AddLogPipeline(this IServiceCollection services, CorrelationOptions correlation, TimeProvider time)
+    {
+        services.AddSingleton(sp =>
+        {
+            var processor = LogProcessor.Create(time.GetUtcNow(), correlation.MaxMessages, correlation.MaxAge);
+            _ = new LogMetricsExporter(sp.GetRequiredService<CollectorRegistry>(), processor.Stats, () => processor.Correlator.Count);
+            return processor;
+        });
+        return services;
+    }
+
+    private static IServiceCollection AddLogTailing(this IServiceCollection services, TailOptions tail)
+    {
+        services.AddSingleton(Microsoft.Extensions.Options.Options.Create(tail));
+        services.AddHostedService<TailService>();
+        return services;
+    }
+
+    private static Serilog.Core.Logger CreateLogger(AgentLogOptions options)
+    {
+        var level = Enum.Parse<LogEventLevel>(options.Level, ignoreCase: true);
+        var config = new LoggerConfiguration()
+            .MinimumLevel.Is(level)
+            .MinimumLevel.Override("Microsoft", LogEventLevel.Warning)
+            .MinimumLevel.Override("Microsoft.Hosting.Lifetime", LogEventLevel.Information)
+            .WriteTo.Console(outputTemplate: "{Timestamp:yyyy-MM-dd HH:mm:ss.fff} {Level:u3} {Message:lj}{NewLine}{Exception}");
+        if (!string.IsNullOrWhiteSpace(options.FilePath))
+        {
+            config.WriteTo.File(options.FilePath, rollingInterval: RollingInterval.Day, retainedFileCountLimit: options.RetainedDays,
+                outputTemplate: "{Timestamp:o} {Level:u3} [{SourceContext}] {Message:lj}{NewLine}{Exception}");
+        }
+
+        return config.CreateLogger();
+    }
+
+    [LoggerMessage(EventId = 1, Level = LogLevel.Information, Message = "mailagent listening on {Address}")]
+    private static partial void LogListening(Microsoft.Extensions.Logging.ILogger logger, string address);
+}

@@ -1,0 +1,285 @@
+namespace MailAgent.LogTailing;
+
+/// <summary>Counts the tailer reports to the metrics layer.</summary>
+internal interface ITailObserver
+{
+    void Rotated(string kind);
+    void Gap(string reason, long bytes);
+    void Lag(long bytes);
+}
+
+/// <summary>
+/// Follows one log file by path through rename-and-create rotation, copytruncate and restarts.
+/// <see cref="Poll"/> does one round of work; the hosting loop calls it on every file-system
+/// notification and on a slow timer. Not thread-safe: one loop owns it.
+/// </summary>
+internal sealed partial class LogTailer : IDisposable
+{
+    private const int PrefixBytes = 1024;
+    private readonly TailOptions _options;
+    private readonly ILineSink _sink;
+    private readonly Func<Checkpoint> _captureStats;
+    private readonly Action<Checkpoint> _restoreStats;
+    private readonly ITailObserver _observer;
+    private readonly ILogger _logger;
+    private readonly TimeProvider _time;
+    private readonly string _checkpointFile;
+    private readonly List<(OpenLog Log, long LastGrowth)> _draining = new();
+    private OpenLog? _current;
+    private bool _started;
+    private long _lastCheckpoint;
+    private bool _dirty;
+
+    public LogTailer(TailOptions options, ILineSink sink, Func<Checkpoint> captureStats, Action<Checkpoint> restoreStats, ITailObserver observer, ILogger logger, TimeProvider time)
+    {
+        _restoreStats = restoreStats;
+        _options = options;
+        _sink = sink;
+        _captureStats = captureStats;
+        _observer = observer;
+        _logger = logger;
+        _time = time;
+        _checkpointFile = System.IO.Path.Combine(options.StateDirectory, "log-checkpoint.json");
+    }
+
+    public string CheckpointFile => _checkpointFile;
+
+    /// <summary>Reads the checkpoint and positions the tail; finishes a log rotated while the agent was down.</summary>
+    public Checkpoint? Start()
+    {
+        _started = true;
+        Directory.CreateDirectory(_options.StateDirectory);
+        Checkpoint? checkpoint = null;
+        try
+        {
+            checkpoint = Checkpoint.Load(_checkpointFile);
+        }
+        catch (Exception e) when (e is IOException or System.Text.Json.JsonException or UnauthorizedAccessException)
+        {
+            LogCheckpointUnreadable(_logger, _checkpointFile, e.Message);
+        }
+
+        if (checkpoint != null && checkpoint.Path != _options.Path)
+        {
+            LogCheckpointOtherPath(_logger, checkpoint.Path, _options.Path);
+            checkpoint = null;
+        }
+
+        if (checkpoint != null)
+        {
+            // Counts first, so lines read below (a rotated file's tail) add to them.
+            _restoreStats(checkpoint);
+        }
+        else
+        {
+            _current = OpenLog.TryOpen(_options.Path);
+            if (_current != null && _options.StartAt == TailStart.End)
+                _current.SeekToEnd();
+            return null;
+        }
+
+        var identity = FileIdentity.OfPath(_options.Path);
+        bool sameFile = identity is { } id && id.Inode == checkpoint.Inode && id.Device == checkpoint.Device;
+        if (sameFile)
+        {
+            var log = OpenLog.TryOpen(_options.Path);
+            if (log != null && log.Length >= checkpoint.Offset && log.PrefixHash(checkpoint.PrefixLength) == checkpoint.PrefixHash)
+            {
+                log.SeekTo(checkpoint.Offset);
+                _current = log;
+                return checkpoint;
+            }
+
+            // Truncated (copytruncate) while we were down: finish the copy, then read the new content.
+            log?.Dispose();
+            FinishElsewhere(checkpoint, "truncate");
+        }
+        else
+        {
+            FinishElsewhere(checkpoint, "rename");
+        }
+
+        _current = OpenLog.TryOpen(_options.Path);
+        _dirty = true;
+        return checkpoint;
+    }
+
+    /// <summary>One round: read what is new, notice rotation, checkpoint when due. Returns true when lines were read.</summary>
+    public bool Poll()
+    {
+        if (!_started)
+            Start();
+        bool read = false;
+
+        // Renamed logs first: their lines are older.
+        for (int i = _draining.Count - 1; i >= 0; i--)
+        {
+            var (log, lastGrowth) = _draining[i];
+            long n = log.ReadAvailable(_sink);
+            read |= n > 0;
+            long now = _time.GetTimestamp();
+            if (n > 0)
+                _draining[i] = (log, now);
+            else if (_time.GetElapsedTime(lastGrowth, now) >= _options.RotatedFileGrace)
+            {
+                log.FlushPartial(_sink);
+                log.Dispose();
+                _draining.RemoveAt(i);
+                _dirty = true;
+            }
+        }
+
+        if (_current == null)
+        {
+            _current = OpenLog.TryOpen(_options.Path);
+            if (_current == null)
+                return read;
+            _dirty = true;
+        }
+
+        read |= _current.ReadAvailable(_sink) > 0;
+
+        var identity = FileIdentity.OfPath(_options.Path);
+        if (identity == null || (identity.Value.IsKnown && identity.Value != _current.Identity))
+        {
+            // Renamed away (logrotate, postfix logrotate) or deleted: keep reading it for a grace period.
+            read |= _current.ReadAvailable(_sink) > 0;
+            _observer.Rotated("rename");
+            LogRotated(_logger, "rename", _options.Path);
+            _draining.Add((_current, _time.GetTimestamp()));
+            _current = OpenLog.TryOpen(_options.Path);
+            if (_current != null)
+                read |= _current.ReadAvailable(_sink) > 0;
+            _dirty = true;
+        }
+        else if (_current.WasTruncated())
+        {
+            RecoverTruncatedTail(_current);
+            _observer.Rotated("truncate");
+            LogRotated(_logger, "truncate", _options.Path);
+            _current.Restart();
+            read |= _current.ReadAvailable(_sink) > 0;
+            _dirty = true;
+        }
+
+        if (read)
+            _dirty = true;
+        if (_current != null)
+            _observer.Lag(Math.Max(0, _current.Length - _current.Consumed));
+        MaybeCheckpoint(force: false);
+        return read;
+    }
+
+    /// <summary>Writes the checkpoint now (on shutdown) unless a rotated file is still being drained.</summary>
+    public void SaveCheckpoint() => MaybeCheckpoint(force: true);
+
+    private void MaybeCheckpoint(bool force)
+    {
+        if (!_dirty || _current == null || _draining.Count > 0)
+            return;
+        long now = _time.GetTimestamp();
+        if (!force && _time.GetElapsedTime(_lastCheckpoint, now) < _options.CheckpointInterval)
+            return;
+        var checkpoint = _captureStats();
+        checkpoint.Path = _options.Path;
+        checkpoint.Device = _current.Identity.Device;
+        checkpoint.Inode = _current.Identity.Inode;
+        checkpoint.Offset = _current.Consumed;
+        checkpoint.PrefixLength = (int)Math.Min(PrefixBytes, _current.Consumed);
+        checkpoint.PrefixHash = _current.PrefixHash(checkpoint.PrefixLength);
+        try
+        {
+            checkpoint.Save(_checkpointFile);
+            _lastCheckpoint = now;
+            _dirty = false;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            LogCheckpointWriteFailed(_logger, _checkpointFile, e.Message);
+        }
+    }
+
+    // The checkpoint's file is no longer at the path: find it (or its copy) next to the path and read it to the end.
+    private void FinishElsewhere(Checkpoint checkpoint, string kind)
+    {
+        var old = FindSibling(candidate =>
+            (kind == "rename" && candidate.Identity.Inode == checkpoint.Inode && candidate.Identity.Device == checkpoint.Device)
+            || (kind == "truncate" && candidate.Identity.Inode != checkpoint.Inode));
+        if (old != null && old.Length >= checkpoint.Offset && old.PrefixHash(checkpoint.PrefixLength) == checkpoint.PrefixHash)
+        {
+            old.SeekTo(checkpoint.Offset);
+            old.ReadAvailable(_sink);
+            old.FlushPartial(_sink);
+            old.Dispose();
+            _observer.Rotated(kind);
+            LogResumedRotated(_logger, kind, old.Path);
+            return;
+        }
+
+        old?.Dispose();
+        _observer.Gap("rotated_file_missing", 0);
+        LogRotatedFileMissing(_logger, _options.Path);
+    }
+
+    // copytruncate copies the log before truncating it: the lines we had not read yet are in the copy.
+    private void RecoverTruncatedTail(OpenLog truncated)
+    {
+        long consumed = truncated.Consumed;
+        int prefix = (int)Math.Min(PrefixBytes, consumed);
+        ulong hash = truncated.RememberedPrefixHash(prefix);
+        var copy = FindSibling(c => c.Identity != truncated.Identity && c.Length > consumed && c.PrefixHash(prefix) == hash);
+        if (copy == null)
+            return;
+        copy.SeekTo(consumed);
+        copy.ReadAvailable(_sink);
+        copy.FlushPartial(_sink);
+        copy.Dispose();
+    }
+
+    private OpenLog? FindSibling(Func<OpenLog, bool> match)
+    {
+        string? dir = System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(_options.Path));
+        string name = System.IO.Path.GetFileName(_options.Path);
+        if (dir == null || !Directory.Exists(dir))
+            return null;
+        foreach (var file in Directory.EnumerateFiles(dir, name + "*").OrderBy(f => f, StringComparer.Ordinal))
+        {
+            if (file == System.IO.Path.GetFullPath(_options.Path) || file.EndsWith(".gz", StringComparison.Ordinal) || file.EndsWith(".xz", StringComparison.Ordinal))
+                continue;
+            var log = OpenLog.TryOpen(file);
+            if (log == null)
+                continue;
+            if (match(log))
+                return log;
+            log.Dispose();
+        }
+
+        return null;
+    }
+
+    public void Dispose()
+    {
+        _current?.Dispose();
+        foreach (var (log, _) in _draining)
+            log.Dispose();
+        _draining.Clear();
+    }
+
+    [LoggerMessage(EventId = 1001, Level = LogLevel.Information, Message = "Log {Path} was rotated ({Kind}); following the new file")]
+    private static partial void LogRotated(ILogger logger, string kind, string path);
+
+    [LoggerMessage(EventId = 1002, Level = LogLevel.Warning, Message = "Checkpoint {File} is unreadable ({Reason}); starting as if there were none")]
+    private static partial void LogCheckpointUnreadable(ILogger logger, string file, string reason);
+
+    [LoggerMessage(EventId = 1003, Level = LogLevel.Information, Message = "Checkpoint was for {OldPath}, now following {NewPath}: starting afresh")]
+    private static partial void LogCheckpointOtherPath(ILogger logger, string oldPath, string newPath);
+
+    [LoggerMessage(EventId = 1004, Level = LogLevel.Information, Message = "Log was rotated ({Kind}) while the agent was stopped; finished {Path} first")]
+    private static partial void LogResumedRotated(ILogger logger, string kind, string path);
+
+    [LoggerMessage(EventId = 1005, Level = LogLevel.Warning, Message = "Log {Path} was rotated while the agent was stopped and the old file is gone (compressed or deleted): lines written after the checkpoint are lost")]
+    private static partial void LogRotatedFileMissing(ILogger logger, string path);
+
+    [LoggerMessage(EventId = 1006, Level = LogLevel.Error, Message = "Cannot write checkpoint {File}: {Reason}; will retry")]
+    private static partial void LogCheckpointWriteFailed(ILogger logger, string file, string reason);
+}

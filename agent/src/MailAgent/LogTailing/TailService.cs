@@ -1,0 +1,170 @@
+using System.Threading.Channels;
+using MailAgent.Pipeline;
+using Microsoft.Extensions.Options;
+using Prometheus;
+
+namespace MailAgent.LogTailing;
+
+/// <summary>
+/// The tail loop: wakes on inotify (FileSystemWatcher) or the poll timer, reads new lines into
+/// the pipeline, and checkpoints. A failure that repeats is logged once per episode and retried
+/// with backoff; the loop never dies silently.
+/// </summary>
+internal sealed partial class TailService : BackgroundService, ITailObserver
+{
+    private readonly TailOptions _options;
+    private readonly LogProcessor _processor;
+    private readonly ILogger<TailService> _logger;
+    private readonly TimeProvider _time;
+    private readonly Channel<bool> _wake = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
+    private readonly Counter _rotations;
+    private readonly Counter _gaps;
+    private readonly Gauge _lag;
+    private readonly Counter _errors;
+
+    public TailService(IOptions<TailOptions> options, LogProcessor processor, CollectorRegistry registry, ILogger<TailService> logger, TimeProvider time)
+    {
+        _options = options.Value;
+        _processor = processor;
+        _logger = logger;
+        _time = time;
+        var factory = Prometheus.Metrics.WithCustomRegistry(registry);
+        _rotations = factory.CreateCounter("mailagent_log_rotations_total", "Log rotations noticed, by kind.", new CounterConfiguration { LabelNames = ["kind"] });
+        _rotations.WithLabels("rename");
+        _rotations.WithLabels("truncate");
+        _gaps = factory.CreateCounter("mailagent_log_gaps_total", "Times lines could not be recovered (a rotated file was gone).", new CounterConfiguration { LabelNames = ["reason"] });
+        _lag = factory.CreateGauge("mailagent_log_lag_bytes", "Bytes written to the log that the agent has not read yet.");
+        _errors = factory.CreateCounter("mailagent_log_read_errors_total", "Errors while reading the log (retried with backoff).");
+    }
+
+    /// <summary>Completes once the checkpoint is loaded and the tail positioned (used by readiness).</summary>
+    public TaskCompletionSource Started { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        // The tail loop does blocking file I/O: give it a thread of its own.
+        await Task.Factory.StartNew(() => Run(stoppingToken), stoppingToken, TaskCreationOptions.LongRunning, TaskScheduler.Default).Unwrap();
+    }
+
+    private async Task Run(CancellationToken stoppingToken)
+    {
+        using var tailer = new LogTailer(_options, _processor, CaptureCheckpoint, c => c.RestoreStats(_processor.Stats), this, _logger, _time);
+        using var watcher = CreateWatcher();
+        var restored = tailer.Start();
+        if (restored != null)
+            LogResumed(_logger, _options.Path, restored.Offset);
+        else
+            LogStarting(_logger, _options.Path, _options.StartAt);
+        Started.TrySetResult();
+
+        var backoff = TimeSpan.FromMilliseconds(100);
+        bool failing = false;
+        try
+        {
+            while (!stoppingToken.IsCancellationRequested)
+            {
+                try
+                {
+                    while (tailer.Poll())
+                    {
+                        // Keep reading while there is more; yield to cancellation between rounds.
+                        stoppingToken.ThrowIfCancellationRequested();
+                    }
+
+                    if (failing)
+                    {
+                        LogRecovered(_logger, _options.Path);
+                        failing = false;
+                        backoff = TimeSpan.FromMilliseconds(100);
+                    }
+                }
+                catch (IOException e)
+                {
+                    _errors.Inc();
+                    if (!failing)
+                        LogReadFailed(_logger, _options.Path, e.Message);
+                    failing = true;
+                    await Task.Delay(backoff, _time, stoppingToken);
+                    backoff = TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, TimeSpan.FromSeconds(30).Ticks));
+                    continue;
+                }
+
+                using var timeout = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
+                timeout.CancelAfter(_options.PollInterval);
+                try
+                {
+                    await _wake.Reader.ReadAsync(timeout.Token);
+                }
+                catch (OperationCanceledException) when (!stoppingToken.IsCancellationRequested)
+                {
+                    // Poll interval elapsed: look anyway, in case a notification was missed.
+                }
+            }
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+        }
+        finally
+        {
+            tailer.SaveCheckpoint();
+            LogCheckpointSaved(_logger, tailer.CheckpointFile);
+        }
+    }
+
+    private Checkpoint CaptureCheckpoint()
+    {
+        var checkpoint = new Checkpoint();
+        checkpoint.CaptureStats(_processor.Stats);
+        return checkpoint;
+    }
+
+    private FileSystemWatcher? CreateWatcher()
+    {
+        string? dir = Path.GetDirectoryName(Path.GetFullPath(_options.Path));
+        if (dir == null || !Directory.Exists(dir))
+            return null;
+        try
+        {
+            var watcher = new FileSystemWatcher(dir, Path.GetFileName(_options.Path) + "*")
+            {
+                NotifyFilter = NotifyFilters.FileName | NotifyFilters.Size | NotifyFilters.LastWrite | NotifyFilters.CreationTime,
+            };
+            FileSystemEventHandler wake = (_, _) => _wake.Writer.TryWrite(true);
+            watcher.Changed += wake;
+            watcher.Created += wake;
+            watcher.Deleted += wake;
+            watcher.Renamed += (_, _) => _wake.Writer.TryWrite(true);
+            watcher.EnableRaisingEvents = true;
+            return watcher;
+        }
+        catch (Exception e) when (e is IOException or PlatformNotSupportedException or ArgumentException)
+        {
+            LogNoWatcher(_logger, dir, e.Message);
+            return null;
+        }
+    }
+
+    void ITailObserver.Rotated(string kind) => _rotations.WithLabels(kind).Inc();
+
+    void ITailObserver.Gap(string reason, long bytes) => _gaps.WithLabels(reason).Inc();
+
+    void ITailObserver.Lag(long bytes) => _lag.Set(bytes);
+
+    [LoggerMessage(EventId = 1010, Level = LogLevel.Information, Message = "Following {Path} from its {StartAt} (no checkpoint)")]
+    private static partial void LogStarting(ILogger logger, string path, TailStart startAt);
+
+    [LoggerMessage(EventId = 1011, Level = LogLevel.Information, Message = "Following {Path} from the checkpoint at byte {Offset}")]
+    private static partial void LogResumed(ILogger logger, string path, long offset);
+
+    [LoggerMessage(EventId = 1012, Level = LogLevel.Warning, Message = "Reading {Path} failed: {Reason}; retrying with backoff")]
+    private static partial void LogReadFailed(ILogger logger, string path, string reason);
+
+    [LoggerMessage(EventId = 1013, Level = LogLevel.Information, Message = "Reading {Path} works again")]
+    private static partial void LogRecovered(ILogger logger, string path);
+
+    [LoggerMessage(EventId = 1014, Level = LogLevel.Warning, Message = "No file-system notifications for {Directory} ({Reason}); polling only")]
+    private static partial void LogNoWatcher(ILogger logger, string directory, string reason);
+
+    [LoggerMessage(EventId = 1015, Level = LogLevel.Information, Message = "Checkpoint saved to {File}")]
+    private static partial void LogCheckpointSaved(ILogger logger, string file);
+}
