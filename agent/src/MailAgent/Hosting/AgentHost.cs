@@ -108,6 +108,10 @@ internal static partial class AgentHost
             return 1;
         }
 
+        // Announce the listener only once the tail is positioned: from here on no written line is missed.
+        foreach (var tailService in app.Services.GetServices<IHostedService>().OfType<TailService>())
+            await tailService.Started.Task.WaitAsync(TimeSpan.FromSeconds(30));
+
         var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("MailAgent");
         foreach (var address in app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses ?? [])
             LogListening(logger, address);

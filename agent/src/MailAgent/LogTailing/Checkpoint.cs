@@ -13,11 +13,8 @@ internal sealed class Checkpoint
 {
     public int Version { get; set; } = 1;
     public string Path { get; set; } = "";
-    public ulong Device { get; set; }
-    public ulong Inode { get; set; }
-    public long Offset { get; set; }
-    public int PrefixLength { get; set; }
-    public ulong PrefixHash { get; set; }
+    /// <summary>Renamed logs still being read (oldest first), then the log at the path.</summary>
+    public List<FilePosition> Files { get; set; } = new();
     public Dictionary<string, long[]> Counters { get; set; } = new();
     public Dictionary<string, long[][]> HistogramCounts { get; set; } = new();
     public Dictionary<string, double[][]> HistogramSums { get; set; } = new();
@@ -96,6 +93,16 @@ internal sealed class Checkpoint
 
         File.Move(temp, file, overwrite: true);
     }
+}
+
+/// <summary>A file by identity and how far it was read.</summary>
+internal sealed class FilePosition
+{
+    public ulong Device { get; set; }
+    public ulong Inode { get; set; }
+    public long Offset { get; set; }
+    public int PrefixLength { get; set; }
+    public ulong PrefixHash { get; set; }
 }
 
 [JsonSerializable(typeof(Checkpoint))]

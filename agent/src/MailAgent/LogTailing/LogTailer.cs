@@ -75,28 +75,40 @@ internal sealed partial class LogTailer : IDisposable
             _current = OpenLog.TryOpen(_options.Path);
             if (_current != null && _options.StartAt == TailStart.End)
                 _current.SeekToEnd();
+            _dirty = true; // a first checkpoint at once, so a rotation before the next one is not missed
             return null;
         }
 
+        if (checkpoint.Files.Count == 0)
+        {
+            _current = OpenLog.TryOpen(_options.Path);
+            return checkpoint;
+        }
+
+        // Renamed logs that were still being read: finish them, oldest first.
+        foreach (var position in checkpoint.Files.Take(checkpoint.Files.Count - 1))
+            FinishElsewhere(position, "rename");
+
+        var last = checkpoint.Files[^1];
         var identity = FileIdentity.OfPath(_options.Path);
-        bool sameFile = identity is { } id && id.Inode == checkpoint.Inode && id.Device == checkpoint.Device;
+        bool sameFile = identity is { } id && id.Inode == last.Inode && id.Device == last.Device;
         if (sameFile)
         {
             var log = OpenLog.TryOpen(_options.Path);
-            if (log != null && log.Length >= checkpoint.Offset && log.PrefixHash(checkpoint.PrefixLength) == checkpoint.PrefixHash)
+            if (log != null && log.Length >= last.Offset && log.PrefixHash(last.PrefixLength) == last.PrefixHash)
             {
-                log.SeekTo(checkpoint.Offset);
+                log.SeekTo(last.Offset);
                 _current = log;
                 return checkpoint;
             }
 
             // Truncated (copytruncate) while we were down: finish the copy, then read the new content.
             log?.Dispose();
-            FinishElsewhere(checkpoint, "truncate");
+            FinishElsewhere(last, "truncate");
         }
         else
         {
-            FinishElsewhere(checkpoint, "rename");
+            FinishElsewhere(last, "rename");
         }
 
         _current = OpenLog.TryOpen(_options.Path);
@@ -144,22 +156,18 @@ internal sealed partial class LogTailer : IDisposable
         {
             // Renamed away (logrotate, postfix logrotate) or deleted: keep reading it for a grace period.
             read |= _current.ReadAvailable(_sink) > 0;
-            _observer.Rotated("rename");
-            LogRotated(_logger, "rename", _options.Path);
             _draining.Add((_current, _time.GetTimestamp()));
             _current = OpenLog.TryOpen(_options.Path);
             if (_current != null)
                 read |= _current.ReadAvailable(_sink) > 0;
-            _dirty = true;
+            Rotated("rename");
         }
         else if (_current.WasTruncated())
         {
             RecoverTruncatedTail(_current);
-            _observer.Rotated("truncate");
-            LogRotated(_logger, "truncate", _options.Path);
             _current.Restart();
             read |= _current.ReadAvailable(_sink) > 0;
-            _dirty = true;
+            Rotated("truncate");
         }
 
         if (read)
@@ -170,23 +178,28 @@ internal sealed partial class LogTailer : IDisposable
         return read;
     }
 
-    /// <summary>Writes the checkpoint now (on shutdown) unless a rotated file is still being drained.</summary>
+    // A rotation is checkpointed at once: a restart must know every file still to be finished.
+    private void Rotated(string kind)
+    {
+        _dirty = true;
+        MaybeCheckpoint(force: true);
+        _observer.Rotated(kind);
+        LogRotated(_logger, kind, _options.Path);
+    }
+
+    /// <summary>Writes the checkpoint now (on shutdown).</summary>
     public void SaveCheckpoint() => MaybeCheckpoint(force: true);
 
     private void MaybeCheckpoint(bool force)
     {
-        if (!_dirty || _current == null || _draining.Count > 0)
+        if (!_dirty || _current == null)
             return;
         long now = _time.GetTimestamp();
         if (!force && _time.GetElapsedTime(_lastCheckpoint, now) < _options.CheckpointInterval)
             return;
         var checkpoint = _captureStats();
         checkpoint.Path = _options.Path;
-        checkpoint.Device = _current.Identity.Device;
-        checkpoint.Inode = _current.Identity.Inode;
-        checkpoint.Offset = _current.Consumed;
-        checkpoint.PrefixLength = (int)Math.Min(PrefixBytes, _current.Consumed);
-        checkpoint.PrefixHash = _current.PrefixHash(checkpoint.PrefixLength);
+        checkpoint.Files = _draining.Select(d => Position(d.Log)).Append(Position(_current)).ToList();
         try
         {
             checkpoint.Save(_checkpointFile);
@@ -199,15 +212,29 @@ internal sealed partial class LogTailer : IDisposable
         }
     }
 
-    // The checkpoint's file is no longer at the path: find it (or its copy) next to the path and read it to the end.
-    private void FinishElsewhere(Checkpoint checkpoint, string kind)
+    private static FilePosition Position(OpenLog log)
+    {
+        int prefix = (int)Math.Min(PrefixBytes, log.Consumed);
+        return new FilePosition
+        {
+            Device = log.Identity.Device,
+            Inode = log.Identity.Inode,
+            Offset = log.Consumed,
+            PrefixLength = prefix,
+            PrefixHash = log.RememberedPrefixHash(prefix),
+        };
+    }
+
+    // A checkpointed file is no longer at the path: find it (or its copy) next to the path and read it to the end.
+    private void FinishElsewhere(FilePosition position, string kind)
     {
         var old = FindSibling(candidate =>
-            (kind == "rename" && candidate.Identity.Inode == checkpoint.Inode && candidate.Identity.Device == checkpoint.Device)
-            || (kind == "truncate" && candidate.Identity.Inode != checkpoint.Inode));
-        if (old != null && old.Length >= checkpoint.Offset && old.PrefixHash(checkpoint.PrefixLength) == checkpoint.PrefixHash)
+            ((kind == "rename" && candidate.Identity.Inode == position.Inode && candidate.Identity.Device == position.Device)
+             || (kind == "truncate" && candidate.Identity.Inode != position.Inode))
+            && candidate.Length >= position.Offset && candidate.PrefixHash(position.PrefixLength) == position.PrefixHash);
+        if (old != null)
         {
-            old.SeekTo(checkpoint.Offset);
+            old.SeekTo(position.Offset);
             old.ReadAvailable(_sink);
             old.FlushPartial(_sink);
             old.Dispose();

@@ -52,7 +52,7 @@ internal sealed partial class TailService : BackgroundService, ITailObserver
         using var watcher = CreateWatcher();
         var restored = tailer.Start();
         if (restored != null)
-            LogResumed(_logger, _options.Path, restored.Offset);
+            LogResumed(_logger, _options.Path, restored.Files.Count > 0 ? restored.Files[^1].Offset : 0);
         else
             LogStarting(_logger, _options.Path, _options.StartAt);
         Started.TrySetResult();

@@ -1,0 +1,108 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+using System.Text.RegularExpressions;
+
+namespace MailAgent.Tests.Integration.Agent;
+
+/// <summary>The real agent daemon, started as its own process the way systemd would run it.</summary>
+internal sealed partial class AgentProcess : IAsyncDisposable
+{
+    private readonly Process _process;
+    private readonly StringBuilder _output = new();
+    private readonly TaskCompletionSource<Uri> _listening = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private static readonly HttpClient Http = new() { Timeout = TimeSpan.FromSeconds(10) };
+
+    private AgentProcess(Process process)
+    {
+        _process = process;
+    }
+
+    public Uri BaseAddress { get; private set; } = new("http://127.0.0.1/");
+    public int Pid => _process.Id;
+    public string Output
+    {
+        get
+        {
+            lock (_output)
+                return _output.ToString();
+        }
+    }
+
+    public static async Task<AgentProcess> StartAsync(params string[] settings)
+    {
+        string dll = Path.Combine(AppContext.BaseDirectory, "mailagent.dll");
+        var info = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        info.ArgumentList.Add(dll);
+        info.ArgumentList.Add("run");
+        info.ArgumentList.Add("Http:Urls=http://127.0.0.1:0");
+        info.ArgumentList.Add("AgentLog:FilePath=");
+        foreach (var s in settings)
+            info.ArgumentList.Add(s);
+        var process = Process.Start(info) ?? throw new InvalidOperationException("dotnet did not start");
+        var agent = new AgentProcess(process);
+        process.OutputDataReceived += (_, e) => agent.OnLine(e.Data);
+        process.ErrorDataReceived += (_, e) => agent.OnLine(e.Data);
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        var exited = process.WaitForExitAsync();
+        var first = await Task.WhenAny(agent._listening.Task, exited, Task.Delay(TimeSpan.FromSeconds(30)));
+        if (first != agent._listening.Task)
+        {
+            await agent.DisposeAsync();
+            throw new InvalidOperationException("agent did not start listening:\n" + agent.Output);
+        }
+
+        agent.BaseAddress = await agent._listening.Task;
+        return agent;
+    }
+
+    private void OnLine(string? line)
+    {
+        if (line == null)
+            return;
+        lock (_output)
+            _output.AppendLine(line);
+        var m = ListeningLine().Match(line);
+        if (m.Success)
+            _listening.TrySetResult(new Uri(m.Groups[1].Value));
+    }
+
+    public async Task<string> ScrapeAsync() => await Http.GetStringAsync(new Uri(BaseAddress, "/metrics"));
+
+    /// <summary>Sum of a series over the label sets matching <paramref name="labels"/> (e.g. <c>status="sent"</c>).</summary>
+    public static double Value(string metrics, string name, params string[] labels)
+    {
+        double sum = 0;
+        foreach (var line in metrics.Split('\n'))
+        {
+            if (!line.StartsWith(name, StringComparison.Ordinal) || (line.Length > name.Length && line[name.Length] != '{' && line[name.Length] != ' '))
+                continue;
+            if (labels.All(l => line.Contains(l, StringComparison.Ordinal)))
+                sum += double.Parse(line[(line.LastIndexOf(' ') + 1)..], CultureInfo.InvariantCulture);
+        }
+
+        return sum;
+    }
+
+    /// <summary>Kills the process at once (SIGKILL): no checkpoint is written on the way out.</summary>
+    public async Task KillAsync()
+    {
+        _process.Kill();
+        await _process.WaitForExitAsync();
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (!_process.HasExited)
+        {
+            _process.Kill(entireProcessTree: true);
+            await _process.WaitForExitAsync();
+        }
+
+        _process.Dispose();
+    }
+
+    [GeneratedRegex(@"mailagent listening on (http://\S+)")]
+    private static partial Regex ListeningLine();
+}
