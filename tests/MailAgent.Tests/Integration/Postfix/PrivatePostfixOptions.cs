@@ -1,0 +1,32 @@
+namespace MailAgent.Tests.Integration.Postfix;
+
+/// <summary>Knobs of a <see cref="PrivatePostfix"/> instance; the defaults suit a fast test.</summary>
+internal sealed record PrivatePostfixOptions
+{
+    /// <summary>How often the queue manager scans the deferred queue (Postfix default 300 s).</summary>
+    public TimeSpan QueueRunDelay { get; init; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>Least time a deferred message waits before the next attempt (Postfix default 300 s).</summary>
+    public TimeSpan MinimalBackoffTime { get; init; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>Most time a deferred message waits between attempts (Postfix default 4000 s).</summary>
+    public TimeSpan MaximalBackoffTime { get; init; } = TimeSpan.FromSeconds(4);
+
+    /// <summary>When deferred mail is returned as undeliverable; null keeps the Postfix default (5 days).</summary>
+    public TimeSpan? MaximalQueueLifetime { get; init; }
+
+    /// <summary>The same for bounce messages; null keeps the Postfix default (5 days).</summary>
+    public TimeSpan? BounceQueueLifetime { get; init; }
+
+    /// <summary>What Postfix does when OpenDKIM is unreachable: accept (production-like), tempfail or reject.</summary>
+    public string MilterDefaultAction { get; init; } = "accept";
+
+    /// <summary>Extra main.cf settings, written last so they win over the harness's own.</summary>
+    public IReadOnlyDictionary<string, string> ExtraMainCf { get; init; } = new Dictionary<string, string>();
+
+    /// <summary>Deadline for the whole start: key generation, OpenDKIM, sinks and Postfix.</summary>
+    public TimeSpan StartTimeout { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Receives progress and diagnostic lines (for example ITestOutputHelper.WriteLine).</summary>
+    public Action<string>? Diagnostics { get; init; }
+}
