@@ -1,4 +1,3 @@
-using Xunit;
 
 namespace MailAgent.Tests.Integration.Postfix;
 

@@ -1,5 +1,4 @@
 using System.Text.RegularExpressions;
-using Xunit;
 
 namespace MailAgent.Tests.Integration.Postfix;
 

@@ -1,5 +1,4 @@
 using System.Text.RegularExpressions;
-using Xunit;
 using Xunit.Abstractions;
 using static MailAgent.Tests.Integration.Postfix.PrivatePostfix;
 
