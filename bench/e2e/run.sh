@@ -85,6 +85,8 @@ stop() {  # PID: SIGTERM, then SIGKILL after 10 s; forgets the PID
 }
 
 for t in python3 taskset /usr/bin/time; do need "$t"; done
+# Other work on the machine skews every number below; say so in the report.
+LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # --- the log -------------------------------------------------------------------------------
 if [ ! -s "$BIG" ]; then
@@ -275,7 +277,8 @@ fi
 
 # --- 6. report -----------------------------------------------------------------------------
 export DATE BIG LINES BYTES CONFIG MEASURED_CPU HELPER_CPU
-export R_CPU_MODEL R_NPROC R_MEM R_KERNEL R_VERSIONS
+export R_CPU_MODEL R_NPROC R_MEM R_KERNEL R_VERSIONS R_LOAD
+R_LOAD="load average ${LOAD_START// /\/} at the start, $(cut -d' ' -f1-3 /proc/loadavg | tr ' ' /) at the end"
 R_CPU_MODEL=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
 R_NPROC=$(nproc)
 R_MEM=$(awk '/^MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)
@@ -328,7 +331,8 @@ if lat:
         md.append(f"| {tool} | `{spec}` | {d['samples']} | {d['lost']} | {f('p50_ms')} | {f('p95_ms')} "
                   f"| {f('p99_ms')} | {f('max_ms')} | {f('idle_scrape_p50_ms')} |")
 md += ["", "Checks:", "", notes or "- none", "",
-       f"Machine: {E['R_NPROC']} cores, {E['R_CPU_MODEL']}, {E['R_MEM']} RAM, Linux {E['R_KERNEL']}.",
+       f"Machine: {E['R_NPROC']} cores, {E['R_CPU_MODEL']}, {E['R_MEM']} RAM, Linux {E['R_KERNEL']}; "
+       f"{E['R_LOAD']} (1/5/15 min; a start value above ~0.5 means other work was competing for the cores).",
        f"Versions: {E['R_VERSIONS']}."]
 text = "\n".join(md) + "\n"
 open(out, "w").write(text)
