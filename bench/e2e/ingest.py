@@ -7,16 +7,29 @@ the metric set has not changed for --quiet seconds, or as soon as the first spec
 --expect. The ingest time is the moment of the scrape that first showed the final values
 minus the moment the append started, so it is late by at most one interval.
 
-Prints one JSON object: seconds, cat_seconds, scrapes, start and final values per spec.
+Prints one JSON object: seconds, cat_seconds, scrapes, start and final values per spec, and
+with --pid the daemon's CPU time (user + system) up to that same scrape.
 Exits 1 if nothing moved within --stall seconds or --timeout passed.
 """
 import argparse
 import json
+import os
 import subprocess
 import sys
 import time
 
 from promtext import Scraper, wait_ready
+
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid):
+    """utime + stime of a process, from /proc/PID/stat."""
+    if pid is None:
+        return None
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICK
 
 
 def main():
@@ -30,6 +43,7 @@ def main():
     ap.add_argument("--quiet", type=float, default=2.0, help="seconds without change that mean done")
     ap.add_argument("--stall", type=float, default=30.0, help="fail if nothing changed this long after the append")
     ap.add_argument("--timeout", type=float, default=600.0)
+    ap.add_argument("--pid", type=int, help="the daemon's PID, to report its CPU time")
     a = ap.parse_args()
 
     scraper = Scraper(a.url)
@@ -41,11 +55,12 @@ def main():
         print(f"ingest: not exposed yet (treated as 0): {', '.join(missing)}", file=sys.stderr)
     start = [v or 0.0 for v in start]
 
+    cpu0 = cpu_seconds(a.pid)
     with open(a.target, "ab") as out:
         t0 = time.monotonic()
         cat = subprocess.Popen(["cat", a.source], stdout=out)
     cat_done = None
-    last, last_change, scrapes = start, None, 0
+    last, last_change, last_cpu, scrapes = start, None, None, 0
     while True:
         time.sleep(a.interval)
         if cat_done is None and cat.poll() is not None:
@@ -54,9 +69,10 @@ def main():
             cat_done = time.monotonic() - t0
         cur = [v or 0.0 for v in scraper.values(a.metric)]
         now = time.monotonic()
+        cpu = cpu_seconds(a.pid)
         scrapes += 1
         if cur != last:
-            last, last_change = cur, now
+            last, last_change, last_cpu = cur, now, cpu
         if a.expect is not None and last[0] - start[0] >= a.expect:
             break
         if last_change is None:
@@ -73,6 +89,7 @@ def main():
     json.dump({
         "seconds": round(last_change - t0, 3),
         "cat_seconds": round(cat_done, 3),
+        "cpu_seconds": None if a.pid is None else round(last_cpu - cpu0, 2),
         "scrapes": scrapes,
         "start": dict(zip(a.metric, start)),
         "final": dict(zip(a.metric, last)),

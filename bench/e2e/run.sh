@@ -55,10 +55,10 @@ secs_since() { awk -v a="$1" -v b="$(now_ns)" 'BEGIN { printf "%.3f", (b - a) / 
 helper() { taskset -c "$HELPER_CPU" python3 "$@"; }
 json_get() { python3 -c 'import json, sys; d = json.load(open(sys.argv[1])); print(eval(sys.argv[2], {}, {"d": d}))' "$@"; }
 
-# Rows of the report, tab-separated: tool mode lines seconds peak_kb idle_kb note.
+# Rows of the report, tab-separated: tool mode lines seconds cpu_seconds peak_kb idle_kb note.
 ROWS=$RUN/rows.tsv LAT=$RUN/latency.tsv NOTES=$RUN/notes.txt
 : > "$ROWS"; : > "$LAT"; : > "$NOTES"
-row() { printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$@" >> "$ROWS"; }
+row() { printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$@" >> "$ROWS"; }
 note() { printf -- '- %s\n' "$*" >> "$NOTES"; say "$*"; }
 
 wait_port() {  # PID PORT: until something accepts on 127.0.0.1:PORT
@@ -69,6 +69,16 @@ wait_port() {  # PID PORT: until something accepts on 127.0.0.1:PORT
     sleep 0.1
   done
   return 1
+}
+
+timed() {  # CMD...: run on the measured core; sets T_SECS (wall), T_CPU (user+sys), T_RSS (KiB)
+  local t0 rc=0 u s
+  t0=$(now_ns)
+  /usr/bin/time -f '%U %S %M' -o "$RUN/time.out" taskset -c "$MEASURED_CPU" "$@" || rc=$?
+  T_SECS=$(secs_since "$t0")
+  read -r u s T_RSS < <(tail -n1 "$RUN/time.out")
+  T_CPU=$(awk -v u="$u" -v s="$s" 'BEGIN { printf "%.2f", u + s }')
+  return $rc
 }
 
 stop() {  # PID: SIGTERM, then SIGKILL after 10 s; forgets the PID
@@ -110,19 +120,18 @@ if ! skipped grep; then
   hyperfine -N --output=pipe --warmup 1 --runs 5 --export-json "$RUN/grep.json" \
     "taskset -c $MEASURED_CPU grep -c status= $BIG" >&2
   GREP_S=$(json_get "$RUN/grep.json" 'd["results"][0]["median"]')
-  /usr/bin/time -f %M -o "$RUN/grep.rss" taskset -c "$MEASURED_CPU" grep -c status= "$BIG" > "$RUN/grep.count"
+  GREP_CPU=$(json_get "$RUN/grep.json" 'round(d["results"][0]["user"] + d["results"][0]["system"], 3)')
+  timed grep -c status= "$BIG" > "$RUN/grep.count"
   note "grep -c status= counted $(cat "$RUN/grep.count") lines"
-  row grep "floor: grep -c status=" "$LINES" "$GREP_S" "$(cat "$RUN/grep.rss")" "" "median of 5"
+  row grep "floor: grep -c status=" "$LINES" "$GREP_S" "$GREP_CPU" "$T_RSS" "" "median of 5"
 fi
 
 # --- 2. pflogsumm --------------------------------------------------------------------------
 if ! skipped pflogsumm; then
   need pflogsumm
   say "pflogsumm (one run)"
-  t0=$(now_ns)
-  /usr/bin/time -f %M -o "$RUN/pflogsumm.rss" taskset -c "$MEASURED_CPU" pflogsumm "$BIG" > "$RUN/pflogsumm.txt"
-  secs=$(secs_since "$t0")
-  row pflogsumm "batch report" "$LINES" "$secs" "$(cat "$RUN/pflogsumm.rss")" "" ""
+  timed pflogsumm "$BIG" > "$RUN/pflogsumm.txt"
+  row pflogsumm "batch report" "$LINES" "$T_SECS" "$T_CPU" "$T_RSS" "" ""
 fi
 
 # --- the daemons ---------------------------------------------------------------------------
@@ -169,9 +178,11 @@ if ! skipped exporter; then
   idle=$(proc_kb "$EXPORTER_PID" VmRSS)
   url="http://127.0.0.1:$port/metrics"
   args=(); for m in "${EXPORTER_METRICS[@]}"; do args+=(--metric "$m"); done
-  helper "$E2E/ingest.py" --url "$url" --source "$BIG" --target "$RUN/exporter.log" "${args[@]}" > "$RUN/ingest-exporter.json"
+  helper "$E2E/ingest.py" --url "$url" --source "$BIG" --target "$RUN/exporter.log" --pid "$EXPORTER_PID" \
+    "${args[@]}" > "$RUN/ingest-exporter.json"
   cat "$RUN/ingest-exporter.json" >&2
   secs=$(json_get "$RUN/ingest-exporter.json" 'd["seconds"]')
+  cpu=$(json_get "$RUN/ingest-exporter.json" 'd["cpu_seconds"]')
   connects=$(json_get "$RUN/ingest-exporter.json" 'int(d["delta"]["postfix_smtpd_connects_total"])')
   unsupported=$(json_get "$RUN/ingest-exporter.json" 'int(d["delta"]["postfix_unsupported_log_entries_total"])')
   if [ "$connects" = "$SMTPD_CONNECTS" ]; then verdict="all ingested"; else verdict="MISMATCH: not everything was ingested"; fi
@@ -181,7 +192,7 @@ if ! skipped exporter; then
   peak=$(proc_kb "$EXPORTER_PID" VmHWM)
   stop "$EXPORTER_PID"
   rm -f "$RUN/exporter.log"
-  row prometheus-postfix-exporter "daemon, follows file" "$LINES" "$secs" "$peak" "$idle" ""
+  row prometheus-postfix-exporter "daemon, follows file" "$LINES" "$secs" "$cpu" "$peak" "$idle" ""
 fi
 
 # --- 4. mailagent --------------------------------------------------------------------------
@@ -189,31 +200,29 @@ fi
 # stopping the run: the peers' numbers stay useful either way.
 agent_failed() {  # MODE WHY
   note "mailagent $1 FAILED: $2"
-  row mailagent "$1" "" "" "" "" "failed: $2"
+  row mailagent "$1" "" "" "" "" "" "failed: $2"
 }
 
 agent_replay() {
-  local t0 secs lines
+  local lines rc=0
   say "mailagent replay"
-  t0=$(now_ns)
-  if ! /usr/bin/time -f %M -o "$RUN/replay.rss" taskset -c "$MEASURED_CPU" "$MAILAGENT" replay "$BIG" --format json \
-      > "$RUN/replay.json" 2> "$RUN/replay.err"; then
+  timed "$MAILAGENT" replay "$BIG" --format json > "$RUN/replay.json" 2> "$RUN/replay.err" || rc=$?
+  if [ "$rc" != 0 ]; then
     tail -n 20 "$RUN/replay.err" >&2
-    agent_failed replay "exit code $(tail -n1 "$RUN/replay.rss" | grep -o '[0-9]*$')"
+    agent_failed replay "exit code $rc"
     return
   fi
-  secs=$(secs_since "$t0")
   if ! lines=$(json_get "$RUN/replay.json" 'int(d["lines"])' 2>/dev/null); then
     head -c 500 "$RUN/replay.json" >&2
     agent_failed replay "stdout is not one JSON object with a lines field"
     return
   fi
   note "mailagent replay: lines=$lines (wc -l: $LINES), unparsed_lines=$(json_get "$RUN/replay.json" 'd.get("unparsed_lines")'), delivered=$(json_get "$RUN/replay.json" 'd.get("delivered")')"
-  row mailagent replay "$lines" "$secs" "$(tail -n1 "$RUN/replay.rss")" "" ""
+  row mailagent replay "$lines" "$T_SECS" "$T_CPU" "$T_RSS" "" ""
 }
 
 agent_daemon() {
-  local port= idle url secs counted peak mode="daemon, follows file"
+  local port= idle url secs cpu counted peak mode="daemon, follows file"
   say "mailagent daemon: ingest"
   : > "$RUN/agent.log"
   mkdir -p "$RUN/agent-state"
@@ -246,7 +255,7 @@ agent_daemon() {
   sleep 1
   idle=$(proc_kb "$AGENT_PID" VmRSS)
   url="http://127.0.0.1:$port/metrics"
-  if ! helper "$E2E/ingest.py" --url "$url" --source "$BIG" --target "$RUN/agent.log" \
+  if ! helper "$E2E/ingest.py" --url "$url" --source "$BIG" --target "$RUN/agent.log" --pid "$AGENT_PID" \
       --metric mailagent_log_lines_total --expect "$LINES" > "$RUN/ingest-agent.json"; then
     stop "$AGENT_PID"
     agent_failed "$mode" "ingest measurement failed (mailagent_log_lines_total never moved?)"
@@ -254,6 +263,7 @@ agent_daemon() {
   fi
   cat "$RUN/ingest-agent.json" >&2
   secs=$(json_get "$RUN/ingest-agent.json" 'd["seconds"]')
+  cpu=$(json_get "$RUN/ingest-agent.json" 'd["cpu_seconds"]')
   counted=$(json_get "$RUN/ingest-agent.json" 'int(d["delta"]["mailagent_log_lines_total"])')
   note "mailagent daemon: mailagent_log_lines_total grew by $counted (wc -l: $LINES)"
   latency mailagent "$url" "$RUN/agent.log" 'postfix_delivery_status_total{service="smtp",status="sent"}' \
@@ -261,15 +271,15 @@ agent_daemon() {
   peak=$(proc_kb "$AGENT_PID" VmHWM)
   stop "$AGENT_PID"
   rm -f "$RUN/agent.log"
-  row mailagent "$mode" "$counted" "$secs" "$peak" "$idle" ""
+  row mailagent "$mode" "$counted" "$secs" "$cpu" "$peak" "$idle" ""
 }
 
 if skipped agent; then
   :
 elif [ ! -x "$MAILAGENT" ]; then
   note "mailagent skipped: no binary at $MAILAGENT (make build, or set MAILAGENT=path)"
-  row mailagent replay "" "" "" "" "skipped: binary missing"
-  row mailagent "daemon, follows file" "" "" "" "" "skipped: binary missing"
+  row mailagent replay "" "" "" "" "" "skipped: binary missing"
+  row mailagent "daemon, follows file" "" "" "" "" "" "skipped: binary missing"
 else
   agent_replay
   agent_daemon
@@ -306,20 +316,25 @@ md = [
     "(bench/e2e/make-big-log.sh, from the corpus in tests/data).",
     f"The measured process runs under `taskset -c {E['MEASURED_CPU']}`; cat and the scrapers under "
     f"`taskset -c {E['HELPER_CPU']}`. Command: `bash bench/e2e/run.sh {E['CONFIG']}`.",
+    "CPU s is the measured process' user + system time (for a daemon, up to the scrape that showed "
+    "its final counters); lines/CPU-s depends less on other load than lines/s does.",
     "",
-    "| tool | mode | lines | seconds | lines/s | ratio vs exporter | peak RSS MiB | idle RSS MiB |",
-    "|---|---|---:|---:|---:|---:|---:|---:|",
+    "| tool | mode | lines | seconds | lines/s | ratio vs exporter | peak RSS MiB | idle RSS MiB | CPU s | lines/CPU-s |",
+    "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
 ]
 for r in rows:
-    tool, mode, lines, secs, peak, idle, note = r
+    tool, mode, lines, secs, cpu, peak, idle, note = r
     lr = rate(r)
+    lc = int(lines) / float(cpu) if lines and cpu and float(cpu) > 0 else None
     md.append("| " + " | ".join([
         tool, mode + (f" ({note})" if note else ""),
         f"{int(lines):,}" if lines else "–",
         f"{float(secs):.2f}" if secs else "–",
         f"{lr:,.0f}" if lr else "–",
         f"{lr / ref:.2f}" if lr and ref else "–",
-        mib(peak), mib(idle)]) + " |")
+        mib(peak), mib(idle),
+        f"{float(cpu):.2f}" if cpu else "–",
+        f"{lc:,.0f}" if lc else "–"]) + " |")
 if lat:
     md += ["", "Line-to-metric latency: one `status=sent` line appended at a time, the counter polled "
                "over one keep-alive HTTP connection until it grows:", "",
