@@ -4,7 +4,8 @@ SHELL := /bin/bash
 DOTNET ?= dotnet
 CONFIG ?= Release
 DEBS := postfix opendkim opendkim-tools prometheus pflogsumm prometheus-postfix-exporter \
-        dnsmasq-base postgresql sqlite3 clang zlib1g-dev lintian python3 procps iproute2 util-linux
+        dnsmasq-base postgresql sqlite3 clang zlib1g-dev lintian python3 procps iproute2 util-linux \
+        hyperfine time
 AGENT := agent/src/MailAgent/bin/$(CONFIG)/net10.0/mailagent
 
 .PHONY: help deps build test run bench bench-quick clean
