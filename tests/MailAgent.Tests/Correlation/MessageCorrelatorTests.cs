@@ -250,6 +250,60 @@ public sealed class MessageCorrelatorTests
         Assert.Equal(1, processor.Stats.Summary[(int)SummaryField.Held]);
     }
 
+    [Fact]
+    public void Process_PostsuperDelete_EndsTheLifetime()
+    {
+        var processor = NewProcessor();
+
+        // postsuper -d removes the queue file itself: qmgr never logs "removed" for it.
+        Feed(processor, 0, Client, Queued, Deferred, "postfix/postsuper[500]: 4FE0BDC995: removed", "postfix/postsuper[500]: Deleted: 1 message");
+        int afterDelete = processor.Correlator.Count;
+        Feed(processor, 30, Client, Queued, Sent, Removed);
+
+        Assert.Equal(0, afterDelete);
+        Assert.All(processor.Stats.Evictions.Values, v => Assert.Equal(0, v));
+        Assert.Equal(1, LatencyCount(processor, "delivered"));
+    }
+
+    [Fact]
+    public void Process_PostsuperForceExpire_KeepsTheLifetime()
+    {
+        var processor = NewProcessor();
+
+        Feed(processor, 0, Client, Queued, Deferred, "postfix/postsuper[500]: 4FE0BDC995: expired");
+
+        Assert.Equal(1, processor.Correlator.Count);
+    }
+
+    [Theory]
+    [InlineData("milter-reject: DATA from localhost[127.0.0.1]: 550 5.7.1 Command rejected; from=<a@b.test> to=<c@d.test> proto=ESMTP helo=<x>")]
+    [InlineData("reject: DATA from localhost[127.0.0.1]: 550 5.5.3 <DATA>: Data command rejected: Multi-recipient bounce; from=<> proto=ESMTP helo=<x>")]
+    [InlineData("reject: BDAT from localhost[127.0.0.1]: 550 5.5.3 <DATA>: Data command rejected: Multi-recipient bounce; from=<> to=<c@d.test> proto=ESMTP helo=<x>")]
+    [InlineData("reject: END-OF-MESSAGE from localhost[127.0.0.1]: 554 5.7.1 Message rejected; from=<a@b.test> to=<c@d.test> proto=ESMTP helo=<x>")]
+    public void Process_SmtpdRejectOfTheWholeMessage_EndsTheLifetime(string reject)
+    {
+        var processor = NewProcessor();
+
+        // smtpd aborts the message it had opened in cleanup; the queue file goes without "removed".
+        Feed(processor, 0, Client, "postfix/smtpd[100]: 4FE0BDC995: " + reject);
+        int afterReject = processor.Correlator.Count;
+        Feed(processor, 30, Client);
+
+        Assert.Equal(0, afterReject);
+        Assert.All(processor.Stats.Evictions.Values, v => Assert.Equal(0, v));
+    }
+
+    [Fact]
+    public void Process_SmtpdRcptRejectWithQueueId_KeepsTheLifetime()
+    {
+        var processor = NewProcessor();
+
+        // One recipient refused; the others may still be accepted into the same message.
+        Feed(processor, 0, Client, "postfix/smtpd[100]: 4FE0BDC995: reject: RCPT from localhost[127.0.0.1]: 550 5.1.1 <x@tazzi.com>: Recipient address rejected: User unknown in local recipient table; from=<a@b.test> to=<x@tazzi.com> proto=ESMTP helo=<x>");
+
+        Assert.Equal(1, processor.Correlator.Count);
+    }
+
     private static LogProcessor NewProcessor() => LogProcessor.Create(Now, maxMessages: 1000, maxAge: TimeSpan.FromDays(1));
 
     // Lines without their syslog stamp and host; every line of one call gets the same time.
