@@ -158,7 +158,7 @@ public sealed class ReplayCorpusTests : IClassFixture<ReplayCorpusFixture>
         return doc.RootElement.Clone();
     }
 
-    private static Dictionary<string, double> ParseExposition(string text)
+    internal static Dictionary<string, double> ParseExposition(string text)
     {
         var series = new Dictionary<string, double>(StringComparer.Ordinal);
         foreach (string line in text.Split('\n'))
@@ -172,7 +172,7 @@ public sealed class ReplayCorpusTests : IClassFixture<ReplayCorpusFixture>
         return series;
     }
 
-    private static async Task<(int ExitCode, string Output)> PromtoolCheckAsync(string exposition)
+    internal static async Task<(int ExitCode, string Output)> PromtoolCheckAsync(string exposition)
     {
         var start = new ProcessStartInfo(PromtoolFactAttribute.Path, ["check", "metrics"])
         {
