@@ -173,30 +173,40 @@ public sealed class HostileInputTests
     [Fact]
     public void Process_MalformedMailSystemLines_AreCountedAsUnparsed()
     {
-        var processor = NewProcessor();
-        var splitter = new LineSplitter();
+        // Messages no rule of any program reads.
+        byte[][] unreadable =
+        [
+            [0xff, 0xfe, 0xfd],
+            [0xc0, 0x80, 0xed, 0xa0, 0x80],
+            [0x00, 0x00, 0x00],
+            "<<<>>>, , ,(((("u8.ToArray(),
+            ")))): : : [[[]]]"u8.ToArray(),
+            "\r\t\v\f \u00a0"u8.ToArray(),
+        ];
         var input = new MemoryStream();
-        int lines = 0;
         foreach (string program in Programs)
         {
-            foreach (var garbage in Garbage.Where(g => g.Length > 0 && g[0] is not ((byte)'s' or (byte)'1' or (byte)'9')))
+            foreach (var message in unreadable)
             {
                 input.Write(Encoding.ASCII.GetBytes($"{Header}{program}[4242]: "));
-                input.Write(garbage);
+                input.Write(message);
                 input.WriteByte((byte)'\n');
-                lines++;
             }
         }
 
+        var processor = NewProcessor();
+        var splitter = new LineSplitter();
         splitter.Feed(input.ToArray(), processor);
         splitter.Flush(processor);
 
         var stats = processor.Stats;
+        int lines = Programs.Length * unreadable.Length;
         Assert.Equal(lines, stats.Summary[(int)SummaryField.UnparsedLines]);
         Assert.Equal(lines, stats.Summary[(int)SummaryField.Lines]);
         Assert.Equal(lines, stats.Unparsed.Values.Sum());
-        Assert.Equal(lines / Programs.Length * 2, stats.Unparsed.Values[(int)Daemon.Smtpd]); // postfix/smtpd and postfix/submission/smtpd
-        Assert.Equal(lines / Programs.Length, stats.Unparsed.Values[LabelSets.OpenDkimProgram]);
+        Assert.Equal(2 * unreadable.Length, stats.Unparsed.Values[(int)Daemon.Smtpd]); // postfix/smtpd and postfix/submission/smtpd
+        Assert.Equal(unreadable.Length, stats.Unparsed.Values[(int)Daemon.Qmgr]);
+        Assert.Equal(unreadable.Length, stats.Unparsed.Values[LabelSets.OpenDkimProgram]);
     }
 
     [Fact]
