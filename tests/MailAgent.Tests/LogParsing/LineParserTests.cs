@@ -293,6 +293,30 @@ public sealed partial class LineParserTests
         Assert.Equal(3, p.Recipients);
     }
 
+    [Theory]
+    [InlineData("ED06590130AA1C9D6D862")]
+    [InlineData("1D8CC1CA0A7F0")]
+    [InlineData("0F5383D")]
+    public void Parse_ShortQueueIdsWithLargeInodeNumbers_AreRead(string queueId)
+    {
+        // A short queue ID is five hex digits of microseconds and the queue file's inode number in
+        // hex: up to 21 digits on file systems with 64-bit inode numbers.
+        var p = ParsedView.Of($"Nov 27 23:52:57 mail postfix/smtp[29975]: {queueId}: to=<2reader@gmail.test>, relay=127.0.0.1[127.0.0.1]:2525, delay=1.3, delays=1.2/0/0.11/0.01, dsn=2.0.0, status=sent (250 2.0.0 Ok)");
+
+        Assert.Equal(EventKind.Delivery, p.Kind);
+        Assert.Equal(queueId, p.QueueId);
+    }
+
+    [Theory]
+    [InlineData("ED06590130AA1C9D6D862A")]
+    [InlineData("ABC")]
+    public void Parse_HexWordsTooLongOrShortForAQueueId_AreNotQueueIds(string word)
+    {
+        var p = ParsedView.Of($"Nov 27 23:52:57 mail postfix/qmgr[1]: {word}: removed");
+
+        Assert.Equal("", p.QueueId);
+    }
+
     [Fact]
     public void Parse_WordThatLooksLikeNoQueueId_IsNotAQueueId()
     {
