@@ -304,6 +304,32 @@ public sealed class MessageCorrelatorTests
         Assert.Equal(1, processor.Correlator.Count);
     }
 
+    [Fact]
+    public void Observe_DkimSignatureForAFollowedMessage_DescribesIt()
+    {
+        var correlator = new MessageCorrelator(100, TimeSpan.FromDays(1), _ => { });
+
+        var results = Observe(correlator, 0, Client, "opendkim[28309]: 4FE0BDC995: DKIM-Signature field added (s=mail, d=tazzi.com)");
+
+        Assert.True(results[1].Received);
+        Assert.Equal(1, correlator.Count);
+    }
+
+    [Fact]
+    public void Observe_DkimSignatureForAnUnknownQueueId_StartsNoLifetime()
+    {
+        var evicted = new List<EvictionReason>();
+        var correlator = new MessageCorrelator(100, TimeSpan.FromHours(1), evicted.Add);
+
+        // As when OpenDKIM's log is read after Postfix's: the message has long been removed.
+        Observe(correlator, 0, Client, Queued, Sent, Removed);
+        Observe(correlator, 10, "opendkim[28309]: 4FE0BDC995: DKIM-Signature field added (s=mail, d=tazzi.com)");
+        correlator.Expire(7200);
+
+        Assert.Equal(0, correlator.Count);
+        Assert.Empty(evicted);
+    }
+
     private static LogProcessor NewProcessor() => LogProcessor.Create(Now, maxMessages: 1000, maxAge: TimeSpan.FromDays(1));
 
     // Lines without their syslog stamp and host; every line of one call gets the same time.

@@ -133,9 +133,16 @@ internal sealed class MessageCorrelator
 
             case EventKind.DkimSigned:
             {
-                ref var s = ref Track(key, time, out _);
-                s.DkimSigned = true;
-                Describe(ref s, ref result);
+                // OpenDKIM signs at the end of the message, after smtpd's client= or pickup's line.
+                // A signature for a queue ID not being followed comes from a log read on its own
+                // (or after the message ended) and must not start a lifetime nothing would end.
+                ref var s = ref CollectionsMarshal.GetValueRefOrNullRef(_messages, key);
+                if (!System.Runtime.CompilerServices.Unsafe.IsNullRef(ref s))
+                {
+                    s.DkimSigned = true;
+                    Describe(ref s, ref result);
+                }
+
                 break;
             }
 
