@@ -112,27 +112,32 @@ public sealed class ReplayCorpusTests : IClassFixture<ReplayCorpusFixture>
         Assert.Equal(expectedRejects.OrderBy(r => r.Key, StringComparer.Ordinal), actualRejects.OrderBy(r => r.Key, StringComparer.Ordinal));
     }
 
-    [Fact]
-    public async Task Replay_PrometheusFormat_CountsSmtpDeliveriesByStatus()
+    [Theory]
+    [MemberData(nameof(Corpora))]
+    public async Task Replay_PrometheusFormat_MatchesTheLogAndItsLineCounts(string corpus)
     {
         // An oracle independent of the parser: status words on postfix/smtp delivery lines.
         long sent = 0, bounced = 0, deferred = 0;
-        foreach (string line in TestData.ReadLines("real-postfix-3.7.log.gz"))
+        foreach (string file in ReplayCorpusFixture.Corpora[corpus].Files)
         {
-            if (!line.Contains(" postfix/smtp[", StringComparison.Ordinal) || !line.Contains(": to=<", StringComparison.Ordinal))
-                continue;
-            if (line.Contains(", status=sent ", StringComparison.Ordinal))
-                sent++;
-            else if (line.Contains(", status=bounced ", StringComparison.Ordinal))
-                bounced++;
-            else if (line.Contains(", status=deferred ", StringComparison.Ordinal))
-                deferred++;
+            foreach (string line in TestData.ReadLines(file))
+            {
+                if (!line.Contains(" postfix/smtp[", StringComparison.Ordinal) || !line.Contains(": to=<", StringComparison.Ordinal))
+                    continue;
+                if (line.Contains(", status=sent ", StringComparison.Ordinal))
+                    sent++;
+                else if (line.Contains(", status=bounced ", StringComparison.Ordinal))
+                    bounced++;
+                else if (line.Contains(", status=deferred ", StringComparison.Ordinal))
+                    deferred++;
+            }
         }
 
-        var series = ParseExposition(await _fixture.OutputAsync("main", "prometheus"));
-        using var counts = JsonDocument.Parse(TestData.ReadText(ReplayCorpusFixture.Corpora["main"].LineCounts));
+        var series = ParseExposition(await _fixture.OutputAsync(corpus, "prometheus"));
+        using var counts = JsonDocument.Parse(TestData.ReadText(ReplayCorpusFixture.Corpora[corpus].LineCounts));
         var truth = counts.RootElement;
 
+        Assert.True(sent > 0);
         Assert.Equal(sent, series["postfix_delivery_status_total{service=\"smtp\",status=\"sent\"}"]);
         Assert.Equal(bounced, series["postfix_delivery_status_total{service=\"smtp\",status=\"bounced\"}"]);
         Assert.Equal(deferred, series["postfix_delivery_status_total{service=\"smtp\",status=\"deferred\"}"]);
@@ -142,6 +147,10 @@ public sealed class ReplayCorpusTests : IClassFixture<ReplayCorpusFixture>
         Assert.Equal(truth.GetProperty("sasl_auth_failures").GetInt64(), series["postfix_smtpd_sasl_authentication_failures_total"]);
         Assert.Equal(truth.GetProperty("dkim_signatures_added").GetInt64(), series["opendkim_signatures_added_total{selector=\"mail\",domain=\"tazzi.com\"}"]);
         Assert.All(series.Where(s => s.Key.StartsWith("mailagent_log_lines_unparsed_total", StringComparison.Ordinal)), s => Assert.Equal(0, s.Value));
+        // Every lifetime that ended was closed; what the correlator still follows is exactly the
+        // mail still deferred when the log ends, and nothing had to be evicted.
+        Assert.Equal(truth.GetProperty("original_messages_by_final_disposition").GetProperty("deferred_at_end_of_log").GetInt64(), series["mailagent_correlation_messages"]);
+        Assert.All(series.Where(s => s.Key.StartsWith("mailagent_correlation_evictions_total", StringComparison.Ordinal)), s => Assert.Equal(0, s.Value));
     }
 
     [PromtoolFact]
