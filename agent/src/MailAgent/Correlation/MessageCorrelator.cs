@@ -31,8 +31,8 @@ internal enum EvictionReason
 
 /// <summary>
 /// Joins the lines of one message by queue ID (received → DKIM signed → queued → attempts →
-/// final status → removed). A lifetime ends at qmgr's <c>removed</c> (queue IDs are reused) or
-/// at a cleanup reject. The map is bounded by count and by age; what falls out is counted.
+/// final status → removed). A lifetime ends at qmgr's <c>removed</c> (queue IDs are reused), at
+/// a cleanup reject, at an smtpd reject of the whole message, or at <c>postsuper -d</c>. The map is bounded by count and by age; what falls out is counted.
 /// </summary>
 internal sealed class MessageCorrelator
 {
@@ -133,9 +133,16 @@ internal sealed class MessageCorrelator
 
             case EventKind.DkimSigned:
             {
-                ref var s = ref Track(key, time, out _);
-                s.DkimSigned = true;
-                Describe(ref s, ref result);
+                // OpenDKIM signs at the end of the message, after smtpd's client= or pickup's line.
+                // A signature for a queue ID not being followed comes from a log read on its own
+                // (or after the message ended) and must not start a lifetime nothing would end.
+                ref var s = ref CollectionsMarshal.GetValueRefOrNullRef(_messages, key);
+                if (!System.Runtime.CompilerServices.Unsafe.IsNullRef(ref s))
+                {
+                    s.DkimSigned = true;
+                    Describe(ref s, ref result);
+                }
+
                 break;
             }
 
@@ -148,6 +155,18 @@ internal sealed class MessageCorrelator
 
             case EventKind.Reject when p.Daemon == Daemon.Cleanup && p.RejectAction is RejectAction.Reject or RejectAction.MilterReject or RejectAction.Discard:
                 // Cleanup refused the message: its queue file is gone without a "removed" line.
+                _messages.Remove(key);
+                break;
+
+            case EventKind.Reject when p.Daemon == Daemon.Smtpd && p.RejectAction is (RejectAction.Reject or RejectAction.MilterReject)
+                                       && p.Stage is (SmtpStage.Data or SmtpStage.Bdat or SmtpStage.EndOfMessage):
+                // smtpd refused the whole message it had opened in cleanup, which drops the queue file
+                // without a "removed" line. (A RCPT reject refuses one recipient, not the message.)
+                _messages.Remove(key);
+                break;
+
+            case EventKind.PostsuperAction when p.Message.SequenceEqual("removed"u8):
+                // postsuper -d deletes the queue file itself; qmgr logs nothing more for it.
                 _messages.Remove(key);
                 break;
 

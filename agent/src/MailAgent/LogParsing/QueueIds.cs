@@ -4,7 +4,8 @@ namespace MailAgent.LogParsing;
 internal static class QueueIds
 {
     /// <summary>
-    /// Splits <c>QUEUEID: rest</c>. Short IDs are upper-case hex (Postfix writes 5 to 12 digits);
+    /// Splits <c>QUEUEID: rest</c>. Short IDs are upper-case hex: five digits of microseconds and
+    /// the queue file's inode number, so up to 21 digits where inode numbers use 64 bits;
     /// long IDs (<c>enable_long_queue_ids</c>) use a vowel-free base-52 alphabet with a <c>z</c>
     /// separator, which keeps words such as <c>statistics</c> from looking like one.
     /// </summary>
@@ -25,7 +26,7 @@ internal static class QueueIds
 
     public static bool IsShort(ReadOnlySpan<byte> id)
     {
-        if (id.Length is < 5 or > 12)
+        if (id.Length is < 5 or > 21)
             return false;
         foreach (byte b in id)
         {
