@@ -3,6 +3,8 @@ using MailAgent.LogParsing;
 
 namespace MailAgent.Tests.LogParsing;
 
+// Theories take the parser's enums as object: they are internal, and a public test method
+// cannot have internal parameter types.
 public sealed partial class LineParserTests
 {
     /// <summary>What every line of an example-lines.txt section must parse to; null fields are not checked.</summary>
