@@ -3,6 +3,8 @@ using MailAgent.LogParsing;
 
 namespace MailAgent.Tests.LogParsing;
 
+// Theories take the parser's enums as object: they are internal, and a public test method
+// cannot have internal parameter types.
 public sealed partial class LineParserTests
 {
     /// <summary>What every line of an example-lines.txt section must parse to; null fields are not checked.</summary>
@@ -635,6 +637,36 @@ public sealed partial class LineParserTests
 
         Assert.Equal(EventKind.ConnectFailure, p.Kind);
         Assert.Equal((ConnectFailureReason)reason, p.ConnectFailure);
+    }
+
+    [Theory]
+    [InlineData("D0F29603B4: SASL authentication failed; server xyz.example.com[192.0.2.4] said: 535 5.7.8 Error: authentication failed: authentication failure", 535)]
+    [InlineData("D0F29603B4: SASL [CACHED] authentication failed; server example.com[192.0.2.1] said: 535 Error: authentication failed", 535)]
+    [InlineData("732BB407C3: host mail.domain.com[192.0.2.1] said: 451 please try again 15min later (in reply to end of DATA command)", 451)]
+    [InlineData("732BB407C3: host mail.example.com[192.0.2.1] refused to talk to me: 452 try later", 452)]
+    public void Parse_SmtpRemoteReplies_ReadTheReplyCode(string message, int code)
+    {
+        var p = ParsedView.Of($"Dec 29 02:54:09 mail postfix/smtp[7648]: {message}");
+
+        Assert.Equal(EventKind.RemoteSaid, p.Kind);
+        Assert.Equal(code, p.ReplyCode);
+    }
+
+    [Theory]
+    [InlineData("postfix/tlsproxy", "CONNECT from [192.0.2.142]:51637")]
+    [InlineData("postfix/tlsproxy", "DISCONNECT [192.0.2.142]:51637")]
+    [InlineData("postfix/verify", "cache lmdb:/var/lib/postfix/verify_cache full cleanup: retained=724 dropped=6 entries")]
+    [InlineData("postfix/postscreen", "cache btree:/var/lib/postfix/postscreen_cache full cleanup: retained=5 dropped=0 entries")]
+    [InlineData("postfix/smtp", "4FE0BDC995: enabling PIX workarounds: disable_esmtp delay_dotcrlf for mx.example.com[192.0.2.1]:25")]
+    [InlineData("postfix/smtp", "4FE0BDC995: enabling PIX <CRLF>.<CRLF> workaround for mail.example.net[192.0.2.1]:25")]
+    [InlineData("postfix/anvil", "statistics: max connection rate 1/60s for (smtp:192.0.2.9) at Nov 27 23:53:38")]
+    [InlineData("postfix/scache", "statistics: domain lookup hits=0 miss=3 success=0%")]
+    [InlineData("postfix/smtpd", "table hash:/etc/postfix/virtual_mailbox_maps(0,lock|fold_fix) has changed -- restarting")]
+    public void Parse_HousekeepingLines_AreUnderstood(string program, string message)
+    {
+        var p = ParsedView.Of($"Nov 27 23:52:35 mail {program}[1]: {message}");
+
+        Assert.True(p.Understood, p.ToString());
     }
 
     [Fact]

@@ -18,7 +18,9 @@ internal static class PostfixMessage
             Daemon.Smtpd => Smtpd(s, ref p),
             Daemon.Postscreen => Postscreen(s, ref p) || Smtpd(s, ref p),
             Daemon.Smtp or Daemon.Lmtp => Smtp(s, ref p),
-            Daemon.Local or Daemon.Virtual or Daemon.Pipe or Daemon.Error or Daemon.Retry or Daemon.Discard or Daemon.Verify => Delivery.TryParse(s, ref p),
+            Daemon.Local or Daemon.Virtual or Daemon.Pipe or Daemon.Error or Daemon.Retry or Daemon.Discard => Delivery.TryParse(s, ref p),
+            Daemon.Verify => Delivery.TryParse(s, ref p) || CacheCleanup(s, ref p),
+            Daemon.Tlsproxy => Tlsproxy(s, ref p),
             Daemon.Cleanup => Cleanup(s, ref p),
             Daemon.Qmgr or Daemon.Oqmgr => Qmgr(s, ref p),
             Daemon.Pickup => Pickup(s, ref p),
@@ -198,7 +200,9 @@ internal static class PostfixMessage
             return true;
         }
 
-        if (s.StartsWith("host "u8) && (SpanText.Contains(s, " said: "u8) || SpanText.Contains(s, " refused to talk to me: "u8)))
+        // A failed attempt before the next MX host is tried, including SASL login to a relay.
+        if ((s.StartsWith("host "u8) && (SpanText.Contains(s, " said: "u8) || SpanText.Contains(s, " refused to talk to me: "u8)))
+            || (s.StartsWith("SASL "u8) && SpanText.Contains(s, " authentication failed; server "u8) && SpanText.Contains(s, " said: "u8)))
         {
             p.Kind = EventKind.RemoteSaid;
             int said = s.IndexOf(": "u8);
@@ -224,7 +228,7 @@ internal static class PostfixMessage
         if (Tls.TryParse(s, ref p))
             return true;
 
-        if (s.StartsWith("enabling PIX workarounds"u8) || s.StartsWith("replace: "u8) || s.StartsWith("info: "u8)
+        if (s.StartsWith("enabling PIX "u8) || s.StartsWith("replace: "u8) || s.StartsWith("info: "u8)
             || s.StartsWith("prepend: "u8) || s.StartsWith("setting up TLS connection to "u8) || s.StartsWith("sender non-delivery"u8)
             || s.StartsWith("warn: "u8) || s.StartsWith("TLS SNI "u8))
         {
@@ -390,6 +394,30 @@ internal static class PostfixMessage
             || s.StartsWith("Released from hold: "u8) || s.StartsWith("Requeued: "u8))
         {
             p.Kind = EventKind.PostsuperAction;
+            return true;
+        }
+
+        return false;
+    }
+
+    // verify's and postscreen's cache maintenance: "cache lmdb:/var/lib/postfix/verify_cache full cleanup: retained=…".
+    private static bool CacheCleanup(ReadOnlySpan<byte> s, ref ParsedLine p)
+    {
+        if (s.StartsWith("cache "u8) && SpanText.Contains(s, " cleanup: "u8))
+        {
+            p.Kind = EventKind.Informational;
+            return true;
+        }
+
+        return false;
+    }
+
+    // tlsproxy, which does TLS for postscreen (and for the smtp client's connection reuse).
+    private static bool Tlsproxy(ReadOnlySpan<byte> s, ref ParsedLine p)
+    {
+        if (s.StartsWith("CONNECT from "u8) || s.StartsWith("DISCONNECT "u8))
+        {
+            p.Kind = EventKind.Informational;
             return true;
         }
 
