@@ -14,18 +14,15 @@ namespace MailAgent.Cli;
 /// </summary>
 internal sealed class ReplaySummary : ILineObserver
 {
-    private const int MaxPrograms = 1000;
+    private const int MaxPrograms = 256;
     private readonly HashSet<string> _senders = new(StringComparer.Ordinal);
     private readonly HashSet<string> _sendingDomains = new(StringComparer.Ordinal);
     private readonly HashSet<string> _recipients = new(StringComparer.Ordinal);
     private readonly HashSet<string> _recipientDomains = new(StringComparer.Ordinal);
-    private readonly Dictionary<string, long> _programs = new(StringComparer.Ordinal);
-    private readonly Dictionary<string, long>.AlternateLookup<ReadOnlySpan<char>> _programLookup;
-
-    public ReplaySummary()
-    {
-        _programLookup = _programs.GetAlternateLookup<ReadOnlySpan<char>>();
-    }
+    private readonly byte[][] _tags = new byte[MaxPrograms][];
+    private readonly long[] _tagLines = new long[MaxPrograms];
+    private int _tagCount;
+    private long _overflowLines;
 
     public void Observe(ref ParsedLine line, in CorrelationResult correlation)
     {
@@ -57,19 +54,44 @@ internal sealed class ReplaySummary : ILineObserver
 
     private void CountProgram(ReadOnlySpan<byte> program)
     {
-        Span<char> chars = stackalloc char[Math.Min(program.Length, 128)];
-        for (int i = 0; i < chars.Length; i++)
-            chars[i] = program[i] is >= 0x20 and < 0x7f ? (char)program[i] : '?';
-        if (_programLookup.TryGetValue(chars, out long n))
+        // A log has a handful of distinct tags: a short scan beats hashing the tag on every line.
+        var tags = _tags;
+        for (int i = 0; i < _tagCount; i++)
         {
-            _programLookup[chars] = n + 1;
-            return;
+            if (tags[i].Length == program.Length && program.SequenceEqual(tags[i]))
+            {
+                _tagLines[i]++;
+                return;
+            }
         }
 
-        if (_programs.Count < MaxPrograms)
-            _programs[new string(chars)] = 1;
+        if (_tagCount < MaxPrograms)
+        {
+            tags[_tagCount] = program.ToArray();
+            _tagLines[_tagCount++] = 1;
+        }
         else
-            _programs["(other)"] = _programs.GetValueOrDefault("(other)") + 1;
+        {
+            _overflowLines++;
+        }
+    }
+
+    private Dictionary<string, long> Programs()
+    {
+        var programs = new Dictionary<string, long>(StringComparer.Ordinal);
+        for (int i = 0; i < _tagCount; i++)
+        {
+            string name = string.Create(_tags[i].Length, _tags[i], static (dst, src) =>
+            {
+                for (int j = 0; j < src.Length; j++)
+                    dst[j] = src[j] is >= 0x20 and < 0x7f ? (char)src[j] : '?';
+            });
+            programs[name] = programs.GetValueOrDefault(name) + _tagLines[i];
+        }
+
+        if (_overflowLines > 0)
+            programs["(other)"] = _overflowLines;
+        return programs;
     }
 
     private static string LowerDomain(ReadOnlySpan<byte> address)
@@ -119,7 +141,7 @@ internal sealed class ReplaySummary : ILineObserver
         w.WriteEndObject();
 
         w.WriteStartObject("by_program");
-        foreach (var (program, count) in _programs.OrderBy(p => p.Key, StringComparer.Ordinal))
+        foreach (var (program, count) in Programs().OrderBy(p => p.Key, StringComparer.Ordinal))
             w.WriteNumber(program, count);
         w.WriteEndObject();
         w.WriteEndObject();
@@ -157,7 +179,7 @@ internal sealed class ReplaySummary : ILineObserver
         Row("SASL authentication failures", stats.SaslFailures.Values[0]);
         output.WriteLine();
         output.WriteLine("Lines by program");
-        foreach (var (program, count) in _programs.OrderByDescending(p => p.Value))
+        foreach (var (program, count) in Programs().OrderByDescending(p => p.Value))
             Row(program, count);
     }
 }

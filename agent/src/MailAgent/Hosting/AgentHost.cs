@@ -90,7 +90,7 @@ internal static partial class AgentHost
 
         builder.Services.AddSingleton(context.Time);
         builder.Services
-            .AddMetricsRegistry()
+            .AddMetricsRegistry(context.Time)
             .AddLogPipeline(correlation, context.Time)
             .AddLogTailing(tail);
 
@@ -120,10 +120,10 @@ internal static partial class AgentHost
         return 0;
     }
 
-    private static IServiceCollection AddMetricsRegistry(this IServiceCollection services)
+    private static IServiceCollection AddMetricsRegistry(this IServiceCollection services, TimeProvider time)
     {
         var registry = Prometheus.Metrics.NewCustomRegistry();
-        DotNetStats.Register(registry);
+        ProcessMetrics.Register(registry, time);
         return services.AddSingleton(registry);
     }
 

@@ -13,7 +13,7 @@ internal static class Delivery
         ReadOnlySpan<byte> rest;
         if (s.Length > 3 && s[3] == '<')
         {
-            int close = s.IndexOf(">, "u8);
+            int close = SpanText.IndexOf(s, (byte)'>', (byte)',', (byte)' ');
             if (close < 0)
                 return false;
             p.To = s[4..close];
@@ -47,7 +47,7 @@ internal static class Delivery
 
             if (rest.StartsWith("orig_to=<"u8))
             {
-                int oc = rest.IndexOf(">, "u8);
+                int oc = SpanText.IndexOf(rest, (byte)'>', (byte)',', (byte)' ');
                 if (oc < 0)
                     return false;
                 p.OrigTo = rest[9..oc];
@@ -55,7 +55,7 @@ internal static class Delivery
                 continue;
             }
 
-            int comma = rest.IndexOf(", "u8);
+            int comma = SpanText.IndexOf(rest, (byte)',', (byte)' ');
             if (comma < 0)
                 return false;
             var field = rest[..comma];

@@ -29,7 +29,7 @@ internal static class Header
             s = s[1..];
 
         // Tag: program[/service...][pid]: message
-        int colon = s.IndexOf(": "u8);
+        int colon = SpanText.IndexOf(s, (byte)':', (byte)' ');
         if (colon <= 0)
             return false;
         var tag = s[..colon];
@@ -232,12 +232,12 @@ internal static class Header
         micro = 0;
         if (i + 8 > s.Length || s[i + 2] != ':' || s[i + 5] != ':')
             return false;
-        long h = SpanText.ParseLong(s.Slice(i, 2));
-        long m = SpanText.ParseLong(s.Slice(i + 3, 2));
-        long sec = SpanText.ParseLong(s.Slice(i + 6, 2));
+        int h = TwoDigits(s[i], s[i + 1]);
+        int m = TwoDigits(s[i + 3], s[i + 4]);
+        int sec = TwoDigits(s[i + 6], s[i + 7]);
         if (h is < 0 or > 23 || m is < 0 or > 59 || sec is < 0 or > 60)
             return false;
-        secondOfDay = (int)((h * 3600) + (m * 60) + sec);
+        secondOfDay = (h * 3600) + (m * 60) + sec;
         i += 8;
         if (i < s.Length && s[i] == '.')
         {
@@ -259,6 +259,9 @@ internal static class Header
 
         return true;
     }
+
+    private static int TwoDigits(byte a, byte b) =>
+        SpanText.IsDigit(a) && SpanText.IsDigit(b) ? ((a - '0') * 10) + (b - '0') : -1;
 
     private static int MonthOf(byte a, byte b, byte c) => (a, b, c) switch
     {

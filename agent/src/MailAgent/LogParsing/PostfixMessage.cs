@@ -266,7 +266,7 @@ internal static class PostfixMessage
         if (s.StartsWith("from="u8))
         {
             bool bracketed = s.Length > 5 && s[5] == '<';
-            int close = bracketed ? s.IndexOf(">, "u8) : s.IndexOf(", "u8);
+            int close = bracketed ? SpanText.IndexOf(s, (byte)'>', (byte)',', (byte)' ') : SpanText.IndexOf(s, (byte)',', (byte)' ');
             if (close < 0)
                 return false;
             p.From = s[(bracketed ? 6 : 5)..close];

@@ -13,7 +13,7 @@ internal static class QueueIds
     {
         queueId = default;
         rest = message;
-        int colon = message[..Math.Min(message.Length, 26)].IndexOf(": "u8);
+        int colon = SpanText.IndexOf(message[..Math.Min(message.Length, 26)], (byte)':', (byte)' ');
         if (colon < 5)
             return false;
         var id = message[..colon];

@@ -60,7 +60,7 @@ internal static class Reject
     {
         action = RejectAction.Reject;
         rest = default;
-        int colon = s[..Math.Min(s.Length, 16)].IndexOf(": "u8);
+        int colon = SpanText.IndexOf(s[..Math.Min(s.Length, 16)], (byte)':', (byte)' ');
         if (colon <= 0)
             return false;
         var word = s[..colon];

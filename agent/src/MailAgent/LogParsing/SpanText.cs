@@ -37,6 +37,41 @@ internal static class SpanText
         return e < 0 ? v : v[..e];
     }
 
+    /// <summary>
+    /// Index of the two-byte sequence <paramref name="a"/><paramref name="b"/>. Searching for the
+    /// first byte alone is vectorised and cheaper than a substring search on the short spans here.
+    /// </summary>
+    public static int IndexOf(ReadOnlySpan<byte> s, byte a, byte b)
+    {
+        int offset = 0;
+        while (true)
+        {
+            int i = s[offset..].IndexOf(a);
+            if (i < 0)
+                return -1;
+            int at = offset + i;
+            if (at + 1 < s.Length && s[at + 1] == b)
+                return at;
+            offset = at + 1;
+        }
+    }
+
+    /// <summary>Index of the three-byte sequence <paramref name="a"/><paramref name="b"/><paramref name="c"/>.</summary>
+    public static int IndexOf(ReadOnlySpan<byte> s, byte a, byte b, byte c)
+    {
+        int offset = 0;
+        while (true)
+        {
+            int i = s[offset..].IndexOf(a);
+            if (i < 0)
+                return -1;
+            int at = offset + i;
+            if (at + 2 < s.Length && s[at + 1] == b && s[at + 2] == c)
+                return at;
+            offset = at + 1;
+        }
+    }
+
     public static bool StartsWith(ReadOnlySpan<byte> s, ReadOnlySpan<byte> prefix) => s.StartsWith(prefix);
 
     public static bool Contains(ReadOnlySpan<byte> s, ReadOnlySpan<byte> value) => s.IndexOf(value) >= 0;

@@ -24,11 +24,13 @@ internal sealed partial class LogTailer : IDisposable
     private readonly ILogger _logger;
     private readonly TimeProvider _time;
     private readonly string _checkpointFile;
+    private readonly CheckpointWriter _writer;
     private readonly List<(OpenLog Log, long LastGrowth)> _draining = new();
     private OpenLog? _current;
     private bool _started;
     private long _lastCheckpoint;
     private bool _dirty;
+    private bool _awaitingNewFile;
 
     public LogTailer(TailOptions options, ILineSink sink, Func<Checkpoint> captureStats, Action<Checkpoint> restoreStats, ITailObserver observer, ILogger logger, TimeProvider time)
     {
@@ -40,6 +42,7 @@ internal sealed partial class LogTailer : IDisposable
         _logger = logger;
         _time = time;
         _checkpointFile = System.IO.Path.Combine(options.StateDirectory, "log-checkpoint.json");
+        _writer = new CheckpointWriter(_checkpointFile, logger);
     }
 
     public string CheckpointFile => _checkpointFile;
@@ -127,7 +130,7 @@ internal sealed partial class LogTailer : IDisposable
         for (int i = _draining.Count - 1; i >= 0; i--)
         {
             var (log, lastGrowth) = _draining[i];
-            long n = log.ReadAvailable(_sink);
+            long n = Read(log);
             read |= n > 0;
             long now = _time.GetTimestamp();
             if (n > 0)
@@ -147,26 +150,40 @@ internal sealed partial class LogTailer : IDisposable
             if (_current == null)
                 return read;
             _dirty = true;
+            if (_awaitingNewFile)
+            {
+                // The rename is handled once its successor is open.
+                _awaitingNewFile = false;
+                read |= Read(_current) > 0;
+                Rotated("rename");
+            }
         }
 
-        read |= _current.ReadAvailable(_sink) > 0;
+        read |= Read(_current) > 0;
 
         var identity = FileIdentity.OfPath(_options.Path);
         if (identity == null || (identity.Value.IsKnown && identity.Value != _current.Identity))
         {
             // Renamed away (logrotate, postfix logrotate) or deleted: keep reading it for a grace period.
-            read |= _current.ReadAvailable(_sink) > 0;
+            read |= Read(_current) > 0;
             _draining.Add((_current, _time.GetTimestamp()));
             _current = OpenLog.TryOpen(_options.Path);
             if (_current != null)
-                read |= _current.ReadAvailable(_sink) > 0;
-            Rotated("rename");
+            {
+                read |= Read(_current) > 0;
+                Rotated("rename");
+            }
+            else
+            {
+                _awaitingNewFile = true;
+                _dirty = true;
+            }
         }
         else if (_current.WasTruncated())
         {
             RecoverTruncatedTail(_current);
             _current.Restart();
-            read |= _current.ReadAvailable(_sink) > 0;
+            read |= Read(_current) > 0;
             Rotated("truncate");
         }
 
@@ -178,17 +195,31 @@ internal sealed partial class LogTailer : IDisposable
         return read;
     }
 
+    private long Read(OpenLog log)
+    {
+        long from = log.Consumed;
+        long n = log.ReadAvailable(_sink);
+        if (n > 0)
+            LogRead(_logger, log.Path, log.Identity.Inode, from, log.Consumed);
+        return n;
+    }
+
     // A rotation is checkpointed at once: a restart must know every file still to be finished.
     private void Rotated(string kind)
     {
         _dirty = true;
         MaybeCheckpoint(force: true);
+        _writer.Flush();
         _observer.Rotated(kind);
         LogRotated(_logger, kind, _options.Path);
     }
 
     /// <summary>Writes the checkpoint now (on shutdown).</summary>
-    public void SaveCheckpoint() => MaybeCheckpoint(force: true);
+    public void SaveCheckpoint()
+    {
+        MaybeCheckpoint(force: true);
+        _writer.Flush();
+    }
 
     private void MaybeCheckpoint(bool force)
     {
@@ -200,16 +231,9 @@ internal sealed partial class LogTailer : IDisposable
         var checkpoint = _captureStats();
         checkpoint.Path = _options.Path;
         checkpoint.Files = _draining.Select(d => Position(d.Log)).Append(Position(_current)).ToList();
-        try
-        {
-            checkpoint.Save(_checkpointFile);
-            _lastCheckpoint = now;
-            _dirty = false;
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            LogCheckpointWriteFailed(_logger, _checkpointFile, e.Message);
-        }
+        _writer.Submit(checkpoint);
+        _lastCheckpoint = now;
+        _dirty = false;
     }
 
     private static FilePosition Position(OpenLog log)
@@ -235,7 +259,7 @@ internal sealed partial class LogTailer : IDisposable
         if (old != null)
         {
             old.SeekTo(position.Offset);
-            old.ReadAvailable(_sink);
+            Read(old);
             old.FlushPartial(_sink);
             old.Dispose();
             _observer.Rotated(kind);
@@ -258,7 +282,7 @@ internal sealed partial class LogTailer : IDisposable
         if (copy == null)
             return;
         copy.SeekTo(consumed);
-        copy.ReadAvailable(_sink);
+        Read(copy);
         copy.FlushPartial(_sink);
         copy.Dispose();
     }
@@ -286,11 +310,15 @@ internal sealed partial class LogTailer : IDisposable
 
     public void Dispose()
     {
+        _writer.Dispose();
         _current?.Dispose();
         foreach (var (log, _) in _draining)
             log.Dispose();
         _draining.Clear();
     }
+
+    [LoggerMessage(EventId = 1008, Level = LogLevel.Debug, Message = "Read {Path} (inode {Inode}) from byte {From} to {To}")]
+    private static partial void LogRead(ILogger logger, string path, ulong inode, long from, long to);
 
     [LoggerMessage(EventId = 1001, Level = LogLevel.Information, Message = "Log {Path} was rotated ({Kind}); following the new file")]
     private static partial void LogRotated(ILogger logger, string kind, string path);
@@ -307,6 +335,4 @@ internal sealed partial class LogTailer : IDisposable
     [LoggerMessage(EventId = 1005, Level = LogLevel.Warning, Message = "Log {Path} was rotated while the agent was stopped and the old file is gone (compressed or deleted): lines written after the checkpoint are lost")]
     private static partial void LogRotatedFileMissing(ILogger logger, string path);
 
-    [LoggerMessage(EventId = 1006, Level = LogLevel.Error, Message = "Cannot write checkpoint {File}: {Reason}; will retry")]
-    private static partial void LogCheckpointWriteFailed(ILogger logger, string file, string reason);
 }

@@ -1,4 +1,3 @@
-using System.Threading.Channels;
 using MailAgent.Pipeline;
 using Microsoft.Extensions.Options;
 using Prometheus;
@@ -16,7 +15,8 @@ internal sealed partial class TailService : BackgroundService, ITailObserver
     private readonly LogProcessor _processor;
     private readonly ILogger<TailService> _logger;
     private readonly TimeProvider _time;
-    private readonly Channel<bool> _wake = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
+    // Set by inotify events; the loop waits on it with the poll interval as timeout.
+    private readonly AutoResetEvent _wake = new(initialState: false);
     private readonly Counter _rotations;
     private readonly Counter _gaps;
     private readonly Gauge _lag;
@@ -42,11 +42,12 @@ internal sealed partial class TailService : BackgroundService, ITailObserver
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        // The tail loop does blocking file I/O: give it a thread of its own.
-        await Task.Factory.StartNew(() => Run(stoppingToken), stoppingToken, TaskCreationOptions.LongRunning, TaskScheduler.Default).Unwrap();
+        // The tail loop does blocking file I/O and must not wait for a thread-pool thread to wake
+        // (a starved pool once stalled it for seconds): it keeps a thread of its own throughout.
+        await Task.Factory.StartNew(() => Run(stoppingToken), stoppingToken, TaskCreationOptions.LongRunning, TaskScheduler.Default);
     }
 
-    private async Task Run(CancellationToken stoppingToken)
+    private void Run(CancellationToken stoppingToken)
     {
         using var tailer = new LogTailer(_options, _processor, CaptureCheckpoint, c => c.RestoreStats(_processor.Stats), this, _logger, _time);
         using var watcher = CreateWatcher();
@@ -84,21 +85,13 @@ internal sealed partial class TailService : BackgroundService, ITailObserver
                     if (!failing)
                         LogReadFailed(_logger, _options.Path, e.Message);
                     failing = true;
-                    await Task.Delay(backoff, _time, stoppingToken);
+                    stoppingToken.WaitHandle.WaitOne(backoff);
                     backoff = TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, TimeSpan.FromSeconds(30).Ticks));
                     continue;
                 }
 
-                using var timeout = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
-                timeout.CancelAfter(_options.PollInterval);
-                try
-                {
-                    await _wake.Reader.ReadAsync(timeout.Token);
-                }
-                catch (OperationCanceledException) when (!stoppingToken.IsCancellationRequested)
-                {
-                    // Poll interval elapsed: look anyway, in case a notification was missed.
-                }
+                // Wake on a notification, on stop, or after the poll interval (in case one was missed).
+                WaitHandle.WaitAny([_wake, stoppingToken.WaitHandle], _options.PollInterval);
             }
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
@@ -129,11 +122,11 @@ internal sealed partial class TailService : BackgroundService, ITailObserver
             {
                 NotifyFilter = NotifyFilters.FileName | NotifyFilters.Size | NotifyFilters.LastWrite | NotifyFilters.CreationTime,
             };
-            FileSystemEventHandler wake = (_, _) => _wake.Writer.TryWrite(true);
+            FileSystemEventHandler wake = (_, _) => _wake.Set();
             watcher.Changed += wake;
             watcher.Created += wake;
             watcher.Deleted += wake;
-            watcher.Renamed += (_, _) => _wake.Writer.TryWrite(true);
+            watcher.Renamed += (_, _) => _wake.Set();
             watcher.EnableRaisingEvents = true;
             return watcher;
         }
@@ -142,6 +135,12 @@ internal sealed partial class TailService : BackgroundService, ITailObserver
             LogNoWatcher(_logger, dir, e.Message);
             return null;
         }
+    }
+
+    public override void Dispose()
+    {
+        _wake.Dispose();
+        base.Dispose();
     }
 
     void ITailObserver.Rotated(string kind) => _rotations.WithLabels(kind).Inc();
