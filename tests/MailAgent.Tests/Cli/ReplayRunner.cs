@@ -12,12 +12,16 @@ internal static class ReplayRunner
 
     public static Task<(int ExitCode, string Stdout, string Stderr)> RunAsync(params string[] args) => RunWithInputAsync([], args);
 
-    public static async Task<(int ExitCode, string Stdout, string Stderr)> RunWithInputAsync(byte[] input, params string[] args)
+    public static Task<(int ExitCode, string Stdout, string Stderr)> RunWithInputAsync(byte[] input, params string[] args) =>
+        RunAsync(new FakeTimeProvider(CorpusNow), input, args);
+
+    /// <summary>With the clock a log's BSD stamps take their year from (the real one for a log written just now).</summary>
+    public static async Task<(int ExitCode, string Stdout, string Stderr)> RunAsync(TimeProvider time, byte[] input, params string[] args)
     {
         using var stdin = new MemoryStream(input);
         using var stdout = new MemoryStream();
         using var stderr = new MemoryStream();
-        var context = new CliContext(stdin, stdout, stderr, new FakeTimeProvider(CorpusNow));
+        var context = new CliContext(stdin, stdout, stderr, time);
 
         int exitCode = await CommandLine.RunAsync(args, context);
 

@@ -294,6 +294,45 @@ public sealed class MessageCorrelatorTests
     }
 
     [Fact]
+    public void Process_CleanupMessageIdAfterSmtpdEndOfMessageReject_StartsNoLifetime()
+    {
+        var evicted = new List<EvictionReason>();
+        var correlator = new MessageCorrelator(100, TimeSpan.FromHours(1), evicted.Add);
+
+        // Real Postfix 3.7 order for a small message refused by smtpd_end_of_data_restrictions: cleanup
+        // logs the message-id of the buffered message after smtpd's reject, then drops the file.
+        Observe(
+            correlator,
+            0,
+            "postfix/smtpd[100]: C1A63B1E44A: client=unknown[127.0.0.1]",
+            "postfix/smtpd[100]: C1A63B1E44A: reject: END-OF-MESSAGE from unknown[127.0.0.1]: 552 5.3.4 <eod-reject@example.test>: Sender address rejected: Message refused at end of data by test policy; from=<eod-reject@example.test> to=<user@accept.test> proto=ESMTP helo=<client.example.test>",
+            "postfix/cleanup[400]: C1A63B1E44A: message-id=<20261128021244.C1A63B1E44A@mail.example.test>");
+        int afterMessageId = correlator.Count;
+        correlator.Expire(7200);
+
+        Assert.Equal(0, afterMessageId);
+        Assert.Empty(evicted);
+    }
+
+    [Fact]
+    public void Process_QueueIdReusedAfterEndOfMessageReject_IsFollowedAgain()
+    {
+        var correlator = new MessageCorrelator(100, TimeSpan.FromHours(1), _ => { });
+
+        // The reject's late message-id is consumed once; a bounce notice later given the same queue ID
+        // (cleanup's message-id is its first line) is a message of its own.
+        Observe(
+            correlator,
+            0,
+            Client,
+            "postfix/smtpd[100]: 4FE0BDC995: reject: END-OF-MESSAGE from localhost[127.0.0.1]: 554 5.7.1 Message rejected; from=<a@b.test> to=<c@d.test> proto=ESMTP helo=<x>",
+            "postfix/cleanup[400]: 4FE0BDC995: message-id=<a@b.test>");
+        Observe(correlator, 600, "postfix/cleanup[400]: 4FE0BDC995: message-id=<b@b.test>");
+
+        Assert.Equal(1, correlator.Count);
+    }
+
+    [Fact]
     public void Process_SmtpdRcptRejectWithQueueId_KeepsTheLifetime()
     {
         var processor = NewProcessor();

@@ -131,9 +131,32 @@ public sealed class LogStatsTests
             "postfix/smtp[1]: 4FE0BDC995: to=<1ops@unreach.test>, relay=none, delay=0.38, delays=0.13/0.25/0/0, dsn=4.4.1, status=deferred (connect to 127.0.0.1[127.0.0.1]:2599: Connection refused)",
             "postfix/smtp[1]: 4FE0BDC996: to=<1ap@timeout.test>, relay=127.0.0.1[127.0.0.1]:2528, delay=15, delays=0.24/0/15/0, dsn=4.4.2, status=deferred (conversation with 127.0.0.1[127.0.0.1] timed out while receiving the initial server greeting)");
 
-        Assert.Equal(2, Count(stats.ConnectionFailures, "refused"));
+        // One refused connect: smtp logs it on its own line and repeats it as the deferral's reason.
+        Assert.Equal(1, Count(stats.ConnectionFailures, "refused"));
         Assert.Equal(1, Count(stats.ConnectionFailures, "greeting_timeout"));
         Assert.Equal(2, Count(stats.DeferredByDsn, "4.4"));
+    }
+
+    [Fact]
+    public void Record_RefusedConnectsToTwoServers_CountEachOnce()
+    {
+        // Both MX hosts refuse: a line for each failed connect, and the status repeats the last one.
+        var stats = Process(
+            "postfix/smtp[1]: connect to mx1.example.org[192.0.2.1]:25: Connection refused",
+            "postfix/smtp[1]: connect to mx2.example.org[192.0.2.2]:25: Connection refused",
+            "postfix/smtp[1]: 4FE0BDC995: to=<a@example.org>, relay=none, delay=0.1, delays=0.1/0/0/0, dsn=4.4.1, status=deferred (connect to mx2.example.org[192.0.2.2]:25: Connection refused)");
+
+        Assert.Equal(2, Count(stats.ConnectionFailures, "refused"));
+    }
+
+    [Fact]
+    public void Record_LmtpUnixSocketConnectFailure_CountsTheStatus()
+    {
+        // A UNIX-domain next hop's failed connect is logged in the status only.
+        var stats = Process(
+            "postfix/lmtp[1]: 4FE0BDC995: to=<a@example.test>, relay=none, delay=0.1, delays=0.1/0/0/0, dsn=4.4.1, status=deferred (connect to mail.example.test[/var/run/dovecot/lmtp]: Connection refused)");
+
+        Assert.Equal(1, Count(stats.ConnectionFailures, "refused"));
     }
 
     private static LogStats Process(params string[] lines)

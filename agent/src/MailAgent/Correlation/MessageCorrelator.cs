@@ -41,6 +41,8 @@ internal sealed class MessageCorrelator
     private readonly int _maxMessages;
     private readonly double _maxAgeSeconds;
     private readonly Action<EvictionReason> _onEvicted;
+    private readonly QueueIdKey[] _refusedBySmtpd = new QueueIdKey[64];
+    private int _refusedNext;
     private long _serial;
 
     public MessageCorrelator(int maxMessages, TimeSpan maxAge, Action<EvictionReason> onEvicted)
@@ -163,6 +165,8 @@ internal sealed class MessageCorrelator
                 // smtpd refused the whole message it had opened in cleanup, which drops the queue file
                 // without a "removed" line. (A RCPT reject refuses one recipient, not the message.)
                 _messages.Remove(key);
+                _refusedBySmtpd[_refusedNext] = key;
+                _refusedNext = (_refusedNext + 1) % _refusedBySmtpd.Length;
                 break;
 
             case EventKind.PostsuperAction when p.Message.SequenceEqual("removed"u8):
@@ -174,13 +178,32 @@ internal sealed class MessageCorrelator
             {
                 if (_messages.TryGetValue(key, out var s))
                     Describe(ref s, ref result);
-                else if (p.Kind is EventKind.CleanupMessageId)
+                else if (p.Kind is EventKind.CleanupMessageId && !ForgetRefused(key))
                     Track(key, time, out _);
                 break;
             }
         }
 
         return result;
+    }
+
+    /// <summary>
+    /// True (once) for a queue ID whose message smtpd refused lately. smtpd logs its END-OF-MESSAGE reject
+    /// before cleanup works through the message still in its buffer, logs the message-id and drops the
+    /// file: that late line belongs to the ended message and must not start a lifetime nothing would end.
+    /// </summary>
+    private bool ForgetRefused(QueueIdKey key)
+    {
+        for (int i = 0; i < _refusedBySmtpd.Length; i++)
+        {
+            if (_refusedBySmtpd[i] == key)
+            {
+                _refusedBySmtpd[i] = default;
+                return true;
+            }
+        }
+
+        return false;
     }
 
     /// <summary>Drops messages older than the age bound; call now and then with the log's current time.</summary>

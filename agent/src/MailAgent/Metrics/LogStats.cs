@@ -317,10 +317,20 @@ internal sealed class LogStats
             Latency.Observe(c.Outcome, c.Latency);
     }
 
-    // The last failed connection of an attempt is logged only as the status reason.
+    // A session that fails with the last server of an attempt is logged only as the status reason. A failed
+    // TCP connect is not: smtp logs every one on a line of its own ("connect to host[ip]:port: …", counted
+    // there) and the status repeats the last. Only a UNIX-domain socket's connect failure (lmtp unix:,
+    // "connect to host[/path]: …") appears in the status alone.
     private void CountConnectFailureInStatus(ref ParsedLine p)
     {
         var text = p.StatusText;
+        if (text.StartsWith("connect to "u8))
+        {
+            int open = text.IndexOf((byte)'[');
+            if (open < 0 || open + 1 >= text.Length || text[open + 1] != '/')
+                return;
+        }
+
         if (text.StartsWith("connect to "u8) || text.StartsWith("lost connection with "u8) || text.StartsWith("conversation with "u8)
             || text.StartsWith("Host or domain name not found"u8) || text.StartsWith("TLS is required"u8) || text.StartsWith("Cannot start TLS"u8))
         {

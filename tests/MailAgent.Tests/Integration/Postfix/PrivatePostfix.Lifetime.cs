@@ -246,6 +246,14 @@ internal sealed partial class PrivatePostfix
         }
 
         Diagnostic($"Postfix answers 220 on {SmtpPort} and {SubmissionPort}");
+
+        if (_options.OpenDkimLogToMaillog && _syslog is { } syslog)
+        {
+            // The master made postlogd's socket at start; OpenDKIM's lines so far are sent first.
+            syslog.ForwardTo(_layout.PostlogSocketPath);
+            OpenDkimLogInMaillog = true;
+            Diagnostic($"OpenDKIM's syslog lines also go to {LogPath} through postlogd");
+        }
     }
 
     private async Task StopPostfixAsync()

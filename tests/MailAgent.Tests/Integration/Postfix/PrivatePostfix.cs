@@ -47,6 +47,7 @@ internal sealed partial class PrivatePostfix : IAsyncDisposable
 
     private const string Postfix = "/usr/sbin/postfix";
     private const string Postqueue = "/usr/sbin/postqueue";
+    private const string Postsuper = "/usr/sbin/postsuper";
     private const string Sendmail = "/usr/sbin/sendmail";
     private const string SmtpSource = "/usr/sbin/smtp-source";
     private const string SmtpSink = "/usr/sbin/smtp-sink";
@@ -105,6 +106,15 @@ internal sealed partial class PrivatePostfix : IAsyncDisposable
 
     /// <summary>OpenDKIM's log (classic syslog format), or null when it could not be captured here.</summary>
     public string? OpenDkimLogPath => OpenDkimLogCaptured ? _layout.OpenDkimLogPath : null;
+
+    /// <summary>
+    /// True when OpenDKIM's lines also go to <see cref="LogPath"/> (<see cref="PrivatePostfixOptions.OpenDkimLogToMaillog"/>
+    /// asked for it and the log is captured here).
+    /// </summary>
+    public bool OpenDkimLogInMaillog { get; private set; }
+
+    /// <summary>OpenDKIM lines that did not reach <see cref="LogPath"/> although <see cref="OpenDkimLogInMaillog"/>.</summary>
+    public int OpenDkimLinesMissingFromMaillog => _syslog?.UnforwardedLines ?? 0;
 
     /// <summary>Where the accept sink dumps each message it receives (one file per message).</summary>
     public string AcceptedMessagesDirectory => _layout.AcceptedMessagesDirectory;
@@ -248,12 +258,19 @@ internal sealed partial class PrivatePostfix : IAsyncDisposable
     public Task FlushAsync(CancellationToken cancellationToken = default) =>
         Tool.RunAsync(Postqueue, ["-c", ConfigDirectory, "-f"], cancellationToken);
 
-    /// <summary>Runs pflogsumm on the Postfix log and returns its report.</summary>
-    public async Task<string> RunPflogsummAsync(CancellationToken cancellationToken = default)
+    /// <summary>
+    /// <c>postsuper -e ALL deferred</c>: marks every deferred message expired; the queue manager returns
+    /// each to its sender at its next scan (see <see cref="FlushAsync"/>) without another delivery attempt.
+    /// </summary>
+    public Task ExpireDeferredAsync(CancellationToken cancellationToken = default) =>
+        Tool.RunAsync(Postsuper, ["-c", ConfigDirectory, "-e", "ALL", "deferred"], cancellationToken, environment: MarkerEnvironment());
+
+    /// <summary>Runs pflogsumm on the Postfix log (or on <paramref name="logPath"/>, e.g. a copy of it) and returns its report.</summary>
+    public async Task<string> RunPflogsummAsync(string? logPath = null, CancellationToken cancellationToken = default)
     {
         var result = await Tool.RunAsync(
             Pflogsumm,
-            ["-q", LogPath],
+            ["-q", logPath ?? LogPath],
             cancellationToken,
             environment: new Dictionary<string, string?> { ["LC_ALL"] = "C" });
         return result.StandardOutput;

@@ -15,6 +15,9 @@ internal sealed record PrivatePostfixLayout(string Root, PrivatePostfixPorts Por
 
     public string OpenDkimLogPath => Path.Combine(LogDirectory, "opendkim.log");
 
+    /// <summary>postlogd's datagram socket (the postlog service is not private, so it is in public/).</summary>
+    public string PostlogSocketPath => Path.Combine(QueueDirectory, "public", "postlog");
+
     public string TransportMapPath => Path.Combine(ConfigDirectory, "transport");
 
     public string DkimDirectory => Path.Combine(Root, "dkim");

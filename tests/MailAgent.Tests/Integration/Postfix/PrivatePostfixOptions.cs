@@ -24,6 +24,13 @@ internal sealed record PrivatePostfixOptions
     /// <summary>Extra main.cf settings, written last so they win over the harness's own.</summary>
     public IReadOnlyDictionary<string, string> ExtraMainCf { get; init; } = new Dictionary<string, string>();
 
+    /// <summary>
+    /// Also write OpenDKIM's syslog lines to <see cref="PrivatePostfix.LogPath"/>, through postlogd, as a
+    /// system syslog daemon does with mail.log; they still go to <see cref="PrivatePostfix.OpenDkimLogPath"/>.
+    /// Has no effect where OpenDKIM's log cannot be captured.
+    /// </summary>
+    public bool OpenDkimLogToMaillog { get; init; }
+
     /// <summary>Deadline for the whole start: key generation, OpenDKIM, sinks and Postfix.</summary>
     public TimeSpan StartTimeout { get; init; } = TimeSpan.FromSeconds(30);
 
