@@ -5,8 +5,26 @@ namespace MailAgent.Correlation;
 /// never zero, so the length is implied), so the correlator's map needs no string per message.
 /// Longer IDs, which Postfix does not write, are hashed.
 /// </summary>
-internal readonly record struct QueueIdKey(ulong Low, ulong High)
+internal readonly struct QueueIdKey(ulong low, ulong high) : IEquatable<QueueIdKey>
 {
+    public ulong Low { get; } = low;
+    public ulong High { get; } = high;
+
+    public bool Equals(QueueIdKey other) => Low == other.Low && High == other.High;
+
+    public override bool Equals(object? obj) => obj is QueueIdKey other && Equals(other);
+
+    // One multiply-and-fold: the packed characters are already well spread.
+    public override int GetHashCode()
+    {
+        ulong h = (Low ^ (High * 0x9E3779B97F4A7C15UL)) * 0xBF58476D1CE4E5B9UL;
+        return (int)(h ^ (h >> 32));
+    }
+
+    public static bool operator ==(QueueIdKey left, QueueIdKey right) => left.Equals(right);
+
+    public static bool operator !=(QueueIdKey left, QueueIdKey right) => !left.Equals(right);
+
     public static QueueIdKey From(ReadOnlySpan<byte> id)
     {
         if (id.Length > 20)
@@ -39,11 +57,25 @@ internal readonly record struct QueueIdKey(ulong Low, ulong High)
         return new QueueIdKey(a, b | (1UL << 63));
     }
 
-    private static ulong Code(byte b) => b switch
+    private static ulong Code(byte b) => Codes[b];
+
+    // 1–10 digits, 11–36 upper case, 37–62 lower case, 63 anything else; never 0.
+    private static readonly byte[] Codes = BuildCodes();
+
+    private static byte[] BuildCodes()
     {
-        >= (byte)'0' and <= (byte)'9' => (ulong)(b - '0' + 1),
-        >= (byte)'A' and <= (byte)'Z' => (ulong)(b - 'A' + 11),
-        >= (byte)'a' and <= (byte)'z' => (ulong)(b - 'a' + 37),
-        _ => 63,
-    };
+        var codes = new byte[256];
+        for (int b = 0; b < 256; b++)
+        {
+            codes[b] = b switch
+            {
+                >= '0' and <= '9' => (byte)(b - '0' + 1),
+                >= 'A' and <= 'Z' => (byte)(b - 'A' + 11),
+                >= 'a' and <= 'z' => (byte)(b - 'a' + 37),
+                _ => 63,
+            };
+        }
+
+        return codes;
+    }
 }

@@ -24,18 +24,10 @@ internal static class QueueIds
         return true;
     }
 
-    public static bool IsShort(ReadOnlySpan<byte> id)
-    {
-        if (id.Length is < 5 or > 21)
-            return false;
-        foreach (byte b in id)
-        {
-            if (!((uint)(b - '0') <= 9 || (uint)(b - 'A') <= 5))
-                return false;
-        }
+    public static bool IsShort(ReadOnlySpan<byte> id) =>
+        id.Length is >= 5 and <= 21 && id.IndexOfAnyExcept(UpperHex) < 0;
 
-        return true;
-    }
+    private static readonly System.Buffers.SearchValues<byte> UpperHex = System.Buffers.SearchValues.Create("0123456789ABCDEF"u8);
 
     public static bool IsLong(ReadOnlySpan<byte> id)
     {
