@@ -8,7 +8,7 @@ DEBS := postfix opendkim opendkim-tools prometheus pflogsumm prometheus-postfix-
         hyperfine time
 AGENT := agent/src/MailAgent/bin/$(CONFIG)/net10.0/mailagent
 
-.PHONY: help deps build test run bench bench-quick clean
+.PHONY: help deps build test run publish bench bench-micro clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -30,8 +30,11 @@ test: deps build ## install what the tests need, build, run every test
 run: build ## run the agent on the bundled corpus log and print where to look
 	bash scripts/run-local.sh $(CONFIG)
 
-bench: build ## end-to-end benchmarks against peers on a 2-million-line log (bench/README.md)
-	bash bench/e2e/run.sh $(CONFIG)
+publish: ## the agent as a Native AOT binary in artifacts/aot/ (needs clang and zlib1g-dev: make deps)
+	$(DOTNET) publish agent/src/MailAgent -c Release -r linux-x64 -p:PublishAot=true -o artifacts/aot -nologo
+
+bench: build publish ## end-to-end benchmarks against peers on a 2-million-line log (bench/README.md)
+	MAILAGENT=artifacts/aot/mailagent bash bench/e2e/run.sh $(CONFIG)
 
 bench-micro: ## BenchmarkDotNet parser benchmark
 	$(DOTNET) run -c Release --project bench/MailAgent.Benchmarks -- --filter '*'

@@ -71,10 +71,16 @@ internal static class AgentConfiguration
     public static List<string> Validate(IConfiguration config, out TailOptions tail, out HttpOptions http, out CorrelationOptions correlation, out AgentLogOptions log)
     {
         var errors = new List<string>();
-        tail = Bind<TailOptions>(config, TailOptions.SectionName, errors);
-        http = Bind<HttpOptions>(config, HttpOptions.SectionName, errors);
-        correlation = Bind<CorrelationOptions>(config, CorrelationOptions.SectionName, errors);
-        log = Bind<AgentLogOptions>(config, AgentLogOptions.SectionName, errors);
+        // One concrete Bind call per section: the configuration binder's source generator
+        // (needed for Native AOT) handles concrete types only.
+        var t = tail = new TailOptions();
+        var h = http = new HttpOptions();
+        var c = correlation = new CorrelationOptions();
+        var l = log = new AgentLogOptions();
+        Bind(() => config.GetSection(TailOptions.SectionName).Bind(t, Strict), nameof(TailOptions), errors);
+        Bind(() => config.GetSection(HttpOptions.SectionName).Bind(h, Strict), nameof(HttpOptions), errors);
+        Bind(() => config.GetSection(CorrelationOptions.SectionName).Bind(c, Strict), nameof(CorrelationOptions), errors);
+        Bind(() => config.GetSection(AgentLogOptions.SectionName).Bind(l, Strict), nameof(AgentLogOptions), errors);
 
         if (string.IsNullOrWhiteSpace(tail.Path))
             errors.Add("LogTailing:Path is empty: set it to the Postfix log file, e.g. /var/log/mail.log or Postfix's maillog_file");
@@ -104,24 +110,22 @@ internal static class AgentConfiguration
         return errors;
     }
 
-    private static T Bind<T>(IConfiguration config, string section, List<string> errors)
-        where T : new()
+    private static void Strict(BinderOptions options) => options.ErrorOnUnknownConfiguration = true;
+
+    private static void Bind(Action bind, string options, List<string> errors)
     {
-        var value = new T();
         try
         {
-            config.GetSection(section).Bind(value, o => o.ErrorOnUnknownConfiguration = true);
+            bind();
         }
         catch (InvalidOperationException e)
         {
             // The binder names the key ("…at 'LogTailing:PollInterval' to type 'System.TimeSpan'").
-            errors.Add($"{e.Message.TrimEnd('.')}: {Hint(typeof(T))}");
+            errors.Add($"{e.Message.TrimEnd('.')}: {Hint(options)}");
         }
-
-        return value;
     }
 
-    private static string Hint(Type options) => options.Name switch
+    private static string Hint(string options) => options switch
     {
         nameof(TailOptions) => "LogTailing takes Path, StateDirectory, StartAt (End|Beginning) and PollInterval, CheckpointInterval, RotatedFileGrace as hh:mm:ss",
         nameof(HttpOptions) => "Http takes Urls",

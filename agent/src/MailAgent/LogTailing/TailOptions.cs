@@ -1,33 +1,26 @@
-using System.ComponentModel.DataAnnotations;
-
 namespace MailAgent.LogTailing;
 
-/// <summary>Where the log is and how to follow it (section <c>LogTailing</c>).</summary>
+/// <summary>Where the log is and how to follow it (section <c>LogTailing</c>); checked in <c>AgentConfiguration.Validate</c>.</summary>
 internal sealed class TailOptions
 {
     public const string SectionName = "LogTailing";
 
     /// <summary>The Postfix log to follow: <c>maillog_file</c>, or syslog's mail log.</summary>
-    [Required(AllowEmptyStrings = false)]
     public string Path { get; set; } = "/var/log/mail.log";
 
     /// <summary>Directory for the checkpoint; must be writable by the agent.</summary>
-    [Required(AllowEmptyStrings = false)]
     public string StateDirectory { get; set; } = "/var/lib/mailagent";
 
     /// <summary>Where to begin when there is no checkpoint: <c>End</c> (default) or <c>Beginning</c>.</summary>
     public TailStart StartAt { get; set; } = TailStart.End;
 
     /// <summary>Fallback poll when file-system notifications are missed or unavailable.</summary>
-    [Range(typeof(TimeSpan), "00:00:00.010", "00:10:00")]
     public TimeSpan PollInterval { get; set; } = TimeSpan.FromSeconds(2);
 
     /// <summary>How often the checkpoint is written while lines arrive.</summary>
-    [Range(typeof(TimeSpan), "00:00:00.050", "00:10:00")]
     public TimeSpan CheckpointInterval { get; set; } = TimeSpan.FromSeconds(1);
 
     /// <summary>How long a renamed log is still read after rotation, for lines its writer adds late.</summary>
-    [Range(typeof(TimeSpan), "00:00:00", "00:10:00")]
     public TimeSpan RotatedFileGrace { get; set; } = TimeSpan.FromSeconds(5);
 }
 
