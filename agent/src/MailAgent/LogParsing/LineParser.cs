@@ -13,10 +13,20 @@ internal static class LineParser
     public static ParsedLine Parse(ReadOnlySpan<byte> line)
     {
         var p = new ParsedLine();
+        Parse(line, ref p);
+        return p;
+    }
+
+    /// <summary>
+    /// Parses into a caller's <see cref="ParsedLine"/>, which must be freshly zeroed. The hot
+    /// path uses this form: returning the struct (spans are GC references) cost a bulk copy per line.
+    /// </summary>
+    public static void Parse(ReadOnlySpan<byte> line, ref ParsedLine p)
+    {
         if (line.Length > MaxLineBytes)
             line = line[..MaxLineBytes];
         if (!Header.TryParse(line, ref p))
-            return p;
+            return;
         var message = p.Message;
 
         switch (p.Family)
@@ -31,7 +41,5 @@ internal static class LineParser
                 p.Kind = EventKind.Foreign;
                 break;
         }
-
-        return p;
     }
 }

@@ -42,7 +42,8 @@ internal sealed class LogProcessor : ILineSink
 
     public void Process(ReadOnlySpan<byte> line)
     {
-        var p = LineParser.Parse(line);
+        var p = new ParsedLine();
+        LineParser.Parse(line, ref p);
         Stats.CountLine(ref p);
         var correlation = new CorrelationResult { Size = -1, Latency = double.NaN };
         if (p.Kind is not (EventKind.Unparsed or EventKind.Foreign))
