@@ -1,3 +1,4 @@
+using MailAgent.Grpc;
 using MailAgent.LogTailing;
 
 namespace MailAgent.Config;
@@ -68,13 +69,14 @@ internal static class AgentConfiguration
     }
 
     /// <summary>Reads and checks every section; returns the errors, one line each.</summary>
-    public static List<string> Validate(IConfiguration config, out TailOptions tail, out HttpOptions http, out CorrelationOptions correlation, out AgentLogOptions log)
+    public static List<string> Validate(IConfiguration config, out TailOptions tail, out HttpOptions http, out CorrelationOptions correlation, out AgentLogOptions log, out GrpcOptions grpc)
     {
         var errors = new List<string>();
         tail = Bind<TailOptions>(config, TailOptions.SectionName, errors);
         http = Bind<HttpOptions>(config, HttpOptions.SectionName, errors);
         correlation = Bind<CorrelationOptions>(config, CorrelationOptions.SectionName, errors);
         log = Bind<AgentLogOptions>(config, AgentLogOptions.SectionName, errors);
+        grpc = Bind<GrpcOptions>(config, GrpcOptions.SectionName, errors);
 
         if (string.IsNullOrWhiteSpace(tail.Path))
             errors.Add("LogTailing:Path is empty: set it to the Postfix log file, e.g. /var/log/mail.log or Postfix's maillog_file");
@@ -101,6 +103,7 @@ internal static class AgentConfiguration
             errors.Add($"AgentLog:Level = '{log.Level}' is not valid: use Verbose, Debug, Information, Warning, Error or Fatal");
         if (log.RetainedDays is < 1 or > 3650)
             errors.Add($"AgentLog:RetainedDays = {log.RetainedDays} is not valid: use 1 to 3650");
+        GrpcApi.Validate(grpc, errors);
         return errors;
     }
 
@@ -125,6 +128,7 @@ internal static class AgentConfiguration
     {
         nameof(TailOptions) => "LogTailing takes Path, StateDirectory, StartAt (End|Beginning) and PollInterval, CheckpointInterval, RotatedFileGrace as hh:mm:ss",
         nameof(HttpOptions) => "Http takes Urls",
+        nameof(GrpcOptions) => "Grpc takes Listen (ADDRESS:PORT), CaFile, CertificateFile, KeyFile, ReadClients, WriteClients (comma-separated CNs) and EventBufferSize",
         nameof(CorrelationOptions) => "Correlation takes MaxMessages (a number) and MaxAge (d.hh:mm:ss)",
         _ => "AgentLog takes FilePath, Level and RetainedDays",
     };
