@@ -166,6 +166,36 @@ public sealed class AgentGrpcTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task WatchEvents_MissedEventsFellOutOfTheRing_ToldFirstThenGetsTheOldestHeld()
+    {
+        string log = Path.Combine(_dir, "small-ring.log");
+        await File.WriteAllTextAsync(log, "");
+        await using var agent = await AgentProcess.StartAsync(
+            $"LogTailing:Path={log}", $"LogTailing:StateDirectory={Path.Combine(_dir, "small-ring-state")}",
+            "Grpc:Listen=127.0.0.1:0", $"Grpc:CaFile={_pki.CaCertificate}", $"Grpc:CertificateFile={_pki.AgentCertificate}",
+            $"Grpc:KeyFile={_pki.AgentKey}", "Grpc:ReadClients=control-plane", "Grpc:EventBufferSize=100");
+        await AppendToAsync(log, Enumerable.Range(0, 150).Select(_ => Delivery("sent", "2.0.0", "mx.example.net[192.0.2.10]:25")).ToArray());
+        await Eventually.UntilAsync(
+            _ => agent.ScrapeAsync(),
+            m => AgentProcess.Value(m, "postfix_delivery_status_total") >= 150,
+            Deadline,
+            m => $"{AgentProcess.Value(m, "postfix_delivery_status_total")} deliveries counted");
+        using var channel = Channel(Client("control-plane"), await agent.GrpcAddressAsync());
+        var client = new AgentService.AgentServiceClient(channel);
+
+        using var watch = client.WatchEvents(new WatchEventsRequest { ResumeAfter = 10 }, deadline: DateTime.UtcNow.Add(Deadline));
+        using var timeout = new CancellationTokenSource(Deadline);
+        Assert.True(await watch.ResponseStream.MoveNext(timeout.Token));
+        var lost = watch.ResponseStream.Current;
+        var held = await ReadEventsAsync(watch.ResponseStream, 100);
+
+        Assert.Equal(WatchEventsResponse.KindOneofCase.EventsLost, lost.KindCase);
+        Assert.Equal(11UL, lost.EventsLost.FirstMissed);
+        Assert.Equal(51UL, lost.EventsLost.FirstAvailable);
+        Assert.Equal(Enumerable.Range(51, 100).Select(i => (ulong)i), held.Select(e => e.Sequence));
+    }
+
+    [Fact]
     public async Task MetricsListener_GrpcPath_IsNotServedOverPlainHttp()
     {
         using var http = new HttpClient();
@@ -198,7 +228,7 @@ public sealed class AgentGrpcTests : IAsyncLifetime
             return X509CertificateLoader.LoadPkcs12(certificate.Export(X509ContentType.Pkcs12), null);
     }
 
-    private GrpcChannel Channel(X509Certificate2? clientCertificate)
+    private GrpcChannel Channel(X509Certificate2? clientCertificate, Uri? address = null)
     {
         var ssl = new SslClientAuthenticationOptions
         {
@@ -212,7 +242,7 @@ public sealed class AgentGrpcTests : IAsyncLifetime
         }
 
         var handler = new SocketsHttpHandler { SslOptions = ssl };
-        return GrpcChannel.ForAddress(_grpc, new GrpcChannelOptions { HttpHandler = handler, DisposeHttpClient = true });
+        return GrpcChannel.ForAddress(address ?? _grpc, new GrpcChannelOptions { HttpHandler = handler, DisposeHttpClient = true });
     }
 
     private bool ChainsToCa(X509Certificate server)
@@ -232,9 +262,11 @@ public sealed class AgentGrpcTests : IAsyncLifetime
         return $"Nov 28 03:10:{n % 60:00} mail-test postfix/smtp[{2000 + n}]: {queueId}: to=<user{n}@example.test>, relay={relay}, delay=0.5, delays=0.1/0/0.2/0.2, dsn={dsn}, status={status} (reply {n})";
     }
 
-    private async Task AppendAsync(params string[] lines)
+    private Task AppendAsync(params string[] lines) => AppendToAsync(LogPath, lines);
+
+    private static async Task AppendToAsync(string path, params string[] lines)
     {
-        await File.AppendAllTextAsync(LogPath, string.Join('\n', lines) + "\n");
+        await File.AppendAllTextAsync(path, string.Join('\n', lines) + "\n");
     }
 
     private static async Task<List<AgentEvent>> ReadEventsAsync(IAsyncStreamReader<WatchEventsResponse> stream, int count)
