@@ -153,3 +153,37 @@ public sealed class EventRingTests
         Assert.Equal(expected, System.Text.Encoding.ASCII.GetString(domain));
     }
 }
+
+public sealed class EventRingWatchTests
+{
+    private static DeliveryObserved Sent(int n) => new(DeliveryOutcomeKind.Sent, "postfix/smtp", "2.0.0", "mx.example.net", $"Q{n}");
+
+    [Fact]
+    public async Task WatchAsync_GapThenLive_FlagsOnceAndYieldsEachEventOnce()
+    {
+        var ring = new EventRing(5, TimeProvider.System);
+        for (int i = 1; i <= 8; i++)
+            ring.Append(Sent(i));
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        await using var watch = ring.WatchAsync(1, 3, timeout.Token).GetAsyncEnumerator(timeout.Token);
+
+        Assert.True(await watch.MoveNextAsync());
+        var first = watch.Current;
+        Assert.True(await watch.MoveNextAsync());
+        var second = watch.Current;
+        var waiting = watch.MoveNextAsync().AsTask();
+        Assert.False(waiting.IsCompleted);
+        ring.Append(Sent(9));
+        Assert.True(await waiting);
+        var live = watch.Current;
+
+        Assert.True(first.Lost);
+        Assert.Equal(2UL, first.FirstMissed);
+        Assert.Equal(4UL, first.FirstAvailable);
+        Assert.Equal([4UL, 5UL, 6UL], first.Events.Select(e => e.Sequence));
+        Assert.False(second.Lost);
+        Assert.Equal([7UL, 8UL], second.Events.Select(e => e.Sequence));
+        Assert.False(live.Lost);
+        Assert.Equal([9UL], live.Events.Select(e => e.Sequence));
+    }
+}

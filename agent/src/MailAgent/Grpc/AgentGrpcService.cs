@@ -45,30 +45,21 @@ internal sealed class AgentGrpcService(AgentStatusReader status, EventRing ring,
     public override async Task WatchEvents(WatchEventsRequest request, IServerStreamWriter<WatchEventsResponse> responseStream, ServerCallContext context)
     {
         var cancellationToken = context.CancellationToken;
-        ulong cursor = request.ResumeAfter;
         try
         {
-            while (!cancellationToken.IsCancellationRequested)
+            await foreach (var read in ring.WatchAsync(request.ResumeAfter, BatchSize, cancellationToken))
             {
-                var read = ring.ReadAfter(cursor, BatchSize);
                 if (read.Lost)
                 {
-                    Log.EventsLost(logger, context.Peer, cursor, read.FirstMissed, read.FirstAvailable);
+                    Log.EventsLost(logger, context.Peer, request.ResumeAfter, read.FirstMissed, read.FirstAvailable);
                     await responseStream.WriteAsync(new WatchEventsResponse
                     {
                         EventsLost = new EventsLost { FirstMissed = read.FirstMissed, FirstAvailable = read.FirstAvailable },
                     }, cancellationToken);
-                    cursor = read.FirstAvailable - 1;
                 }
 
                 foreach (var e in read.Events)
-                {
                     await responseStream.WriteAsync(new WatchEventsResponse { Event = Map(e) }, cancellationToken);
-                    cursor = e.Sequence;
-                }
-
-                if (read.Events.Count == 0)
-                    await ring.WaitAsync(cursor, cancellationToken);
             }
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)

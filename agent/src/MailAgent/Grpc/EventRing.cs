@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace MailAgent.Grpc;
 
 /// <summary>What a reader gets after a sequence: the events, and whether some it asked for are gone.</summary>
@@ -101,6 +103,27 @@ internal sealed class EventRing
             if (_last > after)
                 return Task.CompletedTask;
             return _appended.Task.WaitAsync(cancellationToken);
+        }
+    }
+
+    /// <summary>
+    /// Batches after <paramref name="after"/>, oldest first, then new ones as they arrive, until cancelled.
+    /// A batch that follows a gap says so (<see cref="RingRead.Lost"/>); each event is yielded once.
+    /// </summary>
+    public async IAsyncEnumerable<RingRead> WatchAsync(ulong after, int batchSize, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            var read = ReadAfter(after, batchSize);
+            if (read.Lost)
+                after = read.FirstAvailable - 1;
+            if (read.Events.Count > 0)
+                after = read.Events[^1].Sequence;
+            if (read.Lost || read.Events.Count > 0)
+                yield return read;
+            else
+                await WaitAsync(after, cancellationToken);
         }
     }
 
