@@ -10,6 +10,7 @@ internal static class CommandLine
           mailagent run [--config FILE] [Section:Key=value ...]   run the agent (the daemon)
           mailagent replay FILE... [--format json|prometheus|summary]
           mailagent check-config [--config FILE] [Section:Key=value ...]
+          mailagent pki init --dir DIR [--agent-name NAME] [--client-name NAME] [--days N]
           mailagent version
           mailagent help [COMMAND]
 
@@ -35,6 +36,8 @@ internal static class CommandLine
                 return await Hosting.AgentHost.RunAsync(rest, context);
             case "check-config":
                 return await Hosting.AgentHost.CheckConfigAsync(rest, context);
+            case "pki":
+                return await PkiCommand.RunAsync(rest, context);
             case "version" or "--version":
                 await context.Out.WriteLineAsync($"mailagent {AgentVersion.Text}");
                 await context.Out.FlushAsync();
@@ -43,6 +46,7 @@ internal static class CommandLine
                 await context.Out.WriteLineAsync(rest.Length == 0 ? Usage : rest[0] switch
                 {
                     "replay" => ReplayCommand.Usage,
+                    "pki" => PkiCommand.Usage,
                     "run" or "check-config" => Hosting.AgentHost.RunUsage,
                     _ => Usage,
                 });

@@ -1,3 +1,4 @@
+using MailAgent.Grpc;
 using MailAgent.LogTailing;
 
 namespace MailAgent.Config;
@@ -68,7 +69,7 @@ internal static class AgentConfiguration
     }
 
     /// <summary>Reads and checks every section; returns the errors, one line each.</summary>
-    public static List<string> Validate(IConfiguration config, out TailOptions tail, out HttpOptions http, out CorrelationOptions correlation, out AgentLogOptions log)
+    public static List<string> Validate(IConfiguration config, out TailOptions tail, out HttpOptions http, out CorrelationOptions correlation, out AgentLogOptions log, out GrpcOptions grpc)
     {
         var errors = new List<string>();
         // One concrete Bind call per section: the configuration binder's source generator
@@ -77,10 +78,12 @@ internal static class AgentConfiguration
         var h = http = new HttpOptions();
         var c = correlation = new CorrelationOptions();
         var l = log = new AgentLogOptions();
+        var g = grpc = new GrpcOptions();
         Bind(() => config.GetSection(TailOptions.SectionName).Bind(t, Strict), nameof(TailOptions), errors);
         Bind(() => config.GetSection(HttpOptions.SectionName).Bind(h, Strict), nameof(HttpOptions), errors);
         Bind(() => config.GetSection(CorrelationOptions.SectionName).Bind(c, Strict), nameof(CorrelationOptions), errors);
         Bind(() => config.GetSection(AgentLogOptions.SectionName).Bind(l, Strict), nameof(AgentLogOptions), errors);
+        Bind(() => config.GetSection(GrpcOptions.SectionName).Bind(g, Strict), nameof(GrpcOptions), errors);
 
         if (string.IsNullOrWhiteSpace(tail.Path))
             errors.Add("LogTailing:Path is empty: set it to the Postfix log file, e.g. /var/log/mail.log or Postfix's maillog_file");
@@ -107,6 +110,7 @@ internal static class AgentConfiguration
             errors.Add($"AgentLog:Level = '{log.Level}' is not valid: use Verbose, Debug, Information, Warning, Error or Fatal");
         if (log.RetainedDays is < 1 or > 3650)
             errors.Add($"AgentLog:RetainedDays = {log.RetainedDays} is not valid: use 1 to 3650");
+        GrpcApi.Validate(grpc, errors);
         return errors;
     }
 
@@ -129,6 +133,7 @@ internal static class AgentConfiguration
     {
         nameof(TailOptions) => "LogTailing takes Path, StateDirectory, StartAt (End|Beginning) and PollInterval, CheckpointInterval, RotatedFileGrace as hh:mm:ss",
         nameof(HttpOptions) => "Http takes Urls",
+        nameof(GrpcOptions) => "Grpc takes Listen (ADDRESS:PORT), CaFile, CertificateFile, KeyFile, ReadClients, WriteClients (comma-separated CNs) and EventBufferSize",
         nameof(CorrelationOptions) => "Correlation takes MaxMessages (a number) and MaxAge (d.hh:mm:ss)",
         _ => "AgentLog takes FilePath, Level and RetainedDays",
     };

@@ -1,5 +1,6 @@
 using MailAgent.Cli;
 using MailAgent.Config;
+using MailAgent.Grpc;
 using MailAgent.LogTailing;
 using MailAgent.Metrics;
 using MailAgent.Pipeline;
@@ -35,13 +36,21 @@ internal static partial class AgentHost
           AgentLog:FilePath               the agent's own log, empty for console only [/var/log/mailagent/agent.log]
           AgentLog:Level                  Verbose … Fatal [Information]
           AgentLog:RetainedDays           rolled log files kept [14]
+          Grpc:Listen                     gRPC API ADDRESS:PORT (TLS, HTTP/2), e.g. 127.0.0.1:9161; empty turns it off []
+          Grpc:CaFile                     PEM CA bundle client certificates must chain to []
+          Grpc:CertificateFile            the agent's PEM server certificate []
+          Grpc:KeyFile                    its PEM private key []
+          Grpc:ReadClients                client CNs allowed GetStatus, GetQueue, WatchEvents, Health (comma-separated) []
+          Grpc:WriteClients               client CNs allowed ApplyConfig, ReloadCertificates (comma-separated) []
+          Grpc:EventBufferSize            events kept for WatchEvents to resume from [10000]
+          ('mailagent pki init' makes the certificates.)
         Environment: MAILAGENT__LogTailing__Path=… and so on.
         """;
 
     public static async Task<int> CheckConfigAsync(IReadOnlyList<string> args, CliContext context)
     {
         var config = AgentConfiguration.Build(args, out var file, out var errors);
-        errors.AddRange(AgentConfiguration.Validate(config, out var tail, out var http, out var correlation, out var log));
+        errors.AddRange(AgentConfiguration.Validate(config, out var tail, out var http, out var correlation, out var log, out var grpc));
         if (errors.Count > 0)
         {
             foreach (var e in errors)
@@ -56,6 +65,9 @@ internal static partial class AgentHost
         await context.Out.WriteLineAsync($"  Http:Urls = {http.Urls}");
         await context.Out.WriteLineAsync($"  Correlation:MaxMessages = {correlation.MaxMessages}, MaxAge = {correlation.MaxAge}");
         await context.Out.WriteLineAsync($"  AgentLog:FilePath = {log.FilePath}, Level = {log.Level}");
+        await context.Out.WriteLineAsync(grpc.Enabled
+            ? $"  Grpc:Listen = {grpc.Listen}, ReadClients = {grpc.ReadClients}, WriteClients = {grpc.WriteClients}"
+            : "  Grpc:Listen is empty: gRPC API off");
         await context.Out.FlushAsync();
         return 0;
     }
@@ -70,7 +82,7 @@ internal static partial class AgentHost
         }
 
         var config = AgentConfiguration.Build(args, out _, out var errors);
-        errors.AddRange(AgentConfiguration.Validate(config, out var tail, out var http, out var correlation, out var agentLog));
+        errors.AddRange(AgentConfiguration.Validate(config, out var tail, out var http, out var correlation, out var agentLog, out var grpc));
         if (errors.Count > 0)
         {
             foreach (var e in errors)
@@ -86,17 +98,30 @@ internal static partial class AgentHost
         builder.Services.AddSerilog(serilog, dispose: false);
         builder.Host.UseSystemd();
         builder.Host.UseWindowsService(o => o.ServiceName = "mailagent");
-        builder.WebHost.UseUrls(http.Urls.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
+        if (grpc.Enabled)
+        {
+            // Explicit endpoints replace UseUrls, so both listeners are declared there.
+            builder.WebHost.UseKestrelHttpsConfiguration();
+            builder.WebHost.ConfigureKestrel(kestrel => GrpcApi.ConfigureListeners(kestrel, http, grpc));
+        }
+        else
+        {
+            builder.WebHost.UseUrls(http.Urls.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
+        }
 
         builder.Services.AddSingleton(context.Time);
         builder.Services
             .AddMetricsRegistry(context.Time)
             .AddLogPipeline(correlation, context.Time)
             .AddLogTailing(tail);
+        if (grpc.Enabled)
+            builder.Services.AddGrpcApi(grpc, context.Time);
 
         var app = builder.Build();
         app.MapMetrics("/metrics", app.Services.GetRequiredService<CollectorRegistry>());
         app.MapGet("/", () => Results.Text("mailagent: see /metrics\n"));
+        if (grpc.Enabled)
+            app.MapGrpcApi();
 
         try
         {
@@ -114,7 +139,12 @@ internal static partial class AgentHost
 
         var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("MailAgent");
         foreach (var address in app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses ?? [])
-            LogListening(logger, address);
+        {
+            if (address.StartsWith("https://", StringComparison.Ordinal))
+                Grpc.Log.Listening(logger, address);
+            else
+                LogListening(logger, address);
+        }
 
         await app.WaitForShutdownAsync();
         return 0;
@@ -131,7 +161,7 @@ internal static partial class AgentHost
     {
         services.AddSingleton(sp =>
         {
-            var processor = LogProcessor.Create(time.GetUtcNow(), correlation.MaxMessages, correlation.MaxAge);
+            var processor = LogProcessor.Create(time.GetUtcNow(), correlation.MaxMessages, correlation.MaxAge, sp.GetService<ILineObserver>());
             _ = new LogMetricsExporter(sp.GetRequiredService<CollectorRegistry>(), processor.Stats, () => processor.Correlator.Count);
             return processor;
         });

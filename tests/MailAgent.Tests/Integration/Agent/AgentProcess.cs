@@ -11,6 +11,7 @@ internal sealed partial class AgentProcess : IAsyncDisposable
     private readonly Process _process;
     private readonly StringBuilder _output = new();
     private readonly TaskCompletionSource<Uri> _listening = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly TaskCompletionSource<Uri> _grpcListening = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private static readonly HttpClient Http = new() { Timeout = TimeSpan.FromSeconds(10) };
 
     private AgentProcess(Process process)
@@ -66,6 +67,22 @@ internal sealed partial class AgentProcess : IAsyncDisposable
         var m = ListeningLine().Match(line);
         if (m.Success)
             _listening.TrySetResult(new Uri(m.Groups[1].Value));
+        var g = GrpcListeningLine().Match(line);
+        if (g.Success)
+            _grpcListening.TrySetResult(new Uri(g.Groups[1].Value));
+    }
+
+    /// <summary>The gRPC listener's address from the <c>mailagent grpc listening on</c> line (started with Grpc:Listen set).</summary>
+    public async Task<Uri> GrpcAddressAsync()
+    {
+        try
+        {
+            return await _grpcListening.Task.WaitAsync(TimeSpan.FromSeconds(30));
+        }
+        catch (TimeoutException)
+        {
+            throw new InvalidOperationException("agent logged no gRPC listening line:\n" + Output);
+        }
     }
 
     public async Task<string> ScrapeAsync() => await Http.GetStringAsync(new Uri(BaseAddress, "/metrics"));
@@ -105,4 +122,7 @@ internal sealed partial class AgentProcess : IAsyncDisposable
 
     [GeneratedRegex(@"mailagent listening on (http://\S+)")]
     private static partial Regex ListeningLine();
+
+    [GeneratedRegex(@"mailagent grpc listening on (https://\S+)")]
+    private static partial Regex GrpcListeningLine();
 }

@@ -1,0 +1,101 @@
+using System.Globalization;
+using System.Net;
+using MailAgent.Certificates;
+
+namespace MailAgent.Cli;
+
+/// <summary><c>mailagent pki init</c>: the certificates the gRPC listener and the control plane need.</summary>
+internal static class PkiCommand
+{
+    public const string Usage = """
+        mailagent pki init --dir DIR [--agent-name NAME] [--client-name NAME] [--days N] [--san NAME ...]
+
+        Creates a private CA and two certificates signed by it (ECDSA P-256), as PEM files in DIR:
+          ca.crt ca.key           the CA: give ca.crt to the agent (Grpc:CaFile) and the control plane
+          agent.crt agent.key     the agent's server certificate (Grpc:CertificateFile, Grpc:KeyFile);
+                                  names: localhost, 127.0.0.1, ::1, this host's name, the agent name, --san values
+          client.crt client.key   a control-plane client certificate; its CN goes in Grpc:ReadClients/WriteClients
+        Keys are written 0600 and never overwritten. Keep ca.key offline once the certificates exist.
+
+        Options:
+          --agent-name NAME    the agent certificate's CN [this host's name]
+          --client-name NAME   the client certificate's CN [control-plane]
+          --days N             validity of the agent and client certificates, 1 to 3650 [825]; the CA gets twice that
+          --san NAME           an extra DNS name or IP address for the agent certificate (repeatable)
+        """;
+
+    public static async Task<int> RunAsync(IReadOnlyList<string> args, CliContext context)
+    {
+        if (args.Count == 0 || args[0] != "init")
+            return context.UsageError(args.Count == 0 ? "mailagent pki: missing subcommand" : $"mailagent pki: unknown subcommand '{args[0]}'", Usage);
+
+        string? dir = null;
+        string agentName = Dns.GetHostName();
+        string clientName = "control-plane";
+        int days = 825;
+        var sans = new List<string>();
+        for (int i = 1; i < args.Count; i++)
+        {
+            string option = args[i];
+            if (option is "--help" or "-h")
+            {
+                await context.Out.WriteLineAsync(Usage);
+                await context.Out.FlushAsync();
+                return 0;
+            }
+
+            if (i + 1 >= args.Count)
+                return context.UsageError($"mailagent pki init: {option} needs a value", Usage);
+            string value = args[++i];
+            switch (option)
+            {
+                case "--dir":
+                    dir = value;
+                    break;
+                case "--agent-name":
+                    agentName = value;
+                    break;
+                case "--client-name":
+                    clientName = value;
+                    break;
+                case "--san":
+                    sans.Add(value);
+                    break;
+                case "--days":
+                    if (!int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out days) || days is < 1 or > 3650)
+                        return context.UsageError($"mailagent pki init: --days {value} is not valid: use 1 to 3650", Usage);
+                    break;
+                default:
+                    return context.UsageError($"mailagent pki init: unknown option '{option}'", Usage);
+            }
+        }
+
+        if (string.IsNullOrWhiteSpace(dir))
+            return context.UsageError("mailagent pki init: --dir is required", Usage);
+        if (string.IsNullOrWhiteSpace(agentName) || string.IsNullOrWhiteSpace(clientName))
+            return context.UsageError("mailagent pki init: --agent-name and --client-name may not be empty", Usage);
+
+        PkiFiles files;
+        try
+        {
+            files = AgentPki.Init(dir, agentName, clientName, days, sans, context.Time);
+        }
+        catch (IOException e)
+        {
+            await context.Error.WriteLineAsync($"mailagent pki init: {e.Message}");
+            return 1;
+        }
+        catch (UnauthorizedAccessException e)
+        {
+            await context.Error.WriteLineAsync($"mailagent pki init: {e.Message}");
+            return 1;
+        }
+
+        await context.Out.WriteLineAsync($"CA                  {files.CaCertificate} {files.CaKey}");
+        await context.Out.WriteLineAsync($"agent ({agentName})  {files.AgentCertificate} {files.AgentKey}");
+        await context.Out.WriteLineAsync($"client ({clientName})  {files.ClientCertificate} {files.ClientKey}");
+        await context.Out.WriteLineAsync($"agent settings: Grpc:CaFile={files.CaCertificate} Grpc:CertificateFile={files.AgentCertificate} Grpc:KeyFile={files.AgentKey} Grpc:ReadClients={clientName}");
+        await context.Out.FlushAsync();
+        return 0;
+    }
+}

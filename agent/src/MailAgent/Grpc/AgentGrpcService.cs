@@ -1,0 +1,112 @@
+using Google.Protobuf.WellKnownTypes;
+using Grpc.Core;
+using MailAgent.Protos.V1;
+
+namespace MailAgent.Grpc;
+
+/// <summary><c>mailagent.v1.AgentService</c>: translates calls to the status reader, the queue source and the event ring.</summary>
+internal sealed class AgentGrpcService(AgentStatusReader status, EventRing ring, IEnumerable<IQueueSnapshotSource> queues, ILogger<AgentGrpcService> logger)
+    : AgentService.AgentServiceBase
+{
+    private const int BatchSize = 256;
+    private const string ApplyConfigIssue = "issue \"Agent health, the gRPC API and running as a proper service\"";
+
+    public override async Task<GetStatusResponse> GetStatus(GetStatusRequest request, ServerCallContext context)
+    {
+        var s = await status.ReadAsync(context.CancellationToken);
+        var response = new GetStatusResponse
+        {
+            Hostname = s.Hostname,
+            AgentVersion = s.AgentVersion,
+            PostfixVersion = s.PostfixVersion,
+            StartedAt = Timestamp.FromDateTimeOffset(s.StartedAt),
+            Uptime = Duration.FromTimeSpan(s.Uptime),
+            Health = Map(s.Overall),
+        };
+        response.Checks.AddRange(s.Checks.Select(c => new HealthCheck { Name = c.Name, Status = Map(c.Status), Reason = c.Reason }));
+        return response;
+    }
+
+    public override Task<GetQueueResponse> GetQueue(GetQueueRequest request, ServerCallContext context)
+    {
+        var snapshot = queues.FirstOrDefault()?.Latest
+            ?? throw new RpcException(new Status(StatusCode.Unavailable, "no queue snapshot: the queue inspector is not running on this agent"));
+        var response = new GetQueueResponse { TakenAt = Timestamp.FromDateTimeOffset(snapshot.TakenAt) };
+        response.Queues.AddRange(snapshot.Queues.Select(q => new QueueDepth
+        {
+            Name = q.Name,
+            Messages = q.Messages,
+            Bytes = q.Bytes,
+            OldestAge = Duration.FromTimeSpan(q.OldestAge),
+        }));
+        return Task.FromResult(response);
+    }
+
+    public override async Task WatchEvents(WatchEventsRequest request, IServerStreamWriter<WatchEventsResponse> responseStream, ServerCallContext context)
+    {
+        var cancellationToken = context.CancellationToken;
+        try
+        {
+            await foreach (var read in ring.WatchAsync(request.ResumeAfter, BatchSize, cancellationToken))
+            {
+                if (read.Lost)
+                {
+                    Log.EventsLost(logger, context.Peer, request.ResumeAfter, read.FirstMissed, read.FirstAvailable);
+                    await responseStream.WriteAsync(new WatchEventsResponse
+                    {
+                        EventsLost = new EventsLost { FirstMissed = read.FirstMissed, FirstAvailable = read.FirstAvailable },
+                    }, cancellationToken);
+                }
+
+                foreach (var e in read.Events)
+                    await responseStream.WriteAsync(new WatchEventsResponse { Event = Map(e) }, cancellationToken);
+            }
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            // The client went away or the agent is stopping: the stream simply ends.
+        }
+    }
+
+    public override Task<ApplyConfigResponse> ApplyConfig(ApplyConfigRequest request, ServerCallContext context) =>
+        throw new RpcException(new Status(StatusCode.Unimplemented, $"ApplyConfig is declared but not implemented yet: the config applier is still to come ({ApplyConfigIssue})"));
+
+    public override Task<ReloadCertificatesResponse> ReloadCertificates(ReloadCertificatesRequest request, ServerCallContext context) =>
+        throw new RpcException(new Status(StatusCode.Unimplemented, $"ReloadCertificates is declared but not implemented yet: the certificate watcher is still to come ({ApplyConfigIssue})"));
+
+    private static AgentEvent Map(SequencedEvent e)
+    {
+        var result = new AgentEvent { Sequence = e.Sequence, ObservedAt = Timestamp.FromDateTimeOffset(e.ObservedAt) };
+        switch (e.Body)
+        {
+            case DeliveryObserved d:
+                result.Delivery = new DeliveryEvent
+                {
+                    Outcome = d.Outcome switch
+                    {
+                        DeliveryOutcomeKind.Sent => DeliveryOutcome.Sent,
+                        DeliveryOutcomeKind.Deferred => DeliveryOutcome.Deferred,
+                        _ => DeliveryOutcome.Bounced,
+                    },
+                    Service = d.Service,
+                    Dsn = d.Dsn,
+                    RelayDomain = d.RelayDomain,
+                    QueueId = d.QueueId,
+                };
+                break;
+            case HealthChanged h:
+                result.HealthChange = new HealthChangeEvent { Name = h.Name, Status = Map(h.Status), Reason = h.Reason };
+                break;
+        }
+
+        return result;
+    }
+
+    private static HealthStatus Map(AgentHealthStatus status) => status switch
+    {
+        AgentHealthStatus.Healthy => HealthStatus.Healthy,
+        AgentHealthStatus.Degraded => HealthStatus.Degraded,
+        AgentHealthStatus.Unhealthy => HealthStatus.Unhealthy,
+        _ => HealthStatus.Unknown,
+    };
+}

@@ -1,0 +1,285 @@
+using System.Net.Security;
+using System.Security.Cryptography.X509Certificates;
+using Grpc.Core;
+using Grpc.Health.V1;
+using Grpc.Net.Client;
+using MailAgent.Certificates;
+using MailAgent.Protos.V1;
+using MailAgent.Tests.Integration.Agent;
+using MailAgent.Tests.Integration.Postfix;
+
+namespace MailAgent.Tests.Integration.Grpc;
+
+/// <summary>The real daemon's gRPC API over TLS with client certificates made by <c>pki init</c>'s code.</summary>
+public sealed class AgentGrpcTests : IAsyncLifetime
+{
+    private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(30);
+    private readonly string _dir = Path.Combine(Path.GetTempPath(), "mailagent-grpc-" + Guid.NewGuid().ToString("N"));
+    private PkiFiles _pki = null!;
+    private X509Certificate2 _ca = null!;
+    private AgentProcess _agent = null!;
+    private Uri _grpc = null!;
+    private int _line;
+
+    private string LogPath => Path.Combine(_dir, "mail.log");
+
+    public async Task InitializeAsync()
+    {
+        Directory.CreateDirectory(_dir);
+        // Issued as if 20 days ago, so the CA can also sign a client certificate that has already expired.
+        var issuedAt = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(DateTimeOffset.UtcNow.AddDays(-20));
+        _pki = AgentPki.Init(Path.Combine(_dir, "pki"), "agent-test", "control-plane", 60, [], issuedAt);
+        _ca = X509Certificate2.CreateFromPemFile(_pki.CaCertificate, _pki.CaKey);
+        await File.WriteAllTextAsync(LogPath, "");
+        _agent = await AgentProcess.StartAsync(
+            $"LogTailing:Path={LogPath}", $"LogTailing:StateDirectory={Path.Combine(_dir, "state")}",
+            "Grpc:Listen=127.0.0.1:0", $"Grpc:CaFile={_pki.CaCertificate}", $"Grpc:CertificateFile={_pki.AgentCertificate}",
+            $"Grpc:KeyFile={_pki.AgentKey}", "Grpc:ReadClients=control-plane,observer", "Grpc:WriteClients=admin");
+        _grpc = await _agent.GrpcAddressAsync();
+    }
+
+    public async Task DisposeAsync()
+    {
+        await _agent.DisposeAsync();
+        _ca.Dispose();
+        Directory.Delete(_dir, recursive: true);
+    }
+
+    [Fact]
+    public async Task GetStatus_TrustedClient_ReportsIdentityAndUnknownHealth()
+    {
+        using var channel = Channel(Client("control-plane"));
+        var client = new AgentService.AgentServiceClient(channel);
+
+        var status = await client.GetStatusAsync(new GetStatusRequest(), deadline: DateTime.UtcNow.Add(Deadline));
+
+        Assert.False(string.IsNullOrEmpty(status.Hostname));
+        Assert.False(string.IsNullOrEmpty(status.AgentVersion));
+        Assert.Equal(HealthStatus.Unknown, status.Health);
+        Assert.Contains(status.Checks, c => c.Name == "agent" && c.Status == HealthStatus.Unknown);
+        Assert.True(status.Uptime.ToTimeSpan() >= TimeSpan.Zero);
+    }
+
+    [Fact]
+    public async Task HealthCheck_OverallAndAgentService_AreServing()
+    {
+        using var channel = Channel(Client("observer"));
+        var health = new Health.HealthClient(channel);
+
+        var overall = await health.CheckAsync(new HealthCheckRequest { Service = "" }, deadline: DateTime.UtcNow.Add(Deadline));
+        var agent = await health.CheckAsync(new HealthCheckRequest { Service = "mailagent.v1.AgentService" }, deadline: DateTime.UtcNow.Add(Deadline));
+
+        Assert.Equal(HealthCheckResponse.Types.ServingStatus.Serving, overall.Status);
+        Assert.Equal(HealthCheckResponse.Types.ServingStatus.Serving, agent.Status);
+    }
+
+    [Fact]
+    public async Task GetQueue_NoSnapshotSource_IsUnavailable()
+    {
+        using var channel = Channel(Client("control-plane"));
+        var client = new AgentService.AgentServiceClient(channel);
+
+        var e = await Assert.ThrowsAsync<RpcException>(() => client.GetQueueAsync(new GetQueueRequest(), deadline: DateTime.UtcNow.Add(Deadline)).ResponseAsync);
+
+        Assert.Equal(StatusCode.Unavailable, e.StatusCode);
+    }
+
+    [Fact]
+    public async Task WriteRpcs_AllowedWriter_AreUnimplementedAndSayWhy()
+    {
+        using var channel = Channel(Client("admin"));
+        var client = new AgentService.AgentServiceClient(channel);
+
+        var apply = await Assert.ThrowsAsync<RpcException>(() => client.ApplyConfigAsync(new ApplyConfigRequest(), deadline: DateTime.UtcNow.Add(Deadline)).ResponseAsync);
+        var reload = await Assert.ThrowsAsync<RpcException>(() => client.ReloadCertificatesAsync(new ReloadCertificatesRequest(), deadline: DateTime.UtcNow.Add(Deadline)).ResponseAsync);
+
+        Assert.Equal(StatusCode.Unimplemented, apply.StatusCode);
+        Assert.Equal(StatusCode.Unimplemented, reload.StatusCode);
+        Assert.Contains("Agent health, the gRPC API", apply.Status.Detail, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task WatchEvents_DeliveriesThenReconnect_EachEventOnceInOrder()
+    {
+        using var channel = Channel(Client("control-plane"));
+        var client = new AgentService.AgentServiceClient(channel);
+
+        // First connection: three outcomes, in the order written.
+        using (var first = client.WatchEvents(new WatchEventsRequest(), deadline: DateTime.UtcNow.Add(Deadline)))
+        {
+            await AppendAsync(Delivery("sent", "2.0.0", "mx.example.net[192.0.2.10]:25"),
+                Delivery("deferred", "4.4.1", "mx.example.org[192.0.2.11]:25"),
+                Delivery("bounced", "5.1.1", "mx.example.com[192.0.2.12]:25"));
+            var events = await ReadEventsAsync(first.ResponseStream, 3);
+
+            Assert.Equal([1UL, 2UL, 3UL], events.Select(e => e.Sequence));
+            Assert.Equal([DeliveryOutcome.Sent, DeliveryOutcome.Deferred, DeliveryOutcome.Bounced], events.Select(e => e.Delivery.Outcome));
+            Assert.Equal(["mx.example.net", "mx.example.org", "mx.example.com"], events.Select(e => e.Delivery.RelayDomain));
+            Assert.Equal(["2.0.0", "4.4.1", "5.1.1"], events.Select(e => e.Delivery.Dsn));
+            Assert.All(events, e => Assert.Equal("postfix/smtp", e.Delivery.Service));
+        }
+
+        // While disconnected: two more. Reconnecting after 3 gets 4 and 5, then the next live one is 6.
+        await AppendAsync(Delivery("sent", "2.0.0", "a.example.net[192.0.2.20]:25"), Delivery("sent", "2.0.0", "b.example.net[192.0.2.21]:25"));
+        using var second = client.WatchEvents(new WatchEventsRequest { ResumeAfter = 3 }, deadline: DateTime.UtcNow.Add(Deadline));
+        var missed = await ReadEventsAsync(second.ResponseStream, 2);
+        await AppendAsync(Delivery("deferred", "4.7.0", "c.example.net[192.0.2.22]:25"));
+        var live = await ReadEventsAsync(second.ResponseStream, 1);
+
+        Assert.Equal([4UL, 5UL], missed.Select(e => e.Sequence));
+        Assert.Equal(["a.example.net", "b.example.net"], missed.Select(e => e.Delivery.RelayDomain));
+        Assert.Equal(6UL, live[0].Sequence);
+        Assert.Equal("c.example.net", live[0].Delivery.RelayDomain);
+    }
+
+    [Fact]
+    public async Task Rejections_NoCertOtherCaExpiredNotAllowed_AreRejectedAndCounted()
+    {
+        using var otherCa = AgentPki.CreateCa("other CA", DateTimeOffset.UtcNow.AddMinutes(-5), DateTimeOffset.UtcNow.AddDays(30));
+        var now = DateTimeOffset.UtcNow;
+        using var foreign = Reloaded(AgentPki.IssueClient(otherCa, "control-plane", now.AddMinutes(-5), now.AddDays(10)));
+        using var expired = Reloaded(AgentPki.IssueClient(_ca, "control-plane", now.AddDays(-10), now.AddDays(-1)));
+        using var stranger = Client("stranger");
+        using var reader = Client("control-plane");
+
+        var none = await CallStatusAsync(null);
+        var other = await CallStatusAsync(foreign);
+        var old = await CallStatusAsync(expired);
+        var notAllowed = await CallStatusAsync(stranger);
+        using var readerChannel = Channel(reader);
+        var write = await Assert.ThrowsAsync<RpcException>(() => new AgentService.AgentServiceClient(readerChannel)
+            .ApplyConfigAsync(new ApplyConfigRequest(), deadline: DateTime.UtcNow.Add(Deadline)).ResponseAsync);
+
+        Assert.Equal(StatusCode.Unauthenticated, none.StatusCode);
+        Assert.NotEqual(StatusCode.OK, other.StatusCode);
+        Assert.NotEqual(StatusCode.OK, old.StatusCode);
+        Assert.Equal(StatusCode.PermissionDenied, notAllowed.StatusCode);
+        Assert.Equal(StatusCode.PermissionDenied, write.StatusCode);
+        var metrics = await Eventually.UntilAsync(
+            _ => _agent.ScrapeAsync(),
+            m => Count(m, "no_certificate") >= 1 && Count(m, "untrusted") >= 1 && Count(m, "expired") >= 1 && Count(m, "not_allowed") >= 2,
+            Deadline,
+            m => string.Join('\n', m.Split('\n').Where(l => l.StartsWith("mailagent_grpc_rejections_total", StringComparison.Ordinal))));
+        Assert.True(Count(metrics, "not_allowed") >= 2);
+        Assert.Contains("gRPC caller rejected (expired)", _agent.Output, StringComparison.Ordinal);
+        Assert.Contains("gRPC caller rejected (untrusted)", _agent.Output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task WatchEvents_MissedEventsFellOutOfTheRing_ToldFirstThenGetsTheOldestHeld()
+    {
+        string log = Path.Combine(_dir, "small-ring.log");
+        await File.WriteAllTextAsync(log, "");
+        await using var agent = await AgentProcess.StartAsync(
+            $"LogTailing:Path={log}", $"LogTailing:StateDirectory={Path.Combine(_dir, "small-ring-state")}",
+            "Grpc:Listen=127.0.0.1:0", $"Grpc:CaFile={_pki.CaCertificate}", $"Grpc:CertificateFile={_pki.AgentCertificate}",
+            $"Grpc:KeyFile={_pki.AgentKey}", "Grpc:ReadClients=control-plane", "Grpc:EventBufferSize=100");
+        await AppendToAsync(log, Enumerable.Range(0, 150).Select(_ => Delivery("sent", "2.0.0", "mx.example.net[192.0.2.10]:25")).ToArray());
+        await Eventually.UntilAsync(
+            _ => agent.ScrapeAsync(),
+            m => AgentProcess.Value(m, "postfix_delivery_status_total") >= 150,
+            Deadline,
+            m => $"{AgentProcess.Value(m, "postfix_delivery_status_total")} deliveries counted");
+        using var channel = Channel(Client("control-plane"), await agent.GrpcAddressAsync());
+        var client = new AgentService.AgentServiceClient(channel);
+
+        using var watch = client.WatchEvents(new WatchEventsRequest { ResumeAfter = 10 }, deadline: DateTime.UtcNow.Add(Deadline));
+        using var timeout = new CancellationTokenSource(Deadline);
+        Assert.True(await watch.ResponseStream.MoveNext(timeout.Token));
+        var lost = watch.ResponseStream.Current;
+        var held = await ReadEventsAsync(watch.ResponseStream, 100);
+
+        Assert.Equal(WatchEventsResponse.KindOneofCase.EventsLost, lost.KindCase);
+        Assert.Equal(11UL, lost.EventsLost.FirstMissed);
+        Assert.Equal(51UL, lost.EventsLost.FirstAvailable);
+        Assert.Equal(Enumerable.Range(51, 100).Select(i => (ulong)i), held.Select(e => e.Sequence));
+    }
+
+    [Fact]
+    public async Task MetricsListener_GrpcPath_IsNotServedOverPlainHttp()
+    {
+        using var http = new HttpClient();
+
+        using var response = await http.PostAsync(new Uri(_agent.BaseAddress, "/mailagent.v1.AgentService/GetStatus"), new ByteArrayContent([]));
+
+        Assert.Equal(System.Net.HttpStatusCode.NotFound, response.StatusCode);
+    }
+
+    private static double Count(string metrics, string reason) =>
+        AgentProcess.Value(metrics, "mailagent_grpc_rejections_total", $"reason=\"{reason}\"");
+
+    private async Task<RpcException> CallStatusAsync(X509Certificate2? certificate)
+    {
+        using var channel = Channel(certificate);
+        var client = new AgentService.AgentServiceClient(channel);
+        return await Assert.ThrowsAsync<RpcException>(() => client.GetStatusAsync(new GetStatusRequest(), deadline: DateTime.UtcNow.Add(Deadline)).ResponseAsync);
+    }
+
+    private X509Certificate2 Client(string commonName)
+    {
+        var now = DateTimeOffset.UtcNow;
+        return Reloaded(AgentPki.IssueClient(_ca, commonName, now.AddMinutes(-5), now.AddDays(10)));
+    }
+
+    /// <summary>A PKCS#12 round trip gives the key a form SslStream can use for client authentication.</summary>
+    private static X509Certificate2 Reloaded(X509Certificate2 certificate)
+    {
+        using (certificate)
+            return X509CertificateLoader.LoadPkcs12(certificate.Export(X509ContentType.Pkcs12), null);
+    }
+
+    private GrpcChannel Channel(X509Certificate2? clientCertificate, Uri? address = null)
+    {
+        var ssl = new SslClientAuthenticationOptions
+        {
+            TargetHost = "localhost",
+            RemoteCertificateValidationCallback = (_, server, _, _) => server != null && ChainsToCa(server),
+        };
+        if (clientCertificate != null)
+        {
+            ssl.ClientCertificates = new X509CertificateCollection { clientCertificate };
+            ssl.LocalCertificateSelectionCallback = (_, _, _, _, _) => clientCertificate;
+        }
+
+        var handler = new SocketsHttpHandler { SslOptions = ssl };
+        return GrpcChannel.ForAddress(address ?? _grpc, new GrpcChannelOptions { HttpHandler = handler, DisposeHttpClient = true });
+    }
+
+    private bool ChainsToCa(X509Certificate server)
+    {
+        using var chain = new X509Chain();
+        chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
+        chain.ChainPolicy.CustomTrustStore.Add(_ca);
+        chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
+        using var leaf = new X509Certificate2(server);
+        return chain.Build(leaf);
+    }
+
+    private string Delivery(string status, string dsn, string relay)
+    {
+        int n = Interlocked.Increment(ref _line);
+        string queueId = $"{0xA0000 + n:X5}D{n:X4}";
+        return $"Nov 28 03:10:{n % 60:00} mail-test postfix/smtp[{2000 + n}]: {queueId}: to=<user{n}@example.test>, relay={relay}, delay=0.5, delays=0.1/0/0.2/0.2, dsn={dsn}, status={status} (reply {n})";
+    }
+
+    private Task AppendAsync(params string[] lines) => AppendToAsync(LogPath, lines);
+
+    private static async Task AppendToAsync(string path, params string[] lines)
+    {
+        await File.AppendAllTextAsync(path, string.Join('\n', lines) + "\n");
+    }
+
+    private static async Task<List<AgentEvent>> ReadEventsAsync(IAsyncStreamReader<WatchEventsResponse> stream, int count)
+    {
+        var events = new List<AgentEvent>();
+        using var timeout = new CancellationTokenSource(Deadline);
+        while (events.Count < count)
+        {
+            Assert.True(await stream.MoveNext(timeout.Token), $"stream ended after {events.Count} of {count} events");
+            Assert.Equal(WatchEventsResponse.KindOneofCase.Event, stream.Current.KindCase);
+            events.Add(stream.Current.Event);
+        }
+
+        return events;
+    }
+}
