@@ -1,4 +1,5 @@
 using MailAgent.LogTailing;
+using MailAgent.Queue;
 
 namespace MailAgent.Config;
 
@@ -68,13 +69,14 @@ internal static class AgentConfiguration
     }
 
     /// <summary>Reads and checks every section; returns the errors, one line each.</summary>
-    public static List<string> Validate(IConfiguration config, out TailOptions tail, out HttpOptions http, out CorrelationOptions correlation, out AgentLogOptions log)
+    public static List<string> Validate(IConfiguration config, out TailOptions tail, out HttpOptions http, out CorrelationOptions correlation, out AgentLogOptions log, out QueueOptions queue)
     {
         var errors = new List<string>();
         tail = Bind<TailOptions>(config, TailOptions.SectionName, errors);
         http = Bind<HttpOptions>(config, HttpOptions.SectionName, errors);
         correlation = Bind<CorrelationOptions>(config, CorrelationOptions.SectionName, errors);
         log = Bind<AgentLogOptions>(config, AgentLogOptions.SectionName, errors);
+        queue = Bind<QueueOptions>(config, QueueOptions.SectionName, errors);
 
         if (string.IsNullOrWhiteSpace(tail.Path))
             errors.Add("LogTailing:Path is empty: set it to the Postfix log file, e.g. /var/log/mail.log or Postfix's maillog_file");
@@ -101,7 +103,30 @@ internal static class AgentConfiguration
             errors.Add($"AgentLog:Level = '{log.Level}' is not valid: use Verbose, Debug, Information, Warning, Error or Fatal");
         if (log.RetainedDays is < 1 or > 3650)
             errors.Add($"AgentLog:RetainedDays = {log.RetainedDays} is not valid: use 1 to 3650");
+        ValidateQueue(errors, queue);
         return errors;
+    }
+
+    private static void ValidateQueue(List<string> errors, QueueOptions queue)
+    {
+        Range(errors, "Queue:Interval", queue.Interval, TimeSpan.FromSeconds(1), TimeSpan.FromHours(1));
+        Range(errors, "Queue:Timeout", queue.Timeout, TimeSpan.FromMilliseconds(100), TimeSpan.FromMinutes(10));
+        if (queue.Timeout > queue.Interval)
+            errors.Add($"Queue:Timeout = {queue.Timeout} is longer than Queue:Interval = {queue.Interval}: a run must end before the next is due; lower the timeout or raise the interval");
+        if (string.IsNullOrWhiteSpace(queue.PostqueuePath))
+            errors.Add("Queue:PostqueuePath is empty: set it to postqueue (looked up in PATH) or its absolute path, e.g. /usr/sbin/postqueue");
+        if (!string.IsNullOrWhiteSpace(queue.ConfigDirectory))
+        {
+            if (!Path.IsPathFullyQualified(queue.ConfigDirectory))
+                errors.Add($"Queue:ConfigDirectory = '{queue.ConfigDirectory}' is not valid: use an absolute path to a Postfix configuration directory (postqueue -c), or leave it empty for Postfix's default");
+            else if (!Directory.Exists(queue.ConfigDirectory))
+                errors.Add($"Queue:ConfigDirectory = '{queue.ConfigDirectory}' does not exist: use the directory holding the instance's main.cf, or leave it empty for Postfix's default");
+        }
+
+        if (queue.TopDomains is < 0 or > QueueOptions.MaxTopDomains)
+            errors.Add($"Queue:TopDomains = {queue.TopDomains} is not valid: use 0 to {QueueOptions.MaxTopDomains} (0 counts every domain as 'other')");
+        if (!QueueOptions.TryParseAgeBuckets(queue.AgeBuckets, out _, out var problem))
+            errors.Add($"Queue:AgeBuckets = '{queue.AgeBuckets}' is not valid: {problem}; use increasing seconds separated by commas, e.g. {QueueOptions.DefaultAgeBuckets}");
     }
 
     private static T Bind<T>(IConfiguration config, string section, List<string> errors)
@@ -126,6 +151,7 @@ internal static class AgentConfiguration
         nameof(TailOptions) => "LogTailing takes Path, StateDirectory, StartAt (End|Beginning) and PollInterval, CheckpointInterval, RotatedFileGrace as hh:mm:ss",
         nameof(HttpOptions) => "Http takes Urls",
         nameof(CorrelationOptions) => "Correlation takes MaxMessages (a number) and MaxAge (d.hh:mm:ss)",
+        nameof(QueueOptions) => "Queue takes Enabled (true|false), Interval and Timeout (hh:mm:ss), PostqueuePath, ConfigDirectory, TopDomains (a number) and AgeBuckets (seconds, comma-separated)",
         _ => "AgentLog takes FilePath, Level and RetainedDays",
     };
 
