@@ -9,6 +9,7 @@ internal static class CommandLine
         Usage:
           mailagent run [--config FILE] [Section:Key=value ...]   run the agent (the daemon)
           mailagent replay FILE... [--format json|prometheus|summary]
+          mailagent queue [--format json|prometheus] [Queue:Key=value ...]   one queue snapshot
           mailagent check-config [--config FILE] [Section:Key=value ...]
           mailagent version
           mailagent help [COMMAND]
@@ -31,6 +32,8 @@ internal static class CommandLine
         {
             case "replay":
                 return await ReplayCommand.RunAsync(rest, context);
+            case "queue":
+                return await QueueCommand.RunAsync(rest, context);
             case "run":
                 return await Hosting.AgentHost.RunAsync(rest, context);
             case "check-config":
@@ -43,6 +46,7 @@ internal static class CommandLine
                 await context.Out.WriteLineAsync(rest.Length == 0 ? Usage : rest[0] switch
                 {
                     "replay" => ReplayCommand.Usage,
+                    "queue" => QueueCommand.Usage,
                     "run" or "check-config" => Hosting.AgentHost.RunUsage,
                     _ => Usage,
                 });
