@@ -121,9 +121,9 @@ internal static class QueueCommand
                 json.WriteNull("oldest_arrival");
             json.WriteNumber("oldest_age_seconds", Math.Round(summary.OldestAgeSeconds(queue.Queue), 3));
             json.WriteStartObject("age_histogram");
-            for (int b = 0; b < queue.AgeBucketCounts.Length; b++)
+            for (int b = 0; b < queue.AgeBucketCounts.Count; b++)
             {
-                string le = b < summary.AgeBucketBounds.Length ? summary.AgeBucketBounds[b].ToString("R") : "+Inf";
+                string le = b < summary.AgeBucketBounds.Count ? summary.AgeBucketBounds[b].ToString("R") : "+Inf";
                 json.WriteNumber(le, queue.AgeBucketCounts[b]);
             }
 

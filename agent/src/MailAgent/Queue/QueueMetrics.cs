@@ -132,7 +132,7 @@ internal sealed class QueueMetrics
         // A fresh child per snapshot: the histogram describes this queue now, not a running total.
         _ages.RemoveLabelled(queue.Name);
         var child = _ages.WithLabels(queue.Name);
-        for (int b = 0; b < queue.AgeBucketCounts.Length; b++)
+        for (int b = 0; b < queue.AgeBucketCounts.Count; b++)
         {
             long count = queue.AgeBucketCounts[b];
             if (count == 0)

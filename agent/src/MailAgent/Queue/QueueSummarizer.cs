@@ -1,4 +1,3 @@
-using System.Collections.Immutable;
 using System.Text;
 using System.Text.Json;
 
@@ -99,27 +98,26 @@ internal sealed class QueueSummarizer
     /// <summary>The totals so far, as an immutable summary.</summary>
     public QueueSummary Build()
     {
-        var queues = _queues.Select((q, i) => new QueueStats(
+        QueueStats[] queues = [.. _queues.Select((q, i) => new QueueStats(
             (PostfixQueue)i,
             q.Messages,
             q.Recipients,
             q.Bytes,
             q.Messages == 0 ? null : DateTimeOffset.FromUnixTimeSeconds(q.OldestArrival),
-            [.. q.AgeCounts],
-            [.. q.AgeSums])).ToImmutableArray();
+            q.AgeCounts.ToArray().AsReadOnly(),
+            q.AgeSums.ToArray().AsReadOnly()))];
 
-        var top = _domains
+        DomainCount[] top = [.. _domains
             .OrderByDescending(d => d.Value)
             .ThenBy(d => d.Key, StringComparer.Ordinal)
             .Take(_topDomains)
-            .Select(d => new DomainCount(d.Key, d.Value))
-            .ToImmutableArray();
+            .Select(d => new DomainCount(d.Key, d.Value))];
         long counted = 0;
         foreach (var count in _domains.Values)
             counted += count;
         long other = _domainOverflow + counted - top.Sum(d => d.Recipients);
 
-        return new QueueSummary(_takenAt, queues, [.. _reasons], top, other, [.. _bounds], _lines, _malformed);
+        return new QueueSummary(_takenAt, queues.AsReadOnly(), _reasons.ToArray().AsReadOnly(), top.AsReadOnly(), other, _bounds.ToArray().AsReadOnly(), _lines, _malformed);
     }
 
     private bool TryParse(ReadOnlySpan<byte> line, out Entry entry)

@@ -32,8 +32,8 @@ internal sealed record QueueStats(
     long Recipients,
     long Bytes,
     DateTimeOffset? OldestArrival,
-    ImmutableArray<long> AgeBucketCounts,
-    ImmutableArray<double> AgeBucketSums)
+    IReadOnlyList<long> AgeBucketCounts,
+    IReadOnlyList<double> AgeBucketSums)
 {
     public string Name => Queue.Name();
 
@@ -50,11 +50,11 @@ internal readonly record struct DomainCount(string Domain, long Recipients);
 /// </summary>
 internal sealed record QueueSummary(
     DateTimeOffset TakenAt,
-    ImmutableArray<QueueStats> Queues,
-    ImmutableArray<long> DeferredByReason,
-    ImmutableArray<DomainCount> TopDeferredDomains,
+    IReadOnlyList<QueueStats> Queues,
+    IReadOnlyList<long> DeferredByReason,
+    IReadOnlyList<DomainCount> TopDeferredDomains,
     long OtherDeferredDomainRecipients,
-    ImmutableArray<double> AgeBucketBounds,
+    IReadOnlyList<double> AgeBucketBounds,
     long Lines,
     long MalformedLines)
 {
