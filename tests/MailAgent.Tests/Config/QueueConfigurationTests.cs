@@ -50,6 +50,16 @@ public sealed class QueueConfigurationTests
         Assert.Equal("/tmp", queue.ConfigDirectory);
     }
 
+    [Fact]
+    public void Build_SameKeyTwice_LastValueWins()
+    {
+        // Used to throw from the in-memory provider and abort the process.
+        var errors = Validate(out var queue, "Queue:PostqueuePath=/usr/sbin/postqueue", "queue:postqueuepath=/opt/postfix/postqueue");
+
+        Assert.Empty(errors);
+        Assert.Equal("/opt/postfix/postqueue", queue.PostqueuePath);
+    }
+
     private static List<string> Validate(out MailAgent.Queue.QueueOptions queue, params string[] settings)
     {
         var config = AgentConfiguration.Build(settings, out _, out var errors);

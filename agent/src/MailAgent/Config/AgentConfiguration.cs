@@ -51,11 +51,15 @@ internal static class AgentConfiguration
         }
 
         builder.AddEnvironmentVariables("MAILAGENT__");
-        builder.AddInMemoryCollection(overrides.Select(o =>
+        // A key given twice takes its last value, like the later sources; keys are case-insensitive.
+        var settings = new Dictionary<string, string?>(StringComparer.OrdinalIgnoreCase);
+        foreach (var o in overrides)
         {
             int eq = o.IndexOf('=', StringComparison.Ordinal);
-            return new KeyValuePair<string, string?>(o[..eq].Replace("__", ":", StringComparison.Ordinal), o[(eq + 1)..]);
-        }));
+            settings[o[..eq].Replace("__", ":", StringComparison.Ordinal)] = o[(eq + 1)..];
+        }
+
+        builder.AddInMemoryCollection(settings);
 
         try
         {
