@@ -34,8 +34,8 @@ public sealed class QueueCommandTests : IDisposable
         Assert.Equal(100, root.GetProperty("deferred_other_domains_recipients").GetInt64());
     }
 
-    [Fact]
-    public async Task Queue_Prometheus_TheDaemonsSeries()
+    [PromtoolFact]
+    public async Task Queue_Prometheus_TheDaemonsSeriesPassPromtool()
     {
         var postqueue = Script($"cat '{TestData.PathOf("postqueue-j.jsonl")}'");
 
@@ -44,6 +44,8 @@ public sealed class QueueCommandTests : IDisposable
         Assert.Equal(0, exitCode);
         Assert.Contains("postfix_showq_queue_depth{queue=\"deferred\"} 1550", stdout, StringComparison.Ordinal);
         Assert.Contains("mailagent_queue_scrape_success 1", stdout, StringComparison.Ordinal);
+        var (promtoolExit, promtoolOutput) = await ReplayCorpusTests.PromtoolCheckAsync(stdout);
+        Assert.True(promtoolExit == 0 && promtoolOutput.Length == 0, $"promtool check metrics exited {promtoolExit}:\n{promtoolOutput}");
     }
 
     [Fact]

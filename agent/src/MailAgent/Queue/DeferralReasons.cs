@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Collections.Immutable;
+using System.Runtime.CompilerServices;
 
 namespace MailAgent.Queue;
 
@@ -51,6 +52,7 @@ internal static class DeferralReasons
 
     public static string Label(this DeferralReason reason) => Labels[(int)reason];
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static DeferralReason Classify(ReadOnlySpan<char> reason)
     {
         if (reason.IsEmpty)

@@ -10,15 +10,15 @@ internal sealed class PostfixCommands(QueueOptions options) : IPostfixCommands
     /// <summary>Standard error kept for the failure message; the rest is read and dropped.</summary>
     private const int MaxErrorBytes = 4096;
 
-    /// <summary>The arguments of the queue listing, as passed to postqueue.</summary>
-    public IReadOnlyList<string> ListQueueArguments { get; } =
+    /// <summary>The arguments of the queue listing, each passed to postqueue as it is.</summary>
+    public static IReadOnlyList<string> ListQueueArguments(QueueOptions options) =>
         string.IsNullOrWhiteSpace(options.ConfigDirectory) ? ["-j"] : ["-c", options.ConfigDirectory, "-j"];
 
     public async Task<PostfixCommandResult> ListQueueAsync(Func<Stream, CancellationToken, Task> readOutput, CancellationToken cancellationToken)
     {
         var stderr = new BoundedCapture(MaxErrorBytes);
         var command = CliWrap.Cli.Wrap(options.PostqueuePath)
-            .WithArguments(ListQueueArguments)
+            .WithArguments(ListQueueArguments(options))
             .WithStandardInputPipe(PipeSource.Null)
             .WithStandardOutputPipe(PipeTarget.Create(readOutput))
             .WithStandardErrorPipe(PipeTarget.Create(stderr.ReadAsync))

@@ -33,7 +33,7 @@ internal sealed class QueueInspectorService : BackgroundService
         _logger = logger;
         _time = time;
         _metrics = new QueueMetrics(registry, store, _options.AgeBucketBounds(), time);
-        _commandLine = string.Join(' ', [_options.PostqueuePath, .. new PostfixCommands(_options).ListQueueArguments]);
+        _commandLine = string.Join(' ', [_options.PostqueuePath, .. PostfixCommands.ListQueueArguments(_options)]);
     }
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)

@@ -11,7 +11,9 @@ namespace MailAgent.Queue;
 /// <c>postfix_showq_message_age_seconds</c> describes the queue as it is, not events since start:
 /// each new snapshot replaces the histogram's children, so its buckets can go down (Prometheus sees a
 /// reset). Use it with <c>histogram_quantile</c> on the raw series, not with <c>rate</c>. Each bucket is
-/// filled with its messages' mean age, so <c>_sum</c> and <c>_count</c> are exact.
+/// filled with its messages' mean age, so <c>_sum</c> and <c>_count</c> are exact. The children are
+/// rebuilt only when a new snapshot is first scraped; a second scrape running at that very moment may
+/// see the histogram half rebuilt.
 /// </remarks>
 internal sealed class QueueMetrics
 {

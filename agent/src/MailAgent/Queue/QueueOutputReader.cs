@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Runtime.CompilerServices;
 
 namespace MailAgent.Queue;
 
@@ -55,6 +56,7 @@ internal static class QueueOutputReader
         private int _carryLength;
         private bool _discarding;
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public void Feed(ReadOnlySpan<byte> chunk, QueueSummarizer summarizer)
         {
             while (!chunk.IsEmpty)
@@ -110,6 +112,7 @@ internal static class QueueOutputReader
             _carry = null;
         }
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private void Append(ReadOnlySpan<byte> piece)
         {
             if (_carry == null || _carry.Length - _carryLength < piece.Length)

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Text;
 using System.Text.Json;
 
@@ -14,6 +15,9 @@ namespace MailAgent.Queue;
 /// counted as <c>other</c>). A line is counted only once all of it has parsed; one that is not a JSON
 /// object with a known <c>queue_name</c>, an integer <c>arrival_time</c> and <c>message_size</c> is
 /// counted as malformed and skipped. Unknown members are skipped, whatever their shape.
+/// The per-line methods are compiled optimized from their first call: a summary runs once per
+/// interval and the first one at start-up, when tiered compilation has not promoted anything yet
+/// (100,000 lines in a fresh process: 1.7 s at tier 0, 1.35 s so; warm, about 0.11 s).
 /// </remarks>
 internal sealed class QueueSummarizer
 {
@@ -69,6 +73,7 @@ internal sealed class QueueSummarizer
     public long MalformedLines => _malformed;
 
     /// <summary>Counts one line of <c>postqueue -j</c> (without its newline). Never throws.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void AddLine(ReadOnlySpan<byte> line)
     {
         line = line.Trim(" \t\r\n"u8);
@@ -120,6 +125,7 @@ internal sealed class QueueSummarizer
         return new QueueSummary(_takenAt, queues.AsReadOnly(), _reasons.ToArray().AsReadOnly(), top.AsReadOnly(), other, _bounds.ToArray().AsReadOnly(), _lines, _malformed);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private bool TryParse(ReadOnlySpan<byte> line, out Entry entry)
     {
         entry = default;
@@ -193,6 +199,7 @@ internal sealed class QueueSummarizer
         return true;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private bool ReadRecipient(ref Utf8JsonReader reader, bool keep)
     {
         int domainStart = -1;
@@ -228,6 +235,7 @@ internal sealed class QueueSummarizer
     }
 
     /// <summary>Unescapes the current string into <see cref="_text"/>; false when it is not valid UTF-8.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private bool TryDecode(ref Utf8JsonReader reader, out int length)
     {
         // Unescaped UTF-16 never needs more chars than the escaped UTF-8 has bytes.
@@ -246,6 +254,7 @@ internal sealed class QueueSummarizer
     }
 
     /// <summary>Copies the lower-cased domain of <paramref name="address"/> to the line's scratch; (-1, 0) when it has none fit for a label.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private (int Start, int Length) KeepDomain(ReadOnlySpan<char> address)
     {
         int at = address.LastIndexOf('@');
@@ -267,6 +276,7 @@ internal sealed class QueueSummarizer
         return (start, domain.Length);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void Commit(in Entry entry)
     {
         var queue = _queues[entry.Queue];
@@ -290,6 +300,7 @@ internal sealed class QueueSummarizer
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void CountDomain(ReadOnlySpan<char> domain)
     {
         if (domain.IsEmpty)
@@ -310,6 +321,7 @@ internal sealed class QueueSummarizer
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static int QueueIndex(ref Utf8JsonReader reader)
     {
         for (int i = 0; i < PostfixQueues.Count; i++)
