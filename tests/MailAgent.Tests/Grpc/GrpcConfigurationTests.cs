@@ -7,7 +7,7 @@ public sealed class GrpcConfigurationTests
     private static List<string> Errors(params string[] settings)
     {
         var config = AgentConfiguration.Build(settings, out _, out var errors);
-        errors.AddRange(AgentConfiguration.Validate(config, out _, out _, out _, out _, out _));
+        errors.AddRange(AgentConfiguration.Validate(config, out _));
         return errors;
     }
 

@@ -9,6 +9,7 @@ internal static class CommandLine
         Usage:
           mailagent run [--config FILE] [Section:Key=value ...]   run the agent (the daemon)
           mailagent replay FILE... [--format json|prometheus|summary]
+          mailagent queue [--format json|prometheus] [Queue:Key=value ...]   one queue snapshot
           mailagent check-config [--config FILE] [Section:Key=value ...]
           mailagent pki init --dir DIR [--agent-name NAME] [--client-name NAME] [--days N]
           mailagent version
@@ -32,6 +33,8 @@ internal static class CommandLine
         {
             case "replay":
                 return await ReplayCommand.RunAsync(rest, context);
+            case "queue":
+                return await QueueCommand.RunAsync(rest, context);
             case "run":
                 return await Hosting.AgentHost.RunAsync(rest, context);
             case "check-config":
@@ -47,6 +50,7 @@ internal static class CommandLine
                 {
                     "replay" => ReplayCommand.Usage,
                     "pki" => PkiCommand.Usage,
+                    "queue" => QueueCommand.Usage,
                     "run" or "check-config" => Hosting.AgentHost.RunUsage,
                     _ => Usage,
                 });

@@ -1,5 +1,6 @@
 using MailAgent.Grpc;
 using MailAgent.LogTailing;
+using MailAgent.Queue;
 
 namespace MailAgent.Config;
 
@@ -51,11 +52,15 @@ internal static class AgentConfiguration
         }
 
         builder.AddEnvironmentVariables("MAILAGENT__");
-        builder.AddInMemoryCollection(overrides.Select(o =>
+        // A key given twice takes its last value, like the later sources; keys are case-insensitive.
+        var settings = new Dictionary<string, string?>(StringComparer.OrdinalIgnoreCase);
+        foreach (var o in overrides)
         {
             int eq = o.IndexOf('=', StringComparison.Ordinal);
-            return new KeyValuePair<string, string?>(o[..eq].Replace("__", ":", StringComparison.Ordinal), o[(eq + 1)..]);
-        }));
+            settings[o[..eq].Replace("__", ":", StringComparison.Ordinal)] = o[(eq + 1)..];
+        }
+
+        builder.AddInMemoryCollection(settings);
 
         try
         {
@@ -69,7 +74,14 @@ internal static class AgentConfiguration
     }
 
     /// <summary>Reads and checks every section; returns the errors, one line each.</summary>
-    public static List<string> Validate(IConfiguration config, out TailOptions tail, out HttpOptions http, out CorrelationOptions correlation, out AgentLogOptions log, out GrpcOptions grpc)
+    public static List<string> Validate(IConfiguration config, out AgentSettings settings)
+    {
+        var errors = Validate(config, out var tail, out var http, out var correlation, out var log, out var grpc, out var queue);
+        settings = new AgentSettings(tail, http, correlation, log, grpc, queue);
+        return errors;
+    }
+
+    private static List<string> Validate(IConfiguration config, out TailOptions tail, out HttpOptions http, out CorrelationOptions correlation, out AgentLogOptions log, out GrpcOptions grpc, out QueueOptions queue)
     {
         var errors = new List<string>();
         // One concrete Bind call per section: the configuration binder's source generator
@@ -79,11 +91,13 @@ internal static class AgentConfiguration
         var c = correlation = new CorrelationOptions();
         var l = log = new AgentLogOptions();
         var g = grpc = new GrpcOptions();
+        var q = queue = new QueueOptions();
         Bind(() => config.GetSection(TailOptions.SectionName).Bind(t, Strict), nameof(TailOptions), errors);
         Bind(() => config.GetSection(HttpOptions.SectionName).Bind(h, Strict), nameof(HttpOptions), errors);
         Bind(() => config.GetSection(CorrelationOptions.SectionName).Bind(c, Strict), nameof(CorrelationOptions), errors);
         Bind(() => config.GetSection(AgentLogOptions.SectionName).Bind(l, Strict), nameof(AgentLogOptions), errors);
         Bind(() => config.GetSection(GrpcOptions.SectionName).Bind(g, Strict), nameof(GrpcOptions), errors);
+        Bind(() => config.GetSection(QueueOptions.SectionName).Bind(q, Strict), nameof(QueueOptions), errors);
 
         if (string.IsNullOrWhiteSpace(tail.Path))
             errors.Add("LogTailing:Path is empty: set it to the Postfix log file, e.g. /var/log/mail.log or Postfix's maillog_file");
@@ -111,7 +125,30 @@ internal static class AgentConfiguration
         if (log.RetainedDays is < 1 or > 3650)
             errors.Add($"AgentLog:RetainedDays = {log.RetainedDays} is not valid: use 1 to 3650");
         GrpcApi.Validate(grpc, errors);
+        ValidateQueue(errors, queue);
         return errors;
+    }
+
+    private static void ValidateQueue(List<string> errors, QueueOptions queue)
+    {
+        Range(errors, "Queue:Interval", queue.Interval, TimeSpan.FromSeconds(1), TimeSpan.FromHours(1));
+        Range(errors, "Queue:Timeout", queue.Timeout, TimeSpan.FromMilliseconds(100), TimeSpan.FromMinutes(10));
+        if (queue.Timeout > queue.Interval)
+            errors.Add($"Queue:Timeout = {queue.Timeout} is longer than Queue:Interval = {queue.Interval}: a run must end before the next is due; lower the timeout or raise the interval");
+        if (string.IsNullOrWhiteSpace(queue.PostqueuePath))
+            errors.Add("Queue:PostqueuePath is empty: set it to postqueue (looked up in PATH) or its absolute path, e.g. /usr/sbin/postqueue");
+        if (!string.IsNullOrWhiteSpace(queue.ConfigDirectory))
+        {
+            if (!Path.IsPathFullyQualified(queue.ConfigDirectory))
+                errors.Add($"Queue:ConfigDirectory = '{queue.ConfigDirectory}' is not valid: use an absolute path to a Postfix configuration directory (postqueue -c), or leave it empty for Postfix's default");
+            else if (!Directory.Exists(queue.ConfigDirectory))
+                errors.Add($"Queue:ConfigDirectory = '{queue.ConfigDirectory}' does not exist: use the directory holding the instance's main.cf, or leave it empty for Postfix's default");
+        }
+
+        if (queue.TopDomains is < 0 or > QueueOptions.MaxTopDomains)
+            errors.Add($"Queue:TopDomains = {queue.TopDomains} is not valid: use 0 to {QueueOptions.MaxTopDomains} (0 counts every domain as 'other')");
+        if (!QueueOptions.TryParseAgeBuckets(queue.AgeBuckets, out _, out var problem))
+            errors.Add($"Queue:AgeBuckets = '{queue.AgeBuckets}' is not valid: {problem}; use increasing seconds separated by commas, e.g. {QueueOptions.DefaultAgeBuckets}");
     }
 
     private static void Strict(BinderOptions options) => options.ErrorOnUnknownConfiguration = true;
@@ -135,6 +172,7 @@ internal static class AgentConfiguration
         nameof(HttpOptions) => "Http takes Urls",
         nameof(GrpcOptions) => "Grpc takes Listen (ADDRESS:PORT), CaFile, CertificateFile, KeyFile, ReadClients, WriteClients (comma-separated CNs) and EventBufferSize",
         nameof(CorrelationOptions) => "Correlation takes MaxMessages (a number) and MaxAge (d.hh:mm:ss)",
+        nameof(QueueOptions) => "Queue takes Enabled (true|false), Interval and Timeout (hh:mm:ss), PostqueuePath, ConfigDirectory, TopDomains (a number) and AgeBuckets (seconds, comma-separated)",
         _ => "AgentLog takes FilePath, Level and RetainedDays",
     };
 
@@ -144,3 +182,7 @@ internal static class AgentConfiguration
             errors.Add($"{key} = {value} is not valid: use {min} to {max}");
     }
 }
+
+/// <summary>Every section of the agent's configuration, bound and checked together.</summary>
+internal sealed record AgentSettings(
+    TailOptions Tail, HttpOptions Http, CorrelationOptions Correlation, AgentLogOptions Log, GrpcOptions Grpc, QueueOptions Queue);

@@ -4,6 +4,7 @@ using MailAgent.Grpc;
 using MailAgent.LogTailing;
 using MailAgent.Metrics;
 using MailAgent.Pipeline;
+using MailAgent.Queue;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Prometheus;
@@ -33,6 +34,13 @@ internal static partial class AgentHost
           Http:Urls                       /metrics listener(s), ';'-separated [http://127.0.0.1:9160]
           Correlation:MaxMessages         messages followed at once [200000]
           Correlation:MaxAge              drop a message not seen to end after [6.00:00:00]
+          Queue:Enabled                   list the Postfix queue for the postfix_showq_* series [true]
+          Queue:Interval                  time between two 'postqueue -j' runs [00:00:30]
+          Queue:Timeout                   kill a run taking longer; at most Interval [00:00:20]
+          Queue:PostqueuePath             postqueue program, in PATH or absolute [postqueue]
+          Queue:ConfigDirectory           Postfix instance, passed as 'postqueue -c DIR' [Postfix's default]
+          Queue:TopDomains                deferred recipient domains named, the rest 'other' [10]
+          Queue:AgeBuckets                message age histogram bounds, seconds [60,300,...,432000]
           AgentLog:FilePath               the agent's own log, empty for console only [/var/log/mailagent/agent.log]
           AgentLog:Level                  Verbose … Fatal [Information]
           AgentLog:RetainedDays           rolled log files kept [14]
@@ -50,7 +58,8 @@ internal static partial class AgentHost
     public static async Task<int> CheckConfigAsync(IReadOnlyList<string> args, CliContext context)
     {
         var config = AgentConfiguration.Build(args, out var file, out var errors);
-        errors.AddRange(AgentConfiguration.Validate(config, out var tail, out var http, out var correlation, out var log, out var grpc));
+        errors.AddRange(AgentConfiguration.Validate(config, out var settings));
+        var (tail, http, correlation, log, grpc, queue) = settings;
         if (errors.Count > 0)
         {
             foreach (var e in errors)
@@ -68,6 +77,9 @@ internal static partial class AgentHost
         await context.Out.WriteLineAsync(grpc.Enabled
             ? $"  Grpc:Listen = {grpc.Listen}, ReadClients = {grpc.ReadClients}, WriteClients = {grpc.WriteClients}"
             : "  Grpc:Listen is empty: gRPC API off");
+        await context.Out.WriteLineAsync(queue.Enabled
+            ? $"  Queue: every {queue.Interval} (timeout {queue.Timeout}) with {queue.PostqueuePath}{(string.IsNullOrWhiteSpace(queue.ConfigDirectory) ? "" : " -c " + queue.ConfigDirectory)}, top {queue.TopDomains} domains"
+            : "  Queue:Enabled = false");
         await context.Out.FlushAsync();
         return 0;
     }
@@ -82,7 +94,8 @@ internal static partial class AgentHost
         }
 
         var config = AgentConfiguration.Build(args, out _, out var errors);
-        errors.AddRange(AgentConfiguration.Validate(config, out var tail, out var http, out var correlation, out var agentLog, out var grpc));
+        errors.AddRange(AgentConfiguration.Validate(config, out var settings));
+        var (tail, http, correlation, agentLog, grpc, queue) = settings;
         if (errors.Count > 0)
         {
             foreach (var e in errors)
@@ -113,7 +126,8 @@ internal static partial class AgentHost
         builder.Services
             .AddMetricsRegistry(context.Time)
             .AddLogPipeline(correlation, context.Time)
-            .AddLogTailing(tail);
+            .AddLogTailing(tail)
+            .AddQueueInspection(queue);
         if (grpc.Enabled)
             builder.Services.AddGrpcApi(grpc, context.Time);
 

@@ -1,0 +1,159 @@
+using System.Diagnostics;
+using MailAgent.Queue;
+using MailAgent.Tests.Integration.Postfix;
+
+namespace MailAgent.Tests.Queue;
+
+/// <summary>The CliWrap seam with stand-in postqueue scripts: arguments as a list, streaming, a hung run killed.</summary>
+public sealed class PostfixCommandsTests : IDisposable
+{
+    private readonly DirectoryInfo _dir = Directory.CreateTempSubdirectory("mailagent-postqueue-");
+
+    public void Dispose() => _dir.Delete(recursive: true);
+
+    [Fact]
+    public async Task ListQueue_ConfigDirectoryWithShellCharacters_PassedAsOneArgument()
+    {
+        var configDirectory = Path.Combine(_dir.FullName, "main cf; echo $HOME `id` >x");
+        var argsFile = Path.Combine(_dir.FullName, "args");
+        var postqueue = Script("printf '%s\\n' \"$@\" > '" + argsFile + "'\ncat '" + TestData.PathOf("postqueue-j.jsonl") + "'\n");
+        var options = new QueueOptions { PostqueuePath = postqueue, ConfigDirectory = configDirectory };
+
+        var snapshot = await new QueueInspector(new PostfixCommands(options), options, TimeProvider.System).InspectAsync(CancellationToken.None);
+
+        Assert.True(snapshot.Succeeded, snapshot.Error);
+        Assert.Equal(1550, snapshot.Summary!.Messages);
+        Assert.Equal(["-c", configDirectory, "-j"], File.ReadAllLines(argsFile));
+        Assert.False(File.Exists(Path.Combine(_dir.FullName, "x")));
+    }
+
+    [Fact]
+    public async Task ListQueue_NoConfigDirectory_OnlyDashJ()
+    {
+        var argsFile = Path.Combine(_dir.FullName, "args");
+        var options = new QueueOptions { PostqueuePath = Script("printf '%s\\n' \"$@\" > '" + argsFile + "'\n") };
+
+        var snapshot = await new QueueInspector(new PostfixCommands(options), options, TimeProvider.System).InspectAsync(CancellationToken.None);
+
+        Assert.True(snapshot.Succeeded, snapshot.Error);
+        Assert.Equal(0, snapshot.Summary!.Messages);
+        Assert.Equal(["-j"], File.ReadAllLines(argsFile));
+    }
+
+    [Fact]
+    public async Task ListQueue_OutputReadWhileTheProcessRuns()
+    {
+        // The script waits for a file that only appears once the first line has been summarised:
+        // it would time out if the output were read only after the process ended.
+        var go = Path.Combine(_dir.FullName, "go");
+        var line = QueueSummarizerTests.Entry("hold", 1_795_827_766, 10, ("u@a.test", null));
+        var options = new QueueOptions
+        {
+            PostqueuePath = Script($"echo '{line}'\nwhile [ ! -e '{go}' ]; do sleep 0.05; done\necho '{line}'\n"),
+            Timeout = TimeSpan.FromSeconds(20),
+        };
+        var commands = new PostfixCommands(options);
+        var summarizer = new QueueSummarizer(DateTimeOffset.UnixEpoch, [60], topDomains: 1);
+
+        var result = await commands.ListQueueAsync(
+            async (output, token) =>
+            {
+                var reading = QueueOutputReader.ReadAsync(output, summarizer, 1 << 20, token);
+                await Eventually.UntilAsync(() => summarizer.Lines, n => n == 1, TimeSpan.FromSeconds(10), n => $"{n} lines read", token);
+                await File.WriteAllTextAsync(go, "", token);
+                await reading;
+            },
+            CancellationToken.None);
+
+        Assert.Equal(0, result.ExitCode);
+        Assert.Equal(2, summarizer.Lines);
+    }
+
+    [Fact]
+    public async Task Inspect_HungPostqueue_KilledAtTheTimeout()
+    {
+        var pidFile = Path.Combine(_dir.FullName, "pid");
+        var script = Script($"echo $$ > '{pidFile}'\nexec sleep 60\n");
+        var options = new QueueOptions { PostqueuePath = script, Timeout = TimeSpan.FromSeconds(1) };
+        var started = Stopwatch.GetTimestamp();
+
+        var snapshot = await new QueueInspector(new PostfixCommands(options), options, TimeProvider.System).InspectAsync(CancellationToken.None);
+
+        Assert.False(snapshot.Succeeded);
+        Assert.True(snapshot.TimedOut);
+        Assert.True(Stopwatch.GetElapsedTime(started) < TimeSpan.FromSeconds(15));
+        if (File.Exists(pidFile))
+        {
+            int pid = int.Parse(File.ReadAllText(pidFile).Trim());
+            await Eventually.UntilAsync(() => IsRunning(pid), running => !running, TimeSpan.FromSeconds(10), _ => $"postqueue stand-in {pid} still runs");
+        }
+        else
+        {
+            // Killed before it wrote its pid (a loaded machine): then it was still the script, named on its command line.
+            await Eventually.UntilAsync(() => RunningWithArgument(script), any => !any, TimeSpan.FromSeconds(10), _ => $"{script} still runs");
+        }
+    }
+
+    [Fact]
+    public async Task Inspect_NonZeroExit_FailureNamesStatusAndFirstErrorLine()
+    {
+        var options = new QueueOptions { PostqueuePath = Script("echo 'postqueue: fatal: open /nonexistent/main.cf: No such file or directory' >&2\necho more >&2\nexit 69\n") };
+
+        var snapshot = await new QueueInspector(new PostfixCommands(options), options, TimeProvider.System).InspectAsync(CancellationToken.None);
+
+        Assert.False(snapshot.Succeeded);
+        Assert.False(snapshot.TimedOut);
+        Assert.Equal("postqueue exited with status 69: postqueue: fatal: open /nonexistent/main.cf: No such file or directory", snapshot.Error);
+        Assert.Null(snapshot.Summary);
+    }
+
+    [Fact]
+    public async Task Inspect_MissingProgram_FailureNamesIt()
+    {
+        var options = new QueueOptions { PostqueuePath = Path.Combine(_dir.FullName, "no-such-postqueue") };
+
+        var snapshot = await new QueueInspector(new PostfixCommands(options), options, TimeProvider.System).InspectAsync(CancellationToken.None);
+
+        Assert.False(snapshot.Succeeded);
+        Assert.StartsWith($"cannot run '{options.PostqueuePath}':", snapshot.Error, StringComparison.Ordinal);
+    }
+
+    private static bool IsRunning(int pid)
+    {
+        // A killed child may linger as a zombie for a moment; that is not running.
+        var stat = $"/proc/{pid}/stat";
+        if (!File.Exists(stat))
+            return false;
+        try
+        {
+            var text = File.ReadAllText(stat);
+            return text[(text.LastIndexOf(')') + 2)] is not ('Z' or 'X');
+        }
+        catch (IOException)
+        {
+            return false;
+        }
+    }
+
+    private static bool RunningWithArgument(string argument)
+    {
+        foreach (var dir in Directory.EnumerateDirectories("/proc"))
+        {
+            if (!int.TryParse(Path.GetFileName(dir), out int pid))
+                continue;
+            try
+            {
+                if (File.ReadAllText(Path.Combine(dir, "cmdline")).Split('\0').Contains(argument) && IsRunning(pid))
+                    return true;
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                // The process ended while we looked.
+            }
+        }
+
+        return false;
+    }
+
+    private string Script(string body) => StandInScript.Create(_dir.FullName, body);
+}
