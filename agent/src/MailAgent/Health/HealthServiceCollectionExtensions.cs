@@ -39,7 +39,7 @@ internal static class HealthServiceCollectionExtensions
         services.AddSingleton(WatchdogSettings.FromEnvironment(
             Environment.GetEnvironmentVariable("WATCHDOG_USEC"), Environment.GetEnvironmentVariable("WATCHDOG_PID"), Environment.ProcessId));
         services.AddHostedService(sp => new WatchdogService(
-            sp.GetService<ISystemdNotifier>(), sp.GetRequiredService<WatchdogSettings>(), sp.GetRequiredService<LoopLiveness>(),
+            sp.GetService<ISystemdNotifier>(), sp.GetRequiredService<WatchdogSettings>(), sp.GetRequiredService<LoopLiveness>(), sp.GetRequiredService<IHostApplicationLifetime>(),
             sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<WatchdogService>>()));
         return services;
     }

@@ -3,19 +3,23 @@ using Microsoft.Extensions.Hosting.Systemd;
 namespace MailAgent.Health;
 
 /// <summary>
-/// Sends systemd WATCHDOG=1 at half of WATCHDOG_USEC while the tail and health loops are alive;
+/// From start-up on, sends systemd WATCHDOG=1 at half of WATCHDOG_USEC while the tail and health loops are alive;
 /// when one stalls it stops pinging, so systemd restarts the agent. Idle when not under systemd.
 /// </summary>
-internal sealed partial class WatchdogService(ISystemdNotifier? notifier, WatchdogSettings settings, LoopLiveness liveness, TimeProvider time, ILogger<WatchdogService> logger) : BackgroundService
+internal sealed partial class WatchdogService(ISystemdNotifier? notifier, WatchdogSettings settings, LoopLiveness liveness, IHostApplicationLifetime lifetime, TimeProvider time, ILogger<WatchdogService> logger) : BackgroundService
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         if (notifier is not { IsEnabled: true } || settings.Interval is not { } interval)
             return;
-        LogWatchdog(logger, interval);
         bool pinging = true;
         try
         {
+            // Pings start after READY=1, which systemd sends once the host (and the start-up gate) has started.
+            var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            using (lifetime.ApplicationStarted.Register(() => started.TrySetResult()))
+                await started.Task.WaitAsync(stoppingToken);
+            LogWatchdog(logger, interval);
             while (!stoppingToken.IsCancellationRequested)
             {
                 if (liveness.AllAlive(out var stalled))

@@ -72,7 +72,7 @@ public sealed class AgentHealthTests(ITestOutputHelper output)
             socket.Bind(new UnixDomainSocketEndPoint(socketPath));
             var messages = new List<string>();
             using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(60));
-            var receiving = ReceiveUntilAsync(socket, messages, m => m.Contains("READY=1") && m.Count(x => x.Contains("WATCHDOG=1", StringComparison.Ordinal)) >= 2, stop.Token);
+            var receiving = ReceiveUntilAsync(socket, messages, m => PingsAfterReady(m) >= 2, stop.Token);
 
             await using var agent = await AgentProcess.StartUnderAsync(
                 ["/usr/bin/unshare", "--pid", "--fork", "--kill-child", "--mount-proc"],
@@ -87,13 +87,20 @@ public sealed class AgentHealthTests(ITestOutputHelper output)
             output.WriteLine(string.Join(" | ", messages));
             int ready = messages.FindIndex(m => m.Contains("READY=1", StringComparison.Ordinal));
             Assert.True(ready >= 0, "no READY=1: " + string.Join(" | ", messages) + "\n" + agent.Output);
-            Assert.True(messages.Count(m => m.Contains("WATCHDOG=1", StringComparison.Ordinal)) >= 2);
+            Assert.True(PingsAfterReady(messages) >= 2);
+            Assert.DoesNotContain(messages.Take(ready), m => m.Contains("WATCHDOG=1", StringComparison.Ordinal));
             Assert.Equal(200, (await agent.GetAsync("/health/ready")).Status);
         }
         finally
         {
             Directory.Delete(work, recursive: true);
         }
+    }
+
+    private static int PingsAfterReady(List<string> messages)
+    {
+        int ready = messages.FindIndex(m => m.Contains("READY=1", StringComparison.Ordinal));
+        return ready < 0 ? 0 : messages.Skip(ready + 1).Count(m => m.Contains("WATCHDOG=1", StringComparison.Ordinal));
     }
 
     private static async Task ReceiveUntilAsync(Socket socket, List<string> messages, Func<List<string>, bool> done, CancellationToken cancellationToken)
