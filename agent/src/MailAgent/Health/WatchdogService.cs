@@ -15,12 +15,14 @@ internal sealed partial class WatchdogService(ISystemdNotifier? notifier, Watchd
         bool pinging = true;
         try
         {
-            // Pings start after READY=1, which systemd sends once the host (and the start-up gate) has started.
+            // Pings start one period after start-up completes: READY=1 is sent from an ApplicationStarted
+            // callback too, and callbacks run in no order we control, so pinging at once could precede it.
             var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
             using (lifetime.ApplicationStarted.Register(() => started.TrySetResult()))
                 await started.Task.WaitAsync(stoppingToken);
+            using var timer = new PeriodicTimer(interval, time);
             LogWatchdog(logger, interval);
-            while (!stoppingToken.IsCancellationRequested)
+            while (await timer.WaitForNextTickAsync(stoppingToken))
             {
                 if (liveness.AllAlive(out var stalled))
                 {
@@ -34,8 +36,6 @@ internal sealed partial class WatchdogService(ISystemdNotifier? notifier, Watchd
                     LogStalled(logger, stalled);
                     pinging = false;
                 }
-
-                await Task.Delay(interval, time, stoppingToken);
             }
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
