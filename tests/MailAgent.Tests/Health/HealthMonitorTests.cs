@@ -109,6 +109,17 @@ public sealed class HealthMonitorTests
     }
 
     [Fact]
+    public async Task RunDueChecksAsync_SubscriberThrows_ReportStillPublished()
+    {
+        var monitor = Monitor(null, new FakeCheck("a"));
+        monitor.StatusChanged += _ => throw new InvalidOperationException("subscriber bug");
+
+        await monitor.RunDueChecksAsync(CancellationToken.None);
+
+        Assert.True(monitor.Current.FirstRunComplete);
+    }
+
+    [Fact]
     public async Task RunDueChecksAsync_CheckThrows_UnhealthyWithReason()
     {
         var monitor = Monitor(null, new FakeCheck("a") { Throw = new InvalidOperationException("boom") });

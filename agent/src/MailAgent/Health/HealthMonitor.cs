@@ -116,7 +116,17 @@ internal sealed partial class HealthMonitor : BackgroundService, IHealthReportSo
         if (complete)
             _firstRun.TrySetResult();
         foreach (var change in changes)
-            StatusChanged?.Invoke(change);
+        {
+            try
+            {
+                StatusChanged?.Invoke(change);
+            }
+            catch (Exception e) when (e is not OutOfMemoryException)
+            {
+                // A subscriber's bug must not stop the checks everyone else relies on.
+                LogSubscriberFailed(_logger, change.Name, e);
+            }
+        }
     }
 
     private async Task<HealthCheckEntry> RunOneAsync(IHealthCheck check, CancellationToken cancellationToken)
@@ -124,12 +134,12 @@ internal sealed partial class HealthMonitor : BackgroundService, IHealthReportSo
         var started = _time.GetUtcNow();
         long start = _time.GetTimestamp();
         HealthCheckResult result;
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        timeout.CancelAfter(_options.CheckTimeout);
+        using var timeout = new CancellationTokenSource(_options.CheckTimeout, _time);
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token);
         try
         {
             // WaitAsync as well: a check that ignores its token still cannot hold up the loop.
-            result = await check.RunAsync(timeout.Token).WaitAsync(_options.CheckTimeout, _time, cancellationToken);
+            result = await check.RunAsync(linked.Token).WaitAsync(_options.CheckTimeout, _time, cancellationToken);
         }
         catch (Exception e) when (e is OperationCanceledException or TimeoutException && !cancellationToken.IsCancellationRequested)
         {
@@ -146,6 +156,9 @@ internal sealed partial class HealthMonitor : BackgroundService, IHealthReportSo
 
     [LoggerMessage(EventId = 3000, Level = LogLevel.Warning, Message = "Health check {Check}: {Previous} -> {Current} ({Reason})")]
     private static partial void LogStatusChanged(ILogger logger, string check, HealthStatus previous, HealthStatus current, string reason);
+
+    [LoggerMessage(EventId = 3002, Level = LogLevel.Error, Message = "A health status change subscriber failed for {Check}")]
+    private static partial void LogSubscriberFailed(ILogger logger, string check, Exception exception);
 
     [LoggerMessage(EventId = 3001, Level = LogLevel.Error, Message = "Health check {Check} threw")]
     private static partial void LogCheckFailed(ILogger logger, string check, Exception exception);
