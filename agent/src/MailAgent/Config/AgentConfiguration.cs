@@ -1,4 +1,6 @@
+using System.Globalization;
 using MailAgent.Grpc;
+using MailAgent.Health;
 using MailAgent.LogTailing;
 using MailAgent.Queue;
 
@@ -77,7 +79,8 @@ internal static class AgentConfiguration
     public static List<string> Validate(IConfiguration config, out AgentSettings settings)
     {
         var errors = Validate(config, out var tail, out var http, out var correlation, out var log, out var grpc, out var queue);
-        settings = new AgentSettings(tail, http, correlation, log, grpc, queue);
+        errors.AddRange(ValidateHealth(config, out var health));
+        settings = new AgentSettings(tail, http, correlation, log, grpc, queue, health);
         return errors;
     }
 
@@ -151,6 +154,67 @@ internal static class AgentConfiguration
             errors.Add($"Queue:AgeBuckets = '{queue.AgeBuckets}' is not valid: {problem}; use increasing seconds separated by commas, e.g. {QueueOptions.DefaultAgeBuckets}");
     }
 
+    /// <summary>Reads and checks the Health section; returns the errors, one line each.</summary>
+    public static List<string> ValidateHealth(IConfiguration config, out HealthOptions health)
+    {
+        var errors = new List<string>();
+        var h = health = new HealthOptions();
+        Bind(() => config.GetSection(HealthOptions.SectionName).Bind(h, Strict), nameof(HealthOptions), errors);
+        foreach (var name in health.CheckNames())
+        {
+            if (!HealthOptions.KnownChecks.Contains(name))
+                errors.Add($"Health:Checks has '{name}', which is not a check: use {string.Join(", ", HealthOptions.KnownChecks)}, ';'-separated");
+        }
+
+        Range(errors, "Health:Interval", health.Interval, TimeSpan.FromMilliseconds(100), TimeSpan.FromMinutes(10));
+        Range(errors, "Health:SlowInterval", health.SlowInterval, TimeSpan.FromMilliseconds(100), TimeSpan.FromHours(6));
+        Range(errors, "Health:CheckTimeout", health.CheckTimeout, TimeSpan.FromMilliseconds(100), TimeSpan.FromMinutes(5));
+        Range(errors, "Health:StartupTimeout", health.StartupTimeout, TimeSpan.FromSeconds(1), TimeSpan.FromMinutes(30));
+        Range(errors, "Health:LoopStallTimeout", health.LoopStallTimeout, TimeSpan.FromSeconds(1), TimeSpan.FromHours(1));
+        Range(errors, "Health:LogStaleDegraded", health.LogStaleDegraded, TimeSpan.FromSeconds(1), TimeSpan.FromDays(30));
+        Range(errors, "Health:LogStaleUnhealthy", health.LogStaleUnhealthy, TimeSpan.FromSeconds(1), TimeSpan.FromDays(30));
+        Range(errors, "Health:OutcomeWindow", health.OutcomeWindow, TimeSpan.FromSeconds(10), TimeSpan.FromDays(1));
+        if (health.SlowInterval < health.Interval)
+            errors.Add($"Health:SlowInterval = {health.SlowInterval} is not valid: use at least Health:Interval ({health.Interval})");
+        if (health.LogStaleUnhealthy < health.LogStaleDegraded)
+            errors.Add($"Health:LogStaleUnhealthy = {health.LogStaleUnhealthy} is not valid: use at least Health:LogStaleDegraded ({health.LogStaleDegraded})");
+        if (health.LogLagDegradedBytes < 0 || health.LogLagUnhealthyBytes < health.LogLagDegradedBytes)
+            errors.Add($"Health:LogLagDegradedBytes = {health.LogLagDegradedBytes} and LogLagUnhealthyBytes = {health.LogLagUnhealthyBytes} are not valid: use 0 <= degraded <= unhealthy");
+        Ratio(errors, "Health:DeliveryFailureDegraded", health.DeliveryFailureDegraded);
+        Ratio(errors, "Health:DeliveryFailureUnhealthy", health.DeliveryFailureUnhealthy);
+        if (health.DeliveryFailureUnhealthy < health.DeliveryFailureDegraded)
+            errors.Add($"Health:DeliveryFailureUnhealthy = {health.DeliveryFailureUnhealthy.ToString(CultureInfo.InvariantCulture)} is not valid: use at least Health:DeliveryFailureDegraded ({health.DeliveryFailureDegraded.ToString(CultureInfo.InvariantCulture)})");
+        Ratio(errors, "Health:DkimSigningDegraded", health.DkimSigningDegraded);
+        if (health.DeliveryMinAttempts is < 0 or > 1_000_000)
+            errors.Add($"Health:DeliveryMinAttempts = {health.DeliveryMinAttempts} is not valid: use 0 to 1000000");
+        if (health.DkimMinMessages is < 0 or > 1_000_000)
+            errors.Add($"Health:DkimMinMessages = {health.DkimMinMessages} is not valid: use 0 to 1000000");
+        if (health.DiskFreeUnhealthyPercent is < 0 or > 100 || health.DiskFreeDegradedPercent is < 0 or > 100 || health.DiskFreeDegradedPercent < health.DiskFreeUnhealthyPercent)
+            errors.Add($"Health:DiskFreeDegradedPercent = {health.DiskFreeDegradedPercent.ToString(CultureInfo.InvariantCulture)} and DiskFreeUnhealthyPercent = {health.DiskFreeUnhealthyPercent.ToString(CultureInfo.InvariantCulture)} are not valid: use 0 to 100, unhealthy <= degraded");
+        var checks = health.CheckNames();
+        if (checks.Contains("postfix") && string.IsNullOrWhiteSpace(health.PostfixPath))
+            errors.Add("Health:PostfixPath is empty: set it to the postfix command, e.g. /usr/sbin/postfix");
+        if (checks.Contains("smtp"))
+        {
+            if (health.SmtpEndpointList().Count == 0)
+                errors.Add("Health:SmtpEndpoints is empty: set host:port list, e.g. 127.0.0.1:25, or leave smtp out of Health:Checks");
+            foreach (var e in health.SmtpEndpointList().Where(e => !Health.Checks.TcpEndpoint.TryParse(e, out _, out _)))
+                errors.Add($"Health:SmtpEndpoints has '{e}', which is not valid: use host:port, several separated by ';'");
+        }
+
+        if (checks.Contains("milter") && !Health.Checks.TcpEndpoint.TryParse(health.MilterAddress, out _, out _))
+            errors.Add($"Health:MilterAddress = '{health.MilterAddress}' is not valid: use host:port, e.g. 127.0.0.1:8891, or leave milter out of Health:Checks");
+        if (checks.Contains("disk") && string.IsNullOrWhiteSpace(health.QueueDirectory))
+            errors.Add("Health:QueueDirectory is empty: set it to the Postfix queue_directory, e.g. /var/spool/postfix");
+        return errors;
+    }
+
+    private static void Ratio(List<string> errors, string key, double value)
+    {
+        if (double.IsNaN(value) || value is < 0 or > 1)
+            errors.Add($"{key} = {value.ToString(CultureInfo.InvariantCulture)} is not valid: use a ratio from 0 to 1, e.g. 0.2");
+    }
+
     private static void Strict(BinderOptions options) => options.ErrorOnUnknownConfiguration = true;
 
     private static void Bind(Action bind, string options, List<string> errors)
@@ -171,6 +235,7 @@ internal static class AgentConfiguration
         nameof(TailOptions) => "LogTailing takes Path, StateDirectory, StartAt (End|Beginning) and PollInterval, CheckpointInterval, RotatedFileGrace as hh:mm:ss",
         nameof(HttpOptions) => "Http takes Urls",
         nameof(GrpcOptions) => "Grpc takes Listen (ADDRESS:PORT), CaFile, CertificateFile, KeyFile, ReadClients, WriteClients (comma-separated CNs) and EventBufferSize",
+        nameof(HealthOptions) => "Health takes Checks, intervals and ages as hh:mm:ss, byte counts, ratios 0 to 1 and host:port addresses (mailagent help run lists them)",
         nameof(CorrelationOptions) => "Correlation takes MaxMessages (a number) and MaxAge (d.hh:mm:ss)",
         nameof(QueueOptions) => "Queue takes Enabled (true|false), Interval and Timeout (hh:mm:ss), PostqueuePath, ConfigDirectory, TopDomains (a number) and AgeBuckets (seconds, comma-separated)",
         _ => "AgentLog takes FilePath, Level and RetainedDays",
@@ -185,4 +250,5 @@ internal static class AgentConfiguration
 
 /// <summary>Every section of the agent's configuration, bound and checked together.</summary>
 internal sealed record AgentSettings(
-    TailOptions Tail, HttpOptions Http, CorrelationOptions Correlation, AgentLogOptions Log, GrpcOptions Grpc, QueueOptions Queue);
+    TailOptions Tail, HttpOptions Http, CorrelationOptions Correlation, AgentLogOptions Log, GrpcOptions Grpc, QueueOptions Queue,
+    HealthOptions Health);

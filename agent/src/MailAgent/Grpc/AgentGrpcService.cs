@@ -30,7 +30,7 @@ internal sealed class AgentGrpcService(AgentStatusReader status, EventRing ring,
     public override Task<GetQueueResponse> GetQueue(GetQueueRequest request, ServerCallContext context)
     {
         var snapshot = queues.FirstOrDefault()?.Latest
-            ?? throw new RpcException(new Status(StatusCode.Unavailable, "no queue snapshot: the queue inspector is not running on this agent"));
+            ?? throw new RpcException(new Status(StatusCode.Unavailable, "no queue snapshot: the queue inspector is off (Queue:Enabled) or has not completed a postqueue run yet"));
         var response = new GetQueueResponse { TakenAt = Timestamp.FromDateTimeOffset(snapshot.TakenAt) };
         response.Queues.AddRange(snapshot.Queues.Select(q => new QueueDepth
         {

@@ -1,6 +1,7 @@
 using MailAgent.Cli;
 using MailAgent.Config;
 using MailAgent.Grpc;
+using MailAgent.Health;
 using MailAgent.LogTailing;
 using MailAgent.Metrics;
 using MailAgent.Pipeline;
@@ -19,9 +20,11 @@ internal static partial class AgentHost
     public const string RunUsage = """
         mailagent run [--config FILE] [Section:Key=value ...]
 
-        Runs the agent: follows the Postfix log, keeps the metrics and serves them at /metrics.
-        Under systemd (Type=notify) it reports ready once its listener is up; as a Windows
-        service it runs under the service manager. SIGTERM or Ctrl-C stops it after the
+        Runs the agent: follows the Postfix log, keeps the metrics and serves them at /metrics,
+        runs health checks and serves them at /health, /health/live and /health/ready.
+        Under systemd (Type=notify) it reports ready once its listener is up, the tail is
+        positioned and the first checks ran, and pings the watchdog (WatchdogSec=) while its
+        loops run; as a Windows service it runs under the service manager. SIGTERM or Ctrl-C stops it after the
         checkpoint is written.
 
         Configuration keys (defaults in brackets):
@@ -41,6 +44,29 @@ internal static partial class AgentHost
           Queue:ConfigDirectory           Postfix instance, passed as 'postqueue -c DIR' [Postfix's default]
           Queue:TopDomains                deferred recipient domains named, the rest 'other' [10]
           Queue:AgeBuckets                message age histogram bounds, seconds [60,300,...,432000]
+          Health:Checks                   checks run, ';'-separated [postfix;log;delivery;smtp;milter;disk]
+          Health:Interval                 fast checks (postfix, log, smtp, milter) every [00:00:05]
+          Health:SlowInterval             slow checks (delivery, disk) every [00:01:00]
+          Health:CheckTimeout             a check taking longer is unhealthy [00:00:05]
+          Health:StartupTimeout           readiness waits at most for tail and first checks [00:00:30]
+          Health:LoopStallTimeout         a loop silent this long stops watchdog and /health/live [00:00:30]
+          Health:PostfixPath              postfix command [postfix]
+          Health:ConfigDirectory          postfix -c directory, empty for the default []
+          Health:LogStaleDegraded         no new log line for this long: degraded [00:30:00]
+          Health:LogStaleUnhealthy        no new log line for this long: unhealthy [02:00:00]
+          Health:LogLagDegradedBytes      unread log bytes: degraded at [16777216]
+          Health:LogLagUnhealthyBytes     unread log bytes: unhealthy at [268435456]
+          Health:OutcomeWindow            window for delivery outcomes and DKIM signing [00:15:00]
+          Health:DeliveryMinAttempts      fewer attempts in the window: no verdict [20]
+          Health:DeliveryFailureDegraded  server-caused failure ratio: degraded at [0.2]
+          Health:DeliveryFailureUnhealthy server-caused failure ratio: unhealthy at [0.5]
+          Health:SmtpEndpoints            host:port list that must answer 220 and EHLO [127.0.0.1:25]
+          Health:MilterAddress            OpenDKIM milter host:port [127.0.0.1:8891]
+          Health:DkimMinMessages          fewer queued messages in the window: no signing verdict [10]
+          Health:DkimSigningDegraded      signatures per queued message below: degraded [0.5]
+          Health:QueueDirectory           directory on the queue file system [/var/spool/postfix]
+          Health:DiskFreeDegradedPercent  free space below: degraded [10]
+          Health:DiskFreeUnhealthyPercent free space below: unhealthy [5]
           AgentLog:FilePath               the agent's own log, empty for console only [/var/log/mailagent/agent.log]
           AgentLog:Level                  Verbose … Fatal [Information]
           AgentLog:RetainedDays           rolled log files kept [14]
@@ -59,7 +85,7 @@ internal static partial class AgentHost
     {
         var config = AgentConfiguration.Build(args, out var file, out var errors);
         errors.AddRange(AgentConfiguration.Validate(config, out var settings));
-        var (tail, http, correlation, log, grpc, queue) = settings;
+        var (tail, http, correlation, log, grpc, queue, health) = settings;
         if (errors.Count > 0)
         {
             foreach (var e in errors)
@@ -73,6 +99,7 @@ internal static partial class AgentHost
         await context.Out.WriteLineAsync($"  LogTailing:StartAt = {tail.StartAt}");
         await context.Out.WriteLineAsync($"  Http:Urls = {http.Urls}");
         await context.Out.WriteLineAsync($"  Correlation:MaxMessages = {correlation.MaxMessages}, MaxAge = {correlation.MaxAge}");
+        await context.Out.WriteLineAsync($"  Health:Checks = {health.Checks}, Interval = {health.Interval}, SlowInterval = {health.SlowInterval}");
         await context.Out.WriteLineAsync($"  AgentLog:FilePath = {log.FilePath}, Level = {log.Level}");
         await context.Out.WriteLineAsync(grpc.Enabled
             ? $"  Grpc:Listen = {grpc.Listen}, ReadClients = {grpc.ReadClients}, WriteClients = {grpc.WriteClients}"
@@ -95,7 +122,7 @@ internal static partial class AgentHost
 
         var config = AgentConfiguration.Build(args, out _, out var errors);
         errors.AddRange(AgentConfiguration.Validate(config, out var settings));
-        var (tail, http, correlation, agentLog, grpc, queue) = settings;
+        var (tail, http, correlation, agentLog, grpc, queue, health) = settings;
         if (errors.Count > 0)
         {
             foreach (var e in errors)
@@ -127,13 +154,15 @@ internal static partial class AgentHost
             .AddMetricsRegistry(context.Time)
             .AddLogPipeline(correlation, context.Time)
             .AddLogTailing(tail)
-            .AddQueueInspection(queue);
+            .AddQueueInspection(queue)
+            .AddHealth(health);
         if (grpc.Enabled)
-            builder.Services.AddGrpcApi(grpc, context.Time);
+            builder.Services.AddFeatureBindings().AddGrpcApi(grpc, context.Time);
 
         var app = builder.Build();
         app.MapMetrics("/metrics", app.Services.GetRequiredService<CollectorRegistry>());
-        app.MapGet("/", () => Results.Text("mailagent: see /metrics\n"));
+        app.MapHealth();
+        app.MapGet("/", () => Results.Text("mailagent: see /metrics and /health\n"));
         if (grpc.Enabled)
             app.MapGrpcApi();
 
@@ -147,10 +176,7 @@ internal static partial class AgentHost
             return 1;
         }
 
-        // Announce the listener only once the tail is positioned: from here on no written line is missed.
-        foreach (var tailService in app.Services.GetServices<IHostedService>().OfType<TailService>())
-            await tailService.Started.Task.WaitAsync(TimeSpan.FromSeconds(30));
-
+        // StartAsync returned after HealthStartupGate: the tail is positioned and the first checks have run.
         var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("MailAgent");
         foreach (var address in app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses ?? [])
         {
@@ -185,7 +211,9 @@ internal static partial class AgentHost
     private static IServiceCollection AddLogTailing(this IServiceCollection services, TailOptions tail)
     {
         services.AddSingleton(Microsoft.Extensions.Options.Options.Create(tail));
-        services.AddHostedService<TailService>();
+        services.AddSingleton<TailService>();
+        services.AddSingleton<ITailStatus>(sp => sp.GetRequiredService<TailService>());
+        services.AddHostedService(sp => sp.GetRequiredService<TailService>());
         return services;
     }
 

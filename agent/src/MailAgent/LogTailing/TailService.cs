@@ -9,8 +9,10 @@ namespace MailAgent.LogTailing;
 /// the pipeline, and checkpoints. A failure that repeats is logged once per episode and retried
 /// with backoff; the loop never dies silently.
 /// </summary>
-internal sealed partial class TailService : BackgroundService, ITailObserver
+internal sealed partial class TailService : BackgroundService, ITailObserver, ITailStatus
 {
+    private long _lagBytes;
+    private long _lastLoopTicks;
     private readonly TailOptions _options;
     private readonly LogProcessor _processor;
     private readonly ILogger<TailService> _logger;
@@ -40,6 +42,19 @@ internal sealed partial class TailService : BackgroundService, ITailObserver
     /// <summary>Completes once the checkpoint is loaded and the tail positioned (used by readiness).</summary>
     public TaskCompletionSource Started { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
+    public bool Positioned => Started.Task.IsCompletedSuccessfully;
+
+    public long LagBytes => Interlocked.Read(ref _lagBytes);
+
+    public DateTimeOffset? LastLoopUtc
+    {
+        get
+        {
+            long ticks = Interlocked.Read(ref _lastLoopTicks);
+            return ticks == 0 ? null : new DateTimeOffset(ticks, TimeSpan.Zero);
+        }
+    }
+
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         // The tail loop does blocking file I/O and must not wait for a thread-pool thread to wake
@@ -64,10 +79,12 @@ internal sealed partial class TailService : BackgroundService, ITailObserver
         {
             while (!stoppingToken.IsCancellationRequested)
             {
+                Interlocked.Exchange(ref _lastLoopTicks, _time.GetUtcNow().UtcTicks);
                 try
                 {
                     while (tailer.Poll())
                     {
+                        Interlocked.Exchange(ref _lastLoopTicks, _time.GetUtcNow().UtcTicks);
                         // Keep reading while there is more; yield to cancellation between rounds.
                         stoppingToken.ThrowIfCancellationRequested();
                     }
@@ -147,7 +164,11 @@ internal sealed partial class TailService : BackgroundService, ITailObserver
 
     void ITailObserver.Gap(string reason, long bytes) => _gaps.WithLabels(reason).Inc();
 
-    void ITailObserver.Lag(long bytes) => _lag.Set(bytes);
+    void ITailObserver.Lag(long bytes)
+    {
+        Interlocked.Exchange(ref _lagBytes, bytes);
+        _lag.Set(bytes);
+    }
 
     [LoggerMessage(EventId = 1010, Level = LogLevel.Information, Message = "Following {Path} from its {StartAt} (no checkpoint)")]
     private static partial void LogStarting(ILogger logger, string path, TailStart startAt);

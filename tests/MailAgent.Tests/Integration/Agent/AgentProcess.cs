@@ -30,10 +30,20 @@ internal sealed partial class AgentProcess : IAsyncDisposable
         }
     }
 
-    public static async Task<AgentProcess> StartAsync(params string[] settings)
+    public static Task<AgentProcess> StartAsync(params string[] settings) =>
+        StartUnderAsync([], new Dictionary<string, string?>(), settings);
+
+    /// <summary>Starts the agent under <paramref name="launcher"/> (e.g. unshare …), with extra environment.</summary>
+    public static async Task<AgentProcess> StartUnderAsync(IReadOnlyList<string> launcher, IReadOnlyDictionary<string, string?> environment, params string[] settings)
     {
         string dll = Path.Combine(AppContext.BaseDirectory, "mailagent.dll");
-        var info = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        var info = new ProcessStartInfo(launcher.Count > 0 ? launcher[0] : "dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var arg in launcher.Skip(1))
+            info.ArgumentList.Add(arg);
+        if (launcher.Count > 0)
+            info.ArgumentList.Add("dotnet");
+        foreach (var (key, value) in environment)
+            info.Environment[key] = value;
         info.ArgumentList.Add(dll);
         info.ArgumentList.Add("run");
         info.ArgumentList.Add("Http:Urls=http://127.0.0.1:0");
@@ -86,6 +96,13 @@ internal sealed partial class AgentProcess : IAsyncDisposable
     }
 
     public async Task<string> ScrapeAsync() => await Http.GetStringAsync(new Uri(BaseAddress, "/metrics"));
+
+    /// <summary>GET a path; returns the status code and body whatever the status.</summary>
+    public async Task<(int Status, string Body)> GetAsync(string path)
+    {
+        using var response = await Http.GetAsync(new Uri(BaseAddress, path));
+        return ((int)response.StatusCode, await response.Content.ReadAsStringAsync());
+    }
 
     /// <summary>Sum of a series over the label sets matching <paramref name="labels"/> (e.g. <c>status="sent"</c>).</summary>
     public static double Value(string metrics, string name, params string[] labels)

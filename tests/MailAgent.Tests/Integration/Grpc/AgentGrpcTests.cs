@@ -64,7 +64,7 @@ public sealed class AgentGrpcTests : IAsyncLifetime
     public async Task HealthCheck_OverallAndAgentService_AreServing()
     {
         using var channel = Channel(Client("observer"));
-        var health = new Health.HealthClient(channel);
+        var health = new global::Grpc.Health.V1.Health.HealthClient(channel);
 
         var overall = await health.CheckAsync(new HealthCheckRequest { Service = "" }, deadline: DateTime.UtcNow.Add(Deadline));
         var agent = await health.CheckAsync(new HealthCheckRequest { Service = "mailagent.v1.AgentService" }, deadline: DateTime.UtcNow.Add(Deadline));

@@ -1,0 +1,75 @@
+using System.Net.Sockets;
+using System.Text;
+
+namespace MailAgent.Health.Checks;
+
+/// <summary>Each configured SMTP listener answers with a 220 banner and accepts EHLO.</summary>
+internal sealed class SmtpBannerCheck(HealthOptions options) : IHealthCheck
+{
+    public string Name => "smtp";
+
+    public bool IsSlow => false;
+
+    public async Task<HealthCheckResult> RunAsync(CancellationToken cancellationToken)
+    {
+        var endpoints = options.SmtpEndpointList();
+        var failures = new List<string>();
+        foreach (var endpoint in endpoints)
+        {
+            string? problem = await ProbeAsync(endpoint, cancellationToken);
+            if (problem != null)
+                failures.Add($"{endpoint}: {problem}");
+        }
+
+        if (failures.Count == 0)
+            return HealthCheckResult.Healthy($"{string.Join(", ", endpoints)} answer 220 and EHLO");
+        return failures.Count == endpoints.Count
+            ? HealthCheckResult.Unhealthy(string.Join("; ", failures))
+            : HealthCheckResult.Degraded(string.Join("; ", failures));
+    }
+
+    private static async Task<string?> ProbeAsync(string endpoint, CancellationToken cancellationToken)
+    {
+        if (!TcpEndpoint.TryParse(endpoint, out var host, out var port))
+            return "not a host:port";
+        try
+        {
+            using var client = new TcpClient();
+            await client.ConnectAsync(host, port, cancellationToken);
+            await using var stream = client.GetStream();
+            using var reader = new StreamReader(stream, Encoding.ASCII);
+            string banner = await ReadReplyAsync(reader, cancellationToken);
+            if (!banner.StartsWith("220", StringComparison.Ordinal))
+                return $"banner was '{banner}', not 220";
+            await stream.WriteAsync("EHLO mailagent.health\r\n"u8.ToArray(), cancellationToken);
+            string ehlo = await ReadReplyAsync(reader, cancellationToken);
+            if (!ehlo.StartsWith("250", StringComparison.Ordinal))
+                return $"EHLO answered '{ehlo}'";
+            await stream.WriteAsync("QUIT\r\n"u8.ToArray(), cancellationToken);
+            return null;
+        }
+        catch (SocketException e)
+        {
+            return $"cannot connect ({e.SocketErrorCode})";
+        }
+        catch (IOException e)
+        {
+            return $"connection failed ({e.Message})";
+        }
+    }
+
+    // Reads a possibly multi-line reply ("250-…" … "250 …") and returns its last line.
+    private static async Task<string> ReadReplyAsync(StreamReader reader, CancellationToken cancellationToken)
+    {
+        for (int i = 0; i < 100; i++)
+        {
+            string? line = await reader.ReadLineAsync(cancellationToken);
+            if (line == null)
+                return "(connection closed)";
+            if (line.Length < 4 || line[3] != '-')
+                return line;
+        }
+
+        return "(reply too long)";
+    }
+}
