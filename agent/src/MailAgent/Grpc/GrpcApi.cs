@@ -70,7 +70,7 @@ internal static class GrpcApi
             sp.GetRequiredService<CollectorRegistry>(), sp.GetRequiredService<ILogger<ClientCertificatePolicy>>()));
         services.AddSingleton(sp =>
         {
-            // Everything reports SERVING until health checks are bound to grpc.health.v1.
+            // SERVING until the health checks are published here (Hosting/FeatureBindings.cs).
             var health = new HealthServiceImpl();
             health.SetStatus("", HealthCheckResponse.Types.ServingStatus.Serving);
             health.SetStatus(AgentServiceName, HealthCheckResponse.Types.ServingStatus.Serving);

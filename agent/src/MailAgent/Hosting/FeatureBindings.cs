@@ -1,3 +1,4 @@
+using Grpc.HealthCheck;
 using MailAgent.Grpc;
 using MailAgent.Health;
 
@@ -13,7 +14,43 @@ internal static class FeatureBindings
     {
         services.AddSingleton<IAgentHealthView>(sp => new HealthView(sp.GetRequiredService<IHealthReportSource>()));
         services.AddSingleton<Grpc.IQueueSnapshotSource>(sp => new QueueView(sp.GetService<Queue.IQueueSnapshotSource>()));
+        services.AddHostedService<GrpcHealthPublisher>();
         return services;
+    }
+
+    /// <summary>
+    /// Mirrors the health checks into grpc.health.v1: the overall "" service and one service per
+    /// check are NOT_SERVING while unhealthy (degraded still serves), updated on every change.
+    /// </summary>
+    private sealed class GrpcHealthPublisher(IHealthReportSource source, HealthServiceImpl health) : IHostedService
+    {
+        public Task StartAsync(CancellationToken cancellationToken)
+        {
+            source.StatusChanged += OnChanged;
+            Publish();
+            return Task.CompletedTask;
+        }
+
+        public Task StopAsync(CancellationToken cancellationToken)
+        {
+            source.StatusChanged -= OnChanged;
+            return Task.CompletedTask;
+        }
+
+        private void OnChanged(HealthStatusChange change) => Publish();
+
+        private void Publish()
+        {
+            var report = source.Current;
+            foreach (var check in report.Checks)
+                health.SetStatus(check.Name, Serving(check.Status));
+            health.SetStatus("", Serving(report.Status));
+        }
+
+        private static global::Grpc.Health.V1.HealthCheckResponse.Types.ServingStatus Serving(HealthStatus status) =>
+            status == HealthStatus.Unhealthy
+                ? global::Grpc.Health.V1.HealthCheckResponse.Types.ServingStatus.NotServing
+                : global::Grpc.Health.V1.HealthCheckResponse.Types.ServingStatus.Serving;
     }
 
     private sealed class HealthView(IHealthReportSource source) : IAgentHealthView
