@@ -6,7 +6,7 @@ namespace MailAgent.Health;
 /// <summary>The outcome of a Postfix command: exit code and what it printed.</summary>
 internal readonly record struct CommandOutcome(int ExitCode, string Output);
 
-/// <summary>The Postfix commands the agent runs; the one place processes are started.</summary>
+/// <summary>The Postfix commands the health checks run (the queue inspector and gRPC have their own seams: to be merged into one).</summary>
 internal interface IPostfixCommands
 {
     /// <summary><c>postfix [-c DIR] status</c>: exit 0 when the master daemon is running.</summary>
