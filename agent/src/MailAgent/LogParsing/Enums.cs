@@ -179,9 +179,6 @@ internal enum MasterEventKind : byte
     Reload,
     Terminating,
     Throttling,
-    Fatal,
-    Panic,
-    Other,
 }
 
 internal enum PostscreenKind : byte

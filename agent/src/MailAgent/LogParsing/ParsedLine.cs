@@ -62,8 +62,6 @@ internal ref struct ParsedLine
     public DkimVerifyResult DkimResult;
     public ReadOnlySpan<byte> DkimSelector;
     public ReadOnlySpan<byte> DkimDomain;
-
-    public readonly bool IsMailSystem => Family != Family.Foreign;
 }
 
 /// <summary>

@@ -72,8 +72,6 @@ internal static class SpanText
         }
     }
 
-    public static bool StartsWith(ReadOnlySpan<byte> s, ReadOnlySpan<byte> prefix) => s.StartsWith(prefix);
-
     public static bool Contains(ReadOnlySpan<byte> s, ReadOnlySpan<byte> value) => s.IndexOf(value) >= 0;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

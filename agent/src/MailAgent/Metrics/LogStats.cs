@@ -213,8 +213,8 @@ internal sealed class LogStats
                 Notices.Values[(int)p.Notice]++;
                 break;
             case EventKind.MasterEvent:
-                if (p.MasterEvent <= MasterEventKind.Throttling)
-                    MasterEvents.Values[(int)p.MasterEvent]++;
+                // fatal and panic come from the severity of any Postfix line, above.
+                MasterEvents.Values[(int)p.MasterEvent]++;
                 break;
             case EventKind.PostscreenEvent:
                 Postscreen.Values[(int)p.Postscreen]++;
