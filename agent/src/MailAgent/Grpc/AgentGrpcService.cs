@@ -5,7 +5,7 @@ using MailAgent.Protos.V1;
 namespace MailAgent.Grpc;
 
 /// <summary><c>mailagent.v1.AgentService</c>: translates calls to the status reader, the queue source and the event ring.</summary>
-internal sealed class AgentGrpcService(AgentStatusReader status, EventRing ring, IEnumerable<IQueueSnapshotSource> queues, ILogger<AgentGrpcService> logger)
+internal sealed class AgentGrpcService(AgentStatusReader status, EventRing ring, IEnumerable<Queue.IQueueSnapshotSource> queues, ILogger<AgentGrpcService> logger)
     : AgentService.AgentServiceBase
 {
     private const int BatchSize = 256;
@@ -29,15 +29,16 @@ internal sealed class AgentGrpcService(AgentStatusReader status, EventRing ring,
 
     public override Task<GetQueueResponse> GetQueue(GetQueueRequest request, ServerCallContext context)
     {
-        var snapshot = queues.FirstOrDefault()?.Latest
+        // No source when Queue:Enabled is false; no summary until the first postqueue run succeeded.
+        var summary = queues.FirstOrDefault()?.Current?.Summary
             ?? throw new RpcException(new Status(StatusCode.Unavailable, "no queue snapshot: the queue inspector is off (Queue:Enabled) or has not completed a postqueue run yet"));
-        var response = new GetQueueResponse { TakenAt = Timestamp.FromDateTimeOffset(snapshot.TakenAt) };
-        response.Queues.AddRange(snapshot.Queues.Select(q => new QueueDepth
+        var response = new GetQueueResponse { TakenAt = Timestamp.FromDateTimeOffset(summary.TakenAt) };
+        response.Queues.AddRange(summary.Queues.Select(q => new QueueDepth
         {
             Name = q.Name,
             Messages = q.Messages,
             Bytes = q.Bytes,
-            OldestAge = Duration.FromTimeSpan(q.OldestAge),
+            OldestAge = Duration.FromTimeSpan(TimeSpan.FromSeconds(summary.OldestAgeSeconds(q.Queue))),
         }));
         return Task.FromResult(response);
     }

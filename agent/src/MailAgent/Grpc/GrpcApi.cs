@@ -62,22 +62,19 @@ internal static class GrpcApi
         var startedAt = time.GetUtcNow();
         services.AddSingleton(new EventRing(grpc.EventBufferSize, time));
         services.AddSingleton<ILineObserver, DeliveryEventObserver>();
-        services.TryAddSingleton<IAgentHealthView, UnknownHealthView>();
         services.TryAddSingleton<IPostfixVersionSource, PostconfVersionSource>();
-        services.AddSingleton(sp => new AgentStatusReader(time, startedAt, sp.GetRequiredService<IAgentHealthView>(), sp.GetRequiredService<IPostfixVersionSource>()));
+        services.AddSingleton(sp => new AgentStatusReader(time, startedAt, sp.GetRequiredService<Health.IHealthReportSource>(), sp.GetRequiredService<IPostfixVersionSource>()));
         services.AddSingleton(sp => new ClientCertificatePolicy(
             LoadCa(grpc.CaFile), GrpcOptions.Names(grpc.ReadClients), GrpcOptions.Names(grpc.WriteClients), time,
             sp.GetRequiredService<CollectorRegistry>(), sp.GetRequiredService<ILogger<ClientCertificatePolicy>>()));
         services.AddSingleton(sp =>
         {
-            // SERVING until the health checks are published here (Hosting/FeatureBindings.cs).
+            // The API itself serves; "" and one service per check follow the checks (GrpcHealthPublisher).
             var health = new HealthServiceImpl();
-            health.SetStatus("", HealthCheckResponse.Types.ServingStatus.Serving);
             health.SetStatus(AgentServiceName, HealthCheckResponse.Types.ServingStatus.Serving);
-            foreach (var check in sp.GetRequiredService<IAgentHealthView>().Checks)
-                health.SetStatus(check.Name, HealthCheckResponse.Types.ServingStatus.Serving);
             return health;
         });
+        services.AddHostedService<GrpcHealthPublisher>();
         services.AddGrpc(o => o.Interceptors.Add<ClientCertificateInterceptor>());
         return services;
     }

@@ -3,44 +3,6 @@ using CliWrap.Buffered;
 
 namespace MailAgent.Grpc;
 
-/// <summary>Agent health states as the API reports them.</summary>
-internal enum AgentHealthStatus
-{
-    Unknown,
-    Healthy,
-    Degraded,
-    Unhealthy,
-}
-
-/// <summary>One health check's result.</summary>
-internal sealed record AgentHealthCheck(string Name, AgentHealthStatus Status, string Reason);
-
-/// <summary>What the gRPC status needs from the agent's health checks; the Health feature binds it.</summary>
-internal interface IAgentHealthView
-{
-    AgentHealthStatus Overall { get; }
-    IReadOnlyList<AgentHealthCheck> Checks { get; }
-}
-
-/// <summary>Used until health checks are bound: says honestly that nothing is known.</summary>
-internal sealed class UnknownHealthView : IAgentHealthView
-{
-    public AgentHealthStatus Overall => AgentHealthStatus.Unknown;
-    public IReadOnlyList<AgentHealthCheck> Checks { get; } = [new("agent", AgentHealthStatus.Unknown, "health checks are not bound yet")];
-}
-
-/// <summary>Per-queue counts from the queue inspector.</summary>
-internal sealed record QueueDepthSnapshot(string Name, long Messages, long Bytes, TimeSpan OldestAge);
-
-/// <summary>The latest queue snapshot and when it was taken.</summary>
-internal sealed record QueueSnapshot(DateTimeOffset TakenAt, IReadOnlyList<QueueDepthSnapshot> Queues);
-
-/// <summary>The queue inspector's latest snapshot; registered by the queue feature when it exists.</summary>
-internal interface IQueueSnapshotSource
-{
-    QueueSnapshot? Latest { get; }
-}
-
 /// <summary>Postfix's version, read once.</summary>
 internal interface IPostfixVersionSource
 {

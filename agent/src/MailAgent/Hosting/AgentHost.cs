@@ -157,7 +157,7 @@ internal static partial class AgentHost
             .AddQueueInspection(queue)
             .AddHealth(health);
         if (grpc.Enabled)
-            builder.Services.AddFeatureBindings().AddGrpcApi(grpc, context.Time);
+            builder.Services.AddGrpcApi(grpc, context.Time);
 
         var app = builder.Build();
         app.MapMetrics("/metrics", app.Services.GetRequiredService<CollectorRegistry>());
