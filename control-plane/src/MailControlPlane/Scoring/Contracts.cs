@@ -1,0 +1,67 @@
+namespace MailControlPlane.Scoring;
+
+/// <summary>An agent health check's verdict as the agent reported it (GetStatus or a health-change event).</summary>
+internal enum CheckStatus
+{
+    Unknown,
+    Healthy,
+    Degraded,
+    Unhealthy,
+}
+
+/// <summary>One of the agent's health checks; <paramref name="Value"/> is the check's measured figure when it has one
+/// (disk: free percent of the queue file system; tls: days until the served certificate expires; milter: DKIM signing ratio 0..1).</summary>
+internal sealed record AgentCheck(string Name, CheckStatus Status, string Reason, double? Value = null);
+
+/// <summary>The agent's latest queue snapshot, reduced to what the score needs.</summary>
+internal sealed record QueueObservation(
+    DateTimeOffset TakenAt,
+    TimeSpan OldestIncomingOrActiveAge,
+    long DeferredMessages,
+    long ActiveMessages,
+    long ActiveLimit);
+
+/// <summary>How a delivery attempt ended, from the agent's WatchEvents stream.</summary>
+internal enum DeliveryOutcomeKind
+{
+    Sent,
+    Deferred,
+    Bounced,
+}
+
+/// <summary>Everything the control plane knows about one agent (one provider) at an evaluation.</summary>
+/// <param name="LastHeartbeat">Last time the agent answered (a stream message or GetStatus); null: never.</param>
+/// <param name="Checks">The agent's latest health checks.</param>
+/// <param name="Queue">The latest queue snapshot; null when none was read yet.</param>
+/// <param name="ChangeStartedAt">When a config apply or certificate reload started on the agent, if one is in progress.</param>
+internal sealed record AgentObservation(
+    DateTimeOffset? LastHeartbeat,
+    IReadOnlyList<AgentCheck> Checks,
+    QueueObservation? Queue,
+    DateTimeOffset? ChangeStartedAt = null);
+
+/// <summary>A provider's state in the routing sense (health-score.md, "States").</summary>
+internal enum ProviderState
+{
+    Unknown,
+    Healthy,
+    Degraded,
+    Failed,
+    Probation,
+}
+
+/// <summary>The scorer's verdict for one provider at one evaluation.</summary>
+/// <param name="Score">0..100, what goes into <c>config.health_score</c>.</param>
+/// <param name="IsActive">What goes into <c>is_active</c>.</param>
+/// <param name="StateChanged">True when <paramref name="State"/> differs from the previous evaluation's.</param>
+/// <param name="Reason">Why, for people: the caps and weak components.</param>
+/// <param name="Components">Each component 0..1 by name (delivery, reputation, queue, checks, host) plus "soft".</param>
+internal sealed record ProviderAssessment(
+    string ProviderName,
+    int Score,
+    ProviderState State,
+    bool IsActive,
+    bool StateChanged,
+    string Reason,
+    IReadOnlyDictionary<string, double> Components,
+    DateTimeOffset EvaluatedAt);
