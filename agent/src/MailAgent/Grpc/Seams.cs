@@ -1,5 +1,6 @@
 using CliWrap;
 using CliWrap.Buffered;
+using MailAgent.Postfix;
 
 namespace MailAgent.Grpc;
 
@@ -10,18 +11,18 @@ internal interface IPostfixVersionSource
 }
 
 /// <summary><c>postconf -h mail_version</c>; empty when postconf is missing, fails or is slow.</summary>
-internal sealed class PostconfVersionSource : IPostfixVersionSource
+internal sealed class PostconfVersionSource(PostfixOptions options) : IPostfixVersionSource
 {
-    private readonly Lazy<Task<string>> _version = new(ReadAsync);
+    private Task<string>? _version;
 
-    public Task<string> GetAsync(CancellationToken cancellationToken) => _version.Value.WaitAsync(cancellationToken);
+    public Task<string> GetAsync(CancellationToken cancellationToken) => (_version ??= ReadAsync()).WaitAsync(cancellationToken);
 
-    private static async Task<string> ReadAsync()
+    private async Task<string> ReadAsync()
     {
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(5));
         try
         {
-            var result = await CliWrap.Cli.Wrap("postconf").WithArguments(["-h", "mail_version"])
+            var result = await CliWrap.Cli.Wrap(options.PostconfPath).WithArguments(options.Arguments("-h", "mail_version"))
                 .WithValidation(CommandResultValidation.None).ExecuteBufferedAsync(timeout.Token);
             return result.ExitCode == 0 ? result.StandardOutput.Trim() : "";
         }
