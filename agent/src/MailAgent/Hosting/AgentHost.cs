@@ -152,6 +152,7 @@ internal static partial class AgentHost
 
         builder.Services.AddSingleton(context.Time);
         builder.Services.AddSingleton(postfix);
+        builder.Services.AddSingleton<MailAgent.Postfix.IPostfixControl>(new MailAgent.Postfix.PostfixControl(postfix));
         builder.Services
             .AddMetricsRegistry(context.Time)
             .AddLogPipeline(correlation, context.Time)
