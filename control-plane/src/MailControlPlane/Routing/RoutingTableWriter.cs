@@ -26,6 +26,7 @@ internal sealed class RoutingTableWriter : BackgroundService, IRoutingTableSink
     private readonly HashSet<string> _missingRowsLogged = new(StringComparer.Ordinal);
     private readonly Channel<bool> _wake = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
     private long _sequence;
+    private long _loopTurns;
     private int _activeWithoutAgent;
     private bool _bufferFullLogged;
 
@@ -50,6 +51,9 @@ internal sealed class RoutingTableWriter : BackgroundService, IRoutingTableSink
 
     /// <summary>When the last write cycle succeeded; null before the first.</summary>
     public DateTimeOffset? LastSuccessfulWrite { get; private set; }
+
+    /// <summary>Loop turns completed (write cycles, standby lock attempts and failures alike): lets callers wait for the loop to move.</summary>
+    public long LoopTurns => Interlocked.Read(ref _loopTurns);
 
     public int ActiveProvidersWithoutAgent => Volatile.Read(ref _activeWithoutAgent);
 
@@ -109,6 +113,7 @@ internal sealed class RoutingTableWriter : BackgroundService, IRoutingTableSink
                     }
 
                     failures = 0;
+                    Interlocked.Increment(ref _loopTurns);
                     await WaitForWorkAsync(_options.WriteInterval, stoppingToken);
                     continue;
                 }
@@ -139,6 +144,7 @@ internal sealed class RoutingTableWriter : BackgroundService, IRoutingTableSink
                 }
             }
 
+            Interlocked.Increment(ref _loopTurns);
             try
             {
                 await Task.Delay(wait, _time, stoppingToken);
