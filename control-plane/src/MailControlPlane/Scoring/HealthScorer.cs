@@ -80,6 +80,12 @@ internal sealed class HealthScorer
     {
         var heard = observation.LastHeartbeat ?? track.FirstSeen;
         var silent = now - heard;
+        if (observation.LastHeartbeat == null && silent < _options.HeartbeatZeroAfter)
+        {
+            return new Step(name, track, ProviderState.Unknown, false,
+                [$"unknown: no heartbeat from the agent yet (for {ScoreMath.Human(silent)}; score 0 after {ScoreMath.Human(_options.HeartbeatZeroAfter)} without one)"]);
+        }
+
         if (silent >= _options.HeartbeatFreezeAfter && silent < _options.HeartbeatZeroAfter)
         {
             // Frozen: nothing new is known, so neither the score nor the state moves.

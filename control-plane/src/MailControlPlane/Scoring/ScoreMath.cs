@@ -52,4 +52,7 @@ internal static class ScoreMath
     }
 
     public static string F(double value, string format) => value.ToString(format, CultureInfo.InvariantCulture);
+
+    /// <summary>A fraction as a percentage: 0.3 → "30%".</summary>
+    public static string Percent(double fraction, string format = "0.#") => F(fraction * 100, format) + "%";
 }

@@ -42,7 +42,7 @@ internal sealed class SignalReader(ScoringOptions options)
                     caps.Add(new(0, $"the served certificate has expired ({check.Reason})"));
                     break;
                 case "milter" when check.Value is { } ratio && ratio < options.DkimBrokenRatio:
-                    caps.Add(new(options.DkimBrokenCap, $"DKIM broken: {ScoreMath.F(ratio, "P0")} of messages signed, below {ScoreMath.F(options.DkimBrokenRatio, "P0")} ({check.Reason})"));
+                    caps.Add(new(options.DkimBrokenCap, $"DKIM broken: {ScoreMath.Percent(ratio)} of messages signed, below {ScoreMath.Percent(options.DkimBrokenRatio)} ({check.Reason})"));
                     break;
                 case "milter" when check.Status == CheckStatus.Unhealthy:
                     caps.Add(new(options.DkimBrokenCap, $"DKIM broken: the signing milter does not work ({check.Reason})"));
@@ -109,7 +109,7 @@ internal sealed class SignalReader(ScoringOptions options)
             if (d.Reputation > 0) kinds.Add($"{d.Reputation} reputation/policy");
             if (d.Tls > 0) kinds.Add($"{d.Tls} TLS");
             if (d.LocalTemporary > 0) kinds.Add($"{d.LocalTemporary} local temporary");
-            weak.Add($"delivery {ScoreMath.F(value, "0.00")}: success at least {ScoreMath.F(bound, "0.0%")} (95% lower bound), "
+            weak.Add($"delivery {ScoreMath.F(value, "0.00")}: success at least {ScoreMath.Percent(bound, "0.0")} (95% lower bound), "
                 + $"{d.ServerFailures} server failures in {d.Attempts} attempts over {ScoreMath.Human(options.DeliveryWindow)}"
                 + (kinds.Count > 0 ? $" ({string.Join(", ", kinds)})" : "")
                 + (d.Attempts < options.DeliveryBlendAttempts ? $", blended toward 1 under {options.DeliveryBlendAttempts} attempts" : ""));
