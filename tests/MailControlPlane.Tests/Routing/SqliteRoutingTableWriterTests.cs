@@ -103,6 +103,7 @@ public sealed class SqliteRoutingTableWriterTests : IDisposable
         var failed = Assessment("postfix-oregon", 0, ProviderState.Failed, active: false, reason: "connection refused");
         harness.Writer.Publish(failed);
         harness.Writer.Enqueue(HealthLogEntries.From(failed, HealthLogEntries.StateChange));
+        await harness.WaitForCyclesAsync(1);
 
         await Eventually.UntilAsync(
             () => Scalar<long>("SELECT COUNT(*) FROM messaging_provider_health_logs WHERE json_extract(metadata, '$.kind') = 'periodic'"),
