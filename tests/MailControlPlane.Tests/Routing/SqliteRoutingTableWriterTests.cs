@@ -25,7 +25,7 @@ public sealed class SqliteRoutingTableWriterTests : IDisposable
     public async Task Start_FreshFile_CreatesTablesAndSeedsStandaloneProviders()
     {
         await using var harness = await StartAsync(FastOptions(sqlitePath: DbPath));
-        await harness.WaitForCyclesAsync(1);
+        await harness.WaitForCyclesAsync();
 
         var order = await harness.Store.ReadOrderAsync(CancellationToken.None);
 
@@ -88,7 +88,7 @@ public sealed class SqliteRoutingTableWriterTests : IDisposable
         for (var i = 0; i < 3; i++)
         {
             harness.Writer.Publish(Assessment("postfix-oregon", 70, ProviderState.Healthy, active: true, reason: "again " + i));
-            await harness.WaitForCyclesAsync(1);
+            await harness.WaitForCyclesAsync();
         }
 
         Assert.Equal(1L, Scalar<long>("SELECT COUNT(*) FROM provider_updates"));
@@ -103,6 +103,7 @@ public sealed class SqliteRoutingTableWriterTests : IDisposable
         var failed = Assessment("postfix-oregon", 0, ProviderState.Failed, active: false, reason: "connection refused");
         harness.Writer.Publish(failed);
         harness.Writer.Enqueue(HealthLogEntries.From(failed, HealthLogEntries.StateChange));
+        await harness.WaitForCyclesAsync();
 
         await Eventually.UntilAsync(
             () => Scalar<long>("SELECT COUNT(*) FROM messaging_provider_health_logs WHERE json_extract(metadata, '$.kind') = 'periodic'"),

@@ -294,9 +294,6 @@ internal sealed class RoutingTableWriter : BackgroundService, IRoutingTableSink
         {
             _buffer.Clear();
             _metrics.HealthLogBufferDepth.Set(0);
-
-            // On taking over, everything is written once: the table may hold the old leader's values.
-            _written.Clear();
         }
     }
 
@@ -309,6 +306,15 @@ internal sealed class RoutingTableWriter : BackgroundService, IRoutingTableSink
 
         IsLeader = leader;
         _metrics.Leader.Set(leader ? 1 : 0);
+        if (leader)
+        {
+            // Another replica, or an operator, may have written while this one could not: write every latest verdict once.
+            lock (_gate)
+            {
+                _written.Clear();
+            }
+        }
+
         if (_options.UsesPostgres)
         {
             if (leader)

@@ -81,7 +81,7 @@ public sealed class PostgresRoutingTableWriterTests : IAsyncLifetime
         for (var i = 0; i < 5; i++)
         {
             harness.Writer.Publish(Assessment("postfix-oregon", 70, ProviderState.Healthy, active: true, reason: "same again " + i));
-            await harness.WaitForCyclesAsync(1);
+            await harness.WaitForCyclesAsync();
         }
 
         Assert.Equal(1, await ScalarAsync<long>("SELECT COUNT(*) FROM provider_updates"));
@@ -164,7 +164,7 @@ public sealed class PostgresRoutingTableWriterTests : IAsyncLifetime
         var options = FastOptions(Db);
         options.HealthLogBufferSize = 5;
         await using var harness = await StartAsync(options);
-        await harness.WaitForCyclesAsync(1);
+        await harness.WaitForCyclesAsync();
         await _server.StopAsync();
 
         for (var i = 0; i < 12; i++)
