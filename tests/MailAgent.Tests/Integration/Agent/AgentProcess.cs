@@ -14,6 +14,9 @@ internal sealed partial class AgentProcess : IAsyncDisposable
     private readonly TaskCompletionSource<Uri> _grpcListening = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private static readonly HttpClient Http = new() { Timeout = TimeSpan.FromSeconds(10) };
 
+    /// <summary>Generous: on a loaded CI machine a cold .NET start plus the first health checks can take tens of seconds.</summary>
+    private static readonly TimeSpan StartDeadline = TimeSpan.FromSeconds(90);
+
     private AgentProcess(Process process)
     {
         _process = process;
@@ -57,7 +60,7 @@ internal sealed partial class AgentProcess : IAsyncDisposable
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
         var exited = process.WaitForExitAsync();
-        var first = await Task.WhenAny(agent._listening.Task, exited, Task.Delay(TimeSpan.FromSeconds(30)));
+        var first = await Task.WhenAny(agent._listening.Task, exited, Task.Delay(StartDeadline));
         if (first != agent._listening.Task)
         {
             await agent.DisposeAsync();
@@ -87,7 +90,7 @@ internal sealed partial class AgentProcess : IAsyncDisposable
     {
         try
         {
-            return await _grpcListening.Task.WaitAsync(TimeSpan.FromSeconds(30));
+            return await _grpcListening.Task.WaitAsync(StartDeadline);
         }
         catch (TimeoutException)
         {
