@@ -32,7 +32,7 @@ internal sealed record PrivatePostfixOptions
     public bool OpenDkimLogToMaillog { get; init; }
 
     /// <summary>Deadline for the whole start: key generation, OpenDKIM, sinks and Postfix.</summary>
-    public TimeSpan StartTimeout { get; init; } = TimeSpan.FromSeconds(30);
+    public TimeSpan StartTimeout { get; init; } = TimeSpan.FromSeconds(90);
 
     /// <summary>Receives progress and diagnostic lines (for example ITestOutputHelper.WriteLine).</summary>
     public Action<string>? Diagnostics { get; init; }
