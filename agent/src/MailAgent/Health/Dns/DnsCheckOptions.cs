@@ -38,7 +38,8 @@ internal sealed class DnsCheckOptions
         if (string.IsNullOrWhiteSpace(text))
             return true;
         text = text.Trim();
-        if (IPAddress.TryParse(text, out var bare))
+        // IPAddress.TryParse also takes "[::1]:5353" and drops the port.
+        if (!text.StartsWith('[') && IPAddress.TryParse(text, out var bare))
         {
             endpoint = new IPEndPoint(bare, 53);
             return true;
