@@ -160,7 +160,7 @@ public sealed class HealthChecksTests
         Assert.Null(WatchdogSettings.FromEnvironment(usec, pid, 1000).Interval);
 
     [Theory]
-    [InlineData("Health:Checks", "postfix;dns", "Health:Checks has 'dns'")]
+    [InlineData("Health:Checks", "postfix;dnss", "Health:Checks has 'dnss'")]
     [InlineData("Health:Interval", "00:00:00", "Health:Interval = 00:00:00 is not valid")]
     [InlineData("Health:DeliveryFailureDegraded", "1.5", "Health:DeliveryFailureDegraded = 1.5 is not valid")]
     [InlineData("Health:SmtpEndpoints", "localhost", "Health:SmtpEndpoints has 'localhost'")]

@@ -198,6 +198,8 @@ internal static class AgentConfiguration
             errors.Add($"Health:MilterAddress = '{health.MilterAddress}' is not valid: use host:port, e.g. 127.0.0.1:8891, or leave milter out of Health:Checks");
         if (checks.Contains("disk") && string.IsNullOrWhiteSpace(health.QueueDirectory))
             errors.Add("Health:QueueDirectory is empty: set it to the Postfix queue_directory, e.g. /var/spool/postfix");
+        if (checks.Contains("dns"))
+            health.Dns.Validate(health, errors);
         return errors;
     }
 
@@ -227,7 +229,7 @@ internal static class AgentConfiguration
         nameof(TailOptions) => "LogTailing takes Path, StateDirectory, StartAt (End|Beginning) and PollInterval, CheckpointInterval, RotatedFileGrace as hh:mm:ss",
         nameof(HttpOptions) => "Http takes Urls",
         nameof(GrpcOptions) => "Grpc takes Listen (ADDRESS:PORT), CaFile, CertificateFile, KeyFile, ReadClients, WriteClients (comma-separated CNs) and EventBufferSize",
-        nameof(HealthOptions) => "Health takes Checks, intervals and ages as hh:mm:ss, byte counts, ratios 0 to 1 and host:port addresses (mailagent help run lists them)",
+        nameof(HealthOptions) => "Health takes Checks, intervals and ages as hh:mm:ss, byte counts, ratios 0 to 1, host:port addresses and a Dns section (mailagent help run lists them)",
         nameof(CorrelationOptions) => "Correlation takes MaxMessages (a number) and MaxAge (d.hh:mm:ss)",
         nameof(QueueOptions) => "Queue takes Enabled (true|false), Interval and Timeout (hh:mm:ss), TopDomains (a number) and AgeBuckets (seconds, comma-separated)",
         nameof(PostfixOptions) => "Postfix takes ConfigDirectory (absolute path), PostfixPath, PostconfPath and PostqueuePath",

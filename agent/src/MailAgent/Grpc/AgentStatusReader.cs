@@ -35,7 +35,7 @@ internal sealed class AgentStatusReader(TimeProvider time, DateTimeOffset starte
         return new AgentStatus(Dns.GetHostName(), AgentVersion.Text, postfixVersion, startedAt, now - startedAt, overall, checks);
     }
 
-    private static AgentHealthStatus Map(HealthStatus status) => status switch
+    internal static AgentHealthStatus Map(HealthStatus status) => status switch
     {
         HealthStatus.Healthy => AgentHealthStatus.Healthy,
         HealthStatus.Degraded => AgentHealthStatus.Degraded,

@@ -11,7 +11,7 @@ internal readonly record struct RingRead(IReadOnlyList<SequencedEvent> Events, u
 /// <summary>
 /// The most recent events, bounded, each with a sequence number. Watchers read everything after the
 /// last sequence they saw, so a reconnecting client gets exactly the events it missed, or is told
-/// which ones fell out. One writer (the pipeline thread) and any number of readers.
+/// which ones fell out. Writers (the pipeline thread, the health loop) and readers share one lock.
 /// </summary>
 internal sealed class EventRing
 {

@@ -75,6 +75,7 @@ internal static class GrpcApi
             return health;
         });
         services.AddHostedService<GrpcHealthPublisher>();
+        services.AddHostedService<HealthEventPublisher>();
         services.AddGrpc(o => o.Interceptors.Add<ClientCertificateInterceptor>());
         return services;
     }

@@ -5,13 +5,13 @@ internal sealed class HealthOptions
 {
     public const string SectionName = "Health";
 
-    /// <summary>Checks that run, ';'-separated: postfix, log, delivery, smtp, milter, disk.</summary>
+    /// <summary>Checks that run, ';'-separated: postfix, log, delivery, smtp, milter, disk, dns (off by default: it needs Health:Dns).</summary>
     public string Checks { get; set; } = "postfix;log;delivery;smtp;milter;disk";
 
     /// <summary>How often the fast checks (postfix, log, smtp, milter) run.</summary>
     public TimeSpan Interval { get; set; } = TimeSpan.FromSeconds(5);
 
-    /// <summary>How often the slow checks (delivery, disk) run.</summary>
+    /// <summary>How often the slow checks (delivery, disk, dns) run.</summary>
     public TimeSpan SlowInterval { get; set; } = TimeSpan.FromSeconds(60);
 
     /// <summary>A check that takes longer counts as unhealthy.</summary>
@@ -68,11 +68,14 @@ internal sealed class HealthOptions
     /// <summary>Free space below this percentage: unhealthy.</summary>
     public double DiskFreeUnhealthyPercent { get; set; } = 5;
 
+    /// <summary>The dns check's records and resolver (<c>Health:Dns</c>); read only when dns is in <see cref="Checks"/>.</summary>
+    public Dns.DnsCheckOptions Dns { get; set; } = new();
+
     public IReadOnlyList<string> CheckNames() =>
         Checks.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(c => c.ToLowerInvariant()).Distinct().ToArray();
 
     public IReadOnlyList<string> SmtpEndpointList() =>
         SmtpEndpoints.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
 
-    public static readonly string[] KnownChecks = ["postfix", "log", "delivery", "smtp", "milter", "disk"];
+    public static readonly string[] KnownChecks = ["postfix", "log", "delivery", "smtp", "milter", "disk", "dns"];
 }

@@ -27,6 +27,7 @@ internal static class HealthServiceCollectionExtensions
                 "smtp" => new SmtpBannerCheck(options),
                 "milter" => new MilterCheck(sp.GetRequiredService<LogProcessor>().Stats, options, sp.GetRequiredService<TimeProvider>()),
                 "disk" => new DiskSpaceCheck(options),
+                "dns" => new Dns.DnsCheck(options.Dns, new Dns.DnsClientLookup(options.Dns)),
                 _ => throw new InvalidOperationException($"unknown health check '{name}'"),
             });
         }

@@ -115,32 +115,39 @@ public sealed class AgentGrpcTests : IAsyncLifetime
         using var channel = Channel(Client("control-plane"));
         var client = new AgentService.AgentServiceClient(channel);
 
-        // First connection: three outcomes, in the order written.
+        // First connection: three outcomes, in the order written. Health changes share the stream and are skipped here.
+        ulong lastSeen;
+        var all = new List<AgentEvent>();
         using (var first = client.WatchEvents(new WatchEventsRequest(), deadline: DateTime.UtcNow.Add(Deadline)))
         {
             await AppendAsync(Delivery("sent", "2.0.0", "mx.example.net[192.0.2.10]:25"),
                 Delivery("deferred", "4.4.1", "mx.example.org[192.0.2.11]:25"),
                 Delivery("bounced", "5.1.1", "mx.example.com[192.0.2.12]:25"));
-            var events = await ReadEventsAsync(first.ResponseStream, 3);
+            var events = await ReadDeliveriesAsync(first.ResponseStream, 3, all);
+            lastSeen = events[^1].Sequence;
 
-            Assert.Equal([1UL, 2UL, 3UL], events.Select(e => e.Sequence));
             Assert.Equal([DeliveryOutcome.Sent, DeliveryOutcome.Deferred, DeliveryOutcome.Bounced], events.Select(e => e.Delivery.Outcome));
             Assert.Equal(["mx.example.net", "mx.example.org", "mx.example.com"], events.Select(e => e.Delivery.RelayDomain));
             Assert.Equal(["2.0.0", "4.4.1", "5.1.1"], events.Select(e => e.Delivery.Dsn));
             Assert.All(events, e => Assert.Equal("postfix/smtp", e.Delivery.Service));
         }
 
-        // While disconnected: two more. Reconnecting after 3 gets 4 and 5, then the next live one is 6.
+        // While disconnected: two more. Reconnecting after the last seen gets those two, then the next live one.
         await AppendAsync(Delivery("sent", "2.0.0", "a.example.net[192.0.2.20]:25"), Delivery("sent", "2.0.0", "b.example.net[192.0.2.21]:25"));
-        using var second = client.WatchEvents(new WatchEventsRequest { ResumeAfter = 3 }, deadline: DateTime.UtcNow.Add(Deadline));
-        var missed = await ReadEventsAsync(second.ResponseStream, 2);
+        using var second = client.WatchEvents(new WatchEventsRequest { ResumeAfter = lastSeen }, deadline: DateTime.UtcNow.Add(Deadline));
+        var resumedFrom = all.Count;
+        var missed = await ReadDeliveriesAsync(second.ResponseStream, 2, all);
         await AppendAsync(Delivery("deferred", "4.7.0", "c.example.net[192.0.2.22]:25"));
-        var live = await ReadEventsAsync(second.ResponseStream, 1);
+        var live = await ReadDeliveriesAsync(second.ResponseStream, 1, all);
 
-        Assert.Equal([4UL, 5UL], missed.Select(e => e.Sequence));
         Assert.Equal(["a.example.net", "b.example.net"], missed.Select(e => e.Delivery.RelayDomain));
-        Assert.Equal(6UL, live[0].Sequence);
         Assert.Equal("c.example.net", live[0].Delivery.RelayDomain);
+        // Each event once, in order, on both connections; the second starts right after the last seen.
+        Assert.Equal(lastSeen + 1, all[resumedFrom].Sequence);
+        var sequences = all.Select(e => e.Sequence).ToList();
+        Assert.Equal(sequences.Order(), sequences);
+        Assert.Equal(sequences.Count, sequences.Distinct().Count());
+        Assert.Equal(Enumerable.Range((int)sequences[0], sequences.Count).Select(i => (ulong)i), sequences);
     }
 
     [Fact]
@@ -200,10 +207,74 @@ public sealed class AgentGrpcTests : IAsyncLifetime
         var lost = watch.ResponseStream.Current;
         var held = await ReadEventsAsync(watch.ResponseStream, 100);
 
+        // 150 deliveries plus the health changes (first verdicts) in a ring of 100: the oldest held is past 51.
         Assert.Equal(WatchEventsResponse.KindOneofCase.EventsLost, lost.KindCase);
         Assert.Equal(11UL, lost.EventsLost.FirstMissed);
-        Assert.Equal(51UL, lost.EventsLost.FirstAvailable);
-        Assert.Equal(Enumerable.Range(51, 100).Select(i => (ulong)i), held.Select(e => e.Sequence));
+        Assert.True(lost.EventsLost.FirstAvailable >= 51, $"first available {lost.EventsLost.FirstAvailable}");
+        Assert.Equal(Enumerable.Range((int)lost.EventsLost.FirstAvailable, 100).Select(i => (ulong)i), held.Select(e => e.Sequence));
+    }
+
+    [Fact]
+    public async Task HealthCheck_PostfixStoppedAndStarted_NotServingWithinFiveSecondsAndWatchEventsSeesIt()
+    {
+        const string postfixCommand = "/usr/sbin/postfix";
+        var react = TimeSpan.FromSeconds(5);
+        var start = TimeSpan.FromSeconds(60);
+        await using var postfix = await PrivatePostfix.StartAsync();
+        await using var agent = await AgentProcess.StartAsync(
+            $"LogTailing:Path={postfix.LogPath}", $"LogTailing:StateDirectory={Path.Combine(_dir, "postfix-state")}",
+            "LogTailing:PollInterval=00:00:00.200",
+            $"Health:PostfixPath={postfixCommand}", $"Health:ConfigDirectory={postfix.ConfigDirectory}",
+            $"Health:SmtpEndpoints=127.0.0.1:{postfix.SmtpPort}", $"Health:MilterAddress=127.0.0.1:{postfix.MilterPort}",
+            $"Health:QueueDirectory={postfix.QueueDirectory}", "Health:Interval=00:00:00.500", "Health:CheckTimeout=00:00:03",
+            "Grpc:Listen=127.0.0.1:0", $"Grpc:CaFile={_pki.CaCertificate}", $"Grpc:CertificateFile={_pki.AgentCertificate}",
+            $"Grpc:KeyFile={_pki.AgentKey}", "Grpc:ReadClients=control-plane");
+        using var channel = Channel(Client("control-plane"), await agent.GrpcAddressAsync());
+        var health = new global::Grpc.Health.V1.Health.HealthClient(channel);
+        var client = new AgentService.AgentServiceClient(channel);
+        await UntilServingAsync(health, "postfix", HealthCheckResponse.Types.ServingStatus.Serving, start);
+        using var watch = client.WatchEvents(new WatchEventsRequest(), deadline: DateTime.UtcNow.AddMinutes(3));
+        // The first verdicts are on the stream already: postfix healthy.
+        await ReadHealthChangeAsync(watch.ResponseStream, "postfix", HealthStatus.Healthy);
+
+        await Tool.RunAsync(postfixCommand, ["-c", postfix.ConfigDirectory, "stop"], CancellationToken.None);
+        await UntilServingAsync(health, "postfix", HealthCheckResponse.Types.ServingStatus.NotServing, react);
+        var overall = await health.CheckAsync(new HealthCheckRequest { Service = "" }, deadline: DateTime.UtcNow.Add(Deadline));
+        var down = await ReadHealthChangeAsync(watch.ResponseStream, "postfix", HealthStatus.Unhealthy);
+
+        await Tool.RunAsync(
+            postfixCommand, ["-c", postfix.ConfigDirectory, "start"], CancellationToken.None,
+            environment: new Dictionary<string, string?> { [PrivatePostfix.MarkerVariable] = postfix.RootDirectory });
+        await UntilServingAsync(health, "postfix", HealthCheckResponse.Types.ServingStatus.Serving, start);
+        var up = await ReadHealthChangeAsync(watch.ResponseStream, "postfix", HealthStatus.Healthy);
+
+        Assert.Equal(HealthCheckResponse.Types.ServingStatus.NotServing, overall.Status);
+        Assert.False(string.IsNullOrEmpty(down.HealthChange.Reason));
+        Assert.True(up.Sequence > down.Sequence);
+    }
+
+    private static async Task UntilServingAsync(global::Grpc.Health.V1.Health.HealthClient health, string service, HealthCheckResponse.Types.ServingStatus expected, TimeSpan deadline) =>
+        await Eventually.UntilAsync(
+            async ct => (await health.CheckAsync(new HealthCheckRequest { Service = service }, deadline: DateTime.UtcNow.Add(Deadline), cancellationToken: ct)).Status,
+            status => status == expected,
+            deadline,
+            status => $"grpc.health.v1 '{service}' is {status}, not {expected}");
+
+    /// <summary>Reads the stream until a health change of <paramref name="name"/> to <paramref name="status"/>.</summary>
+    private static async Task<AgentEvent> ReadHealthChangeAsync(IAsyncStreamReader<WatchEventsResponse> stream, string name, HealthStatus status)
+    {
+        var seen = new List<string>();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        while (true)
+        {
+            Assert.True(await stream.MoveNext(timeout.Token), $"stream ended; health changes seen: {string.Join(", ", seen)}");
+            if (stream.Current.KindCase != WatchEventsResponse.KindOneofCase.Event || stream.Current.Event.KindCase != AgentEvent.KindOneofCase.HealthChange)
+                continue;
+            var change = stream.Current.Event.HealthChange;
+            seen.Add($"{change.Name}={change.Status}");
+            if (change.Name == name && change.Status == status)
+                return stream.Current.Event;
+        }
     }
 
     [Fact]
@@ -278,6 +349,21 @@ public sealed class AgentGrpcTests : IAsyncLifetime
     private static async Task AppendToAsync(string path, params string[] lines)
     {
         await File.AppendAllTextAsync(path, string.Join('\n', lines) + "\n");
+    }
+
+    /// <summary>Reads until <paramref name="count"/> delivery events came; every event read is added to <paramref name="all"/>.</summary>
+    private static async Task<List<AgentEvent>> ReadDeliveriesAsync(IAsyncStreamReader<WatchEventsResponse> stream, int count, List<AgentEvent> all)
+    {
+        var deliveries = new List<AgentEvent>();
+        while (deliveries.Count < count)
+        {
+            var next = (await ReadEventsAsync(stream, 1))[0];
+            all.Add(next);
+            if (next.KindCase == AgentEvent.KindOneofCase.Delivery)
+                deliveries.Add(next);
+        }
+
+        return deliveries;
     }
 
     private static async Task<List<AgentEvent>> ReadEventsAsync(IAsyncStreamReader<WatchEventsResponse> stream, int count)

@@ -60,6 +60,38 @@ public sealed class AgentHealthTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task Health_OpenDkimStopped_MilterCheckFails()
+    {
+        string work = Directory.CreateTempSubdirectory("mailagent-health-dkim-").FullName;
+        try
+        {
+            await using var postfix = await PrivatePostfix.StartAsync(new PrivatePostfixOptions { Diagnostics = output.WriteLine });
+            await using var agent = await AgentProcess.StartAsync(
+                $"LogTailing:Path={postfix.LogPath}",
+                $"LogTailing:StateDirectory={work}",
+                "Health:Checks=postfix;milter",
+                $"Health:PostfixPath={PostfixCommand}",
+                $"Health:ConfigDirectory={postfix.ConfigDirectory}",
+                $"Health:MilterAddress=127.0.0.1:{postfix.MilterPort}",
+                "Health:Interval=00:00:00.500",
+                "Health:CheckTimeout=00:00:03");
+            var healthy = await UntilAsync(agent, r => r.Status == 200, StartDeadline);
+            Assert.Equal("healthy", Check(healthy.Body, "milter"));
+
+            await postfix.StopOpenDkimAsync();
+            var failed = await UntilAsync(agent, r => r.Status == 503 && Check(r.Body, "milter") == "unhealthy", ReactDeadline);
+            output.WriteLine(failed.Body);
+
+            Assert.Equal("healthy", Check(failed.Body, "postfix"));
+            Assert.Contains($"OpenDKIM milter at 127.0.0.1:{postfix.MilterPort} refuses connections", failed.Body, StringComparison.Ordinal);
+        }
+        finally
+        {
+            Directory.Delete(work, recursive: true);
+        }
+    }
+
+    [Fact]
     public async Task Systemd_NotifySocketAsPid1_ReadyThenWatchdogPings()
     {
         string work = Directory.CreateTempSubdirectory("mailagent-notify-").FullName;

@@ -256,6 +256,23 @@ internal sealed partial class PrivatePostfix
         }
     }
 
+    /// <summary>
+    /// Kills OpenDKIM (as a crash would) and waits until its milter port refuses connections; Postfix
+    /// keeps running. The instance cannot start it again.
+    /// </summary>
+    public async Task StopOpenDkimAsync(CancellationToken cancellationToken = default)
+    {
+        var openDkim = _children.Single(c => c.Name == "opendkim");
+        await openDkim.DisposeAsync();
+        _children.Remove(openDkim);
+        await Eventually.UntilAsync(
+            ct => SmtpProbe.CanConnectAsync(MilterPort, ct),
+            listening => !listening,
+            StopTimeout,
+            _ => $"the OpenDKIM milter port {MilterPort} still accepts connections after the kill",
+            cancellationToken);
+    }
+
     private async Task StopPostfixAsync()
     {
         var stop = await Tool.TryRunAsync(Postfix, ["-c", ConfigDirectory, "stop"], CancellationToken.None);
