@@ -11,6 +11,7 @@ internal static class CommandLine
           mailagent replay FILE... [--format json|prometheus|summary]
           mailagent queue [--format json|prometheus] [Queue:Key=value ...]   one queue snapshot
           mailagent check-config [--config FILE] [Section:Key=value ...]
+          mailagent apply-config FILE [--dry-run] [--expected-hash HASH]   change main.cf safely
           mailagent pki init --dir DIR [--agent-name NAME] [--client-name NAME] [--days N]
           mailagent version
           mailagent help [COMMAND]
@@ -41,6 +42,8 @@ internal static class CommandLine
                 return await Hosting.AgentHost.CheckConfigAsync(rest, context);
             case "pki":
                 return await PkiCommand.RunAsync(rest, context);
+            case "apply-config":
+                return await ApplyConfigCommand.RunAsync(rest, context);
             case "version" or "--version":
                 await context.Out.WriteLineAsync($"mailagent {AgentVersion.Text}");
                 await context.Out.FlushAsync();
@@ -51,6 +54,7 @@ internal static class CommandLine
                     "replay" => ReplayCommand.Usage,
                     "pki" => PkiCommand.Usage,
                     "queue" => QueueCommand.Usage,
+                    "apply-config" => ApplyConfigCommand.Usage,
                     "run" or "check-config" => Hosting.AgentHost.RunUsage,
                     _ => Usage,
                 });

@@ -1,4 +1,5 @@
 using System.Globalization;
+using MailAgent.ConfigApply;
 using MailAgent.Grpc;
 using MailAgent.Health;
 using MailAgent.LogTailing;
@@ -84,7 +85,10 @@ internal static class AgentConfiguration
         var p = new PostfixOptions();
         Bind(() => config.GetSection(PostfixOptions.SectionName).Bind(p, Strict), nameof(PostfixOptions), errors);
         PostfixOptions.Validate(p, errors);
-        settings = new AgentSettings(tail, http, correlation, log, grpc, queue, health, p);
+        var apply = new ConfigApplyOptions();
+        Bind(() => config.GetSection(ConfigApplyOptions.SectionName).Bind(apply, Strict), nameof(ConfigApplyOptions), errors);
+        ConfigApplyOptions.Validate(apply, errors);
+        settings = new AgentSettings(tail, http, correlation, log, grpc, queue, health, p, apply);
         return errors;
     }
 
@@ -233,6 +237,7 @@ internal static class AgentConfiguration
         nameof(CorrelationOptions) => "Correlation takes MaxMessages (a number) and MaxAge (d.hh:mm:ss)",
         nameof(QueueOptions) => "Queue takes Enabled (true|false), Interval and Timeout (hh:mm:ss), TopDomains (a number) and AgeBuckets (seconds, comma-separated)",
         nameof(PostfixOptions) => "Postfix takes ConfigDirectory (absolute path), PostfixPath, PostconfPath and PostqueuePath",
+        nameof(ConfigApplyOptions) => "ConfigApply takes AllowedParameters (';'-separated names, '*' wildcards), AuditLogPath and StagingDirectory (absolute paths), VerifyTimeout, LockTimeout and RollbackDegradedFor (hh:mm:ss) and IdempotencyKeysKept (a number)",
         _ => "AgentLog takes FilePath, Level and RetainedDays",
     };
 
@@ -246,4 +251,4 @@ internal static class AgentConfiguration
 /// <summary>Every section of the agent's configuration, bound and checked together.</summary>
 internal sealed record AgentSettings(
     TailOptions Tail, HttpOptions Http, CorrelationOptions Correlation, AgentLogOptions Log, GrpcOptions Grpc, QueueOptions Queue,
-    HealthOptions Health, PostfixOptions Postfix);
+    HealthOptions Health, PostfixOptions Postfix, ConfigApplyOptions ConfigApply);

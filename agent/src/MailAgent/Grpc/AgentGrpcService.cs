@@ -6,7 +6,8 @@ namespace MailAgent.Grpc;
 
 /// <summary><c>mailagent.v1.AgentService</c>: translates calls to the status reader, the queue source and the event ring.</summary>
 internal sealed class AgentGrpcService(
-    AgentStatusReader status, EventRing ring, IEnumerable<Queue.IQueueSnapshotSource> queues, IPostfixVersionSource postfix, ILogger<AgentGrpcService> logger)
+    AgentStatusReader status, EventRing ring, IEnumerable<Queue.IQueueSnapshotSource> queues, IPostfixVersionSource postfix, ConfigApply.ConfigApplier applier,
+    ILogger<AgentGrpcService> logger)
     : AgentService.AgentServiceBase
 {
     private const int BatchSize = 256;
@@ -23,6 +24,7 @@ internal sealed class AgentGrpcService(
             StartedAt = Timestamp.FromDateTimeOffset(s.StartedAt),
             Uptime = Duration.FromTimeSpan(s.Uptime),
             Health = Map(s.Overall),
+            ConfigHash = applier.CurrentHash(),
         };
         foreach (var c in s.Checks)
         {
@@ -80,8 +82,30 @@ internal sealed class AgentGrpcService(
         }
     }
 
-    public override Task<ApplyConfigResponse> ApplyConfig(ApplyConfigRequest request, ServerCallContext context) =>
-        throw new RpcException(new Status(StatusCode.Unimplemented, $"ApplyConfig is declared but not implemented yet: the config applier is still to come ({ApplyConfigIssue})"));
+    public override async Task<ApplyConfigResponse> ApplyConfig(ApplyConfigRequest request, ServerCallContext context)
+    {
+        // The interceptor has already checked that this certificate may write.
+        string caller = context.GetHttpContext().Connection.ClientCertificate?.Subject ?? context.Peer;
+        var reply = await applier.ApplyAsync(
+            new ConfigApply.ConfigApplyRequest(request.Set, request.Remove, request.ExpectedConfigHash, request.IdempotencyKey, request.DryRun, caller),
+            context.CancellationToken);
+        var response = new ApplyConfigResponse
+        {
+            Result = reply.Result switch
+            {
+                ConfigApply.ConfigApplyResult.Applied => ApplyResult.Applied,
+                ConfigApply.ConfigApplyResult.Unchanged => ApplyResult.Unchanged,
+                ConfigApply.ConfigApplyResult.Rejected => ApplyResult.Rejected,
+                ConfigApply.ConfigApplyResult.RolledBack => ApplyResult.RolledBack,
+                _ => ApplyResult.DryRun,
+            },
+            Reason = reply.Reason,
+            ConfigHash = reply.ConfigHash,
+        };
+        response.Diff.AddRange(reply.Diff.Select(c => new ConfigChange { Name = c.Name, OldValue = c.OldValue, NewValue = c.NewValue, Removed = c.Removed }));
+        response.Messages.AddRange(reply.Messages);
+        return response;
+    }
 
     public override Task<ReloadCertificatesResponse> ReloadCertificates(ReloadCertificatesRequest request, ServerCallContext context) =>
         throw new RpcException(new Status(StatusCode.Unimplemented, $"ReloadCertificates is declared but not implemented yet: the certificate watcher is still to come ({ApplyConfigIssue})"));

@@ -1,5 +1,6 @@
 using MailAgent.Cli;
 using MailAgent.Config;
+using MailAgent.ConfigApply;
 using MailAgent.Grpc;
 using MailAgent.Health;
 using MailAgent.LogTailing;
@@ -84,6 +85,13 @@ internal static partial class AgentHost
           Grpc:ReadClients                client CNs allowed GetStatus, GetQueue, WatchEvents, Health (comma-separated) []
           Grpc:WriteClients               client CNs allowed ApplyConfig, ReloadCertificates (comma-separated) []
           Grpc:EventBufferSize            events kept for WatchEvents to resume from [10000]
+          ConfigApply:AllowedParameters   main.cf names ApplyConfig may change, ';'-separated, '*' wildcards [see README]
+          ConfigApply:AuditLogPath        one JSON line per apply [/var/log/mailagent/config-audit.log]
+          ConfigApply:StagingDirectory    snapshots and staged copies [LogTailing:StateDirectory/config-apply]
+          ConfigApply:VerifyTimeout       after the reload, Postfix must be verified within [00:00:30]
+          ConfigApply:LockTimeout         a second apply waits at most this for the first [00:02:00]
+          ConfigApply:IdempotencyKeysKept replies remembered by idempotency key [1000]
+          ConfigApply:RollbackDegradedFor health check 'config' degraded after a rollback for [00:30:00]
           ('mailagent pki init' makes the certificates.)
         Environment: MAILAGENT__LogTailing__Path=… and so on.
         """;
@@ -92,7 +100,7 @@ internal static partial class AgentHost
     {
         var config = AgentConfiguration.Build(args, out var file, out var errors);
         errors.AddRange(AgentConfiguration.Validate(config, out var settings));
-        var (tail, http, correlation, log, grpc, queue, health, postfix) = settings;
+        var (tail, http, correlation, log, grpc, queue, health, postfix, _) = settings;
         if (errors.Count > 0)
         {
             foreach (var e in errors)
@@ -130,7 +138,7 @@ internal static partial class AgentHost
 
         var config = AgentConfiguration.Build(args, out _, out var errors);
         errors.AddRange(AgentConfiguration.Validate(config, out var settings));
-        var (tail, http, correlation, agentLog, grpc, queue, health, postfix) = settings;
+        var (tail, http, correlation, agentLog, grpc, queue, health, postfix, configApply) = settings;
         if (errors.Count > 0)
         {
             foreach (var e in errors)
@@ -165,7 +173,8 @@ internal static partial class AgentHost
             .AddLogPipeline(correlation, context.Time)
             .AddLogTailing(tail)
             .AddQueueInspection(queue, postfix)
-            .AddHealth(health, postfix);
+            .AddHealth(health, postfix)
+            .AddConfigApply(configApply, postfix, tail, health);
         if (grpc.Enabled)
             builder.Services.AddGrpcApi(grpc, context.Time);
 

@@ -23,6 +23,10 @@ public sealed class AgentGrpcTests : IAsyncLifetime
 
     private string LogPath => Path.Combine(_dir, "mail.log");
 
+    private string PostfixDirectory => Path.Combine(_dir, "postfix");
+
+    private string AuditLogPath => Path.Combine(_dir, "config-audit.log");
+
     public async Task InitializeAsync()
     {
         Directory.CreateDirectory(_dir);
@@ -31,7 +35,11 @@ public sealed class AgentGrpcTests : IAsyncLifetime
         _pki = AgentPki.Init(Path.Combine(_dir, "pki"), "agent-test", "control-plane", 60, [], issuedAt);
         _ca = X509Certificate2.CreateFromPemFile(_pki.CaCertificate, _pki.CaKey);
         await File.WriteAllTextAsync(LogPath, "");
+        Directory.CreateDirectory(PostfixDirectory);
+        // No Postfix runs here: a queue directory that does not exist keeps postqueue failing (GetQueue has no snapshot).
+        await File.WriteAllTextAsync(Path.Combine(PostfixDirectory, "main.cf"), $"queue_directory = {Path.Combine(_dir, "no-queue")}\nrelayhost = [relay.example]:587\n");
         _agent = await AgentProcess.StartAsync(
+            $"Postfix:ConfigDirectory={PostfixDirectory}", $"ConfigApply:AuditLogPath={AuditLogPath}",
             $"LogTailing:Path={LogPath}", $"LogTailing:StateDirectory={Path.Combine(_dir, "state")}",
             "Grpc:Listen=127.0.0.1:0", $"Grpc:CaFile={_pki.CaCertificate}", $"Grpc:CertificateFile={_pki.AgentCertificate}",
             $"Grpc:KeyFile={_pki.AgentKey}", "Grpc:ReadClients=control-plane,observer", "Grpc:WriteClients=admin");
@@ -96,17 +104,39 @@ public sealed class AgentGrpcTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task WriteRpcs_AllowedWriter_AreUnimplementedAndSayWhy()
+    public async Task ApplyConfig_AllowedWriter_RunsTheApplierAndIsAudited_ReadOnlyClientRefused()
+    {
+        using var writer = Channel(Client("admin"));
+        using var reader = Channel(Client("control-plane"));
+        var client = new AgentService.AgentServiceClient(writer);
+        string hash = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(File.ReadAllBytes(Path.Combine(PostfixDirectory, "main.cf"))));
+        var request = new ApplyConfigRequest { ExpectedConfigHash = hash, IdempotencyKey = "grpc-1" };
+        request.Set.Add("mynetworks", "0.0.0.0/0");
+
+        var status = await new AgentService.AgentServiceClient(reader).GetStatusAsync(new GetStatusRequest(), deadline: DateTime.UtcNow.Add(Deadline));
+        var reply = await client.ApplyConfigAsync(request, deadline: DateTime.UtcNow.Add(Deadline));
+        var refused = await Assert.ThrowsAsync<RpcException>(() => new AgentService.AgentServiceClient(reader).ApplyConfigAsync(request, deadline: DateTime.UtcNow.Add(Deadline)).ResponseAsync);
+
+        Assert.Equal(hash, status.ConfigHash);
+        Assert.Equal(ApplyResult.Rejected, reply.Result);
+        Assert.Contains("mynetworks is not on the allow-list", reply.Reason, StringComparison.Ordinal);
+        Assert.Equal(hash, reply.ConfigHash);
+        Assert.Equal(StatusCode.PermissionDenied, refused.StatusCode);
+        var audit = System.Text.Json.JsonDocument.Parse(Assert.Single(File.ReadAllLines(AuditLogPath))).RootElement;
+        Assert.StartsWith("CN=admin,", audit.GetProperty("who").GetString(), StringComparison.Ordinal);
+        Assert.Equal("grpc-1", audit.GetProperty("idempotency_key").GetString());
+        Assert.Equal("rejected", audit.GetProperty("result").GetString());
+    }
+
+    [Fact]
+    public async Task ReloadCertificates_AllowedWriter_IsUnimplemented()
     {
         using var channel = Channel(Client("admin"));
         var client = new AgentService.AgentServiceClient(channel);
 
-        var apply = await Assert.ThrowsAsync<RpcException>(() => client.ApplyConfigAsync(new ApplyConfigRequest(), deadline: DateTime.UtcNow.Add(Deadline)).ResponseAsync);
         var reload = await Assert.ThrowsAsync<RpcException>(() => client.ReloadCertificatesAsync(new ReloadCertificatesRequest(), deadline: DateTime.UtcNow.Add(Deadline)).ResponseAsync);
 
-        Assert.Equal(StatusCode.Unimplemented, apply.StatusCode);
         Assert.Equal(StatusCode.Unimplemented, reload.StatusCode);
-        Assert.Contains("Agent health, the gRPC API", apply.Status.Detail, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -28,7 +28,8 @@ internal sealed class SmtpBannerCheck(HealthOptions options) : IHealthCheck
             : HealthCheckResult.Degraded(string.Join("; ", failures));
     }
 
-    private static async Task<string?> ProbeAsync(string endpoint, CancellationToken cancellationToken)
+    /// <summary>Null when <paramref name="endpoint"/> answers 220 and EHLO, else what went wrong; the config applier verifies with it too.</summary>
+    public static async Task<string?> ProbeAsync(string endpoint, CancellationToken cancellationToken)
     {
         if (!TcpEndpoint.TryParse(endpoint, out var host, out var port))
             return "not a host:port";

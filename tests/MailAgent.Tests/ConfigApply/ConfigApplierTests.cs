@@ -1,0 +1,321 @@
+using System.Text.Json;
+using MailAgent.ConfigApply;
+using MailAgent.Postfix;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace MailAgent.Tests.ConfigApply;
+
+/// <summary>The applier's decisions over a fake postconf/postfix and real files in a temp directory.</summary>
+public sealed class ConfigApplierTests : IDisposable
+{
+    private const string InitialMainCf = "# test main.cf\nqueue_directory = /var/spool/postfix\nsmtp_destination_rate_delay = 0s\nrelayhost = [relay.example]:587\n";
+
+    private readonly string _dir = Path.Combine(Path.GetTempPath(), "mailagent-apply-" + Guid.NewGuid().ToString("N"));
+    private readonly FakePostfixControl _postfix;
+    private readonly ConfigApplyOptions _options;
+
+    public ConfigApplierTests()
+    {
+        Directory.CreateDirectory(ConfigDirectory);
+        File.WriteAllText(MainCf, InitialMainCf);
+        File.WriteAllText(Path.Combine(ConfigDirectory, "master.cf"), "smtp inet n - n - - smtpd\n");
+        _postfix = new FakePostfixControl { ConfigDirectory = ConfigDirectory };
+        _options = new ConfigApplyOptions
+        {
+            AuditLogPath = Path.Combine(_dir, "audit.log"),
+            StagingDirectory = Path.Combine(_dir, "staging"),
+            VerifyTimeout = TimeSpan.FromSeconds(1),
+        };
+    }
+
+    private string ConfigDirectory => Path.Combine(_dir, "etc");
+
+    private string MainCf => Path.Combine(ConfigDirectory, "main.cf");
+
+    private string LogPath => Path.Combine(_dir, "mail.log");
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    [Fact]
+    public async Task Apply_ValidChange_AppliedReloadedAndAudited()
+    {
+        using var applier = Create();
+        string before = applier.CurrentHash();
+
+        var reply = await applier.ApplyAsync(Request(("smtp_destination_rate_delay", "1s"), ("smtpd_milters", "inet:127.0.0.1:8891")), default);
+
+        Assert.Equal(ConfigApplyResult.Applied, reply.Result);
+        Assert.Equal(["smtp_destination_rate_delay", "smtpd_milters"], reply.Diff.Select(c => c.Name));
+        Assert.Equal(new ConfigChange("smtp_destination_rate_delay", "0s", "1s", false), reply.Diff[0]);
+        Assert.Contains("smtp_destination_rate_delay = 1s", File.ReadAllText(MainCf), StringComparison.Ordinal);
+        Assert.NotEqual(before, reply.ConfigHash);
+        Assert.Equal(applier.CurrentHash(), reply.ConfigHash);
+        Assert.Contains("postfix reload", _postfix.Calls);
+        var audit = AuditLines();
+        Assert.Single(audit);
+        Assert.Equal("applied", audit[0].GetProperty("result").GetString());
+        Assert.Equal("CN=admin", audit[0].GetProperty("who").GetString());
+        Assert.Equal(before, audit[0].GetProperty("old_hash").GetString());
+        Assert.Equal(reply.ConfigHash, audit[0].GetProperty("new_hash").GetString());
+        // The staging copy is gone; one snapshot is kept.
+        Assert.Empty(Directory.GetDirectories(_options.StagingDirectory, "stage-*"));
+        Assert.Single(Directory.GetDirectories(_options.StagingDirectory, "snapshot-*"));
+    }
+
+    [Fact]
+    public async Task Apply_SameChangeAgain_Unchanged()
+    {
+        using var applier = Create();
+        await applier.ApplyAsync(Request(("smtp_destination_rate_delay", "1s")), default);
+        byte[] after = File.ReadAllBytes(MainCf);
+        int reloads = _postfix.Calls.Count(c => c == "postfix reload");
+
+        var again = await applier.ApplyAsync(Request(("smtp_destination_rate_delay", "1s")), default);
+
+        Assert.Equal(ConfigApplyResult.Unchanged, again.Result);
+        Assert.Empty(again.Diff);
+        Assert.Equal(after, File.ReadAllBytes(MainCf));
+        Assert.Equal(reloads, _postfix.Calls.Count(c => c == "postfix reload"));
+    }
+
+    [Theory]
+    [InlineData("mynetworks", "0.0.0.0/0", "not on the allow-list")]
+    [InlineData("smtp_destination_rate_delayy", "1s", "unknown Postfix parameter")]
+    [InlineData("smtp_destination_rate_delay", "1s\nrelayhost = evil", "line break")]
+    [InlineData("smtp_destination_rate_delay", "$(reboot)", "'$('")]
+    [InlineData("smtp_destination_rate_delay", "`reboot`", "backtick")]
+    [InlineData("smtp_destination_rate_delay", "1s\u0007", "control character")]
+    [InlineData("Relay Host", "x", "not a Postfix parameter name")]
+    public async Task Apply_BadNameOrValue_RejectedAndMainCfUntouched(string name, string value, string reason)
+    {
+        using var applier = Create("smtp_destination_rate_delay;smtp_destination_rate_delayy;relayhost");
+        byte[] before = File.ReadAllBytes(MainCf);
+
+        var reply = await applier.ApplyAsync(Request((name, value)), default);
+
+        Assert.Equal(ConfigApplyResult.Rejected, reply.Result);
+        Assert.Contains(reason, reply.Reason, StringComparison.Ordinal);
+        Assert.Equal(before, File.ReadAllBytes(MainCf));
+        Assert.DoesNotContain(_postfix.Calls, c => c.StartsWith("postfix reload", StringComparison.Ordinal) || c.Contains("-e", StringComparison.Ordinal));
+        Assert.Equal("rejected", Assert.Single(AuditLines()).GetProperty("result").GetString());
+    }
+
+    [Fact]
+    public async Task Apply_PostfixDollarExpansion_IsAllowed()
+    {
+        using var applier = Create();
+
+        var reply = await applier.ApplyAsync(Request(("smtpd_milters", "${relayhost} $relayhost")), default);
+
+        Assert.Equal(ConfigApplyResult.Applied, reply.Result);
+    }
+
+    [Fact]
+    public async Task Apply_StaleExpectedHash_Rejected_CurrentHashApplied()
+    {
+        using var applier = Create();
+        string current = applier.CurrentHash();
+
+        var stale = await applier.ApplyAsync(Request(("relayhost", "")) with { ExpectedHash = new string('0', 64) }, default);
+        var fresh = await applier.ApplyAsync(Request(("relayhost", "")) with { ExpectedHash = current }, default);
+
+        Assert.Equal(ConfigApplyResult.Rejected, stale.Result);
+        Assert.Contains("changed since the caller read it", stale.Reason, StringComparison.Ordinal);
+        Assert.Equal(current, stale.ConfigHash);
+        Assert.Equal(ConfigApplyResult.Applied, fresh.Result);
+    }
+
+    [Fact]
+    public async Task Apply_SameIdempotencyKey_FirstReplyAgainWithoutApplying()
+    {
+        using var applier = Create();
+        var first = await applier.ApplyAsync(Request(("smtp_destination_rate_delay", "2s")) with { IdempotencyKey = "k1" }, default);
+        File.WriteAllText(MainCf, InitialMainCf);
+        int calls = _postfix.Calls.Count;
+
+        var second = await applier.ApplyAsync(Request(("smtp_destination_rate_delay", "2s")) with { IdempotencyKey = "k1" }, default);
+
+        Assert.Equal(ConfigApplyResult.Applied, second.Result);
+        Assert.Equal(first.Diff, second.Diff);
+        Assert.Equal(calls, _postfix.Calls.Count);
+        Assert.Equal(InitialMainCf, File.ReadAllText(MainCf));
+    }
+
+    [Fact]
+    public async Task Apply_RemoveParameter_RemovedWithOldValueInDiff()
+    {
+        using var applier = Create();
+
+        var reply = await applier.ApplyAsync(new ConfigApplyRequest(new Dictionary<string, string>(), ["relayhost"], "", "", false, "CN=admin"), default);
+
+        Assert.Equal(ConfigApplyResult.Applied, reply.Result);
+        Assert.Equal(new ConfigChange("relayhost", "[relay.example]:587", "", true), Assert.Single(reply.Diff));
+        Assert.DoesNotContain("relayhost", File.ReadAllText(MainCf), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Apply_ReloadFails_RolledBackByteIdentical()
+    {
+        using var applier = Create();
+        byte[] before = File.ReadAllBytes(MainCf);
+        _postfix.ReloadResult = new PostfixRun(true, 1, "", "postfix/postfix-script: fatal: the Postfix mail system is not running");
+
+        var reply = await applier.ApplyAsync(Request(("smtp_destination_rate_delay", "5s")), default);
+
+        Assert.Equal(ConfigApplyResult.RolledBack, reply.Result);
+        Assert.Contains("postfix reload failed", reply.Reason, StringComparison.Ordinal);
+        Assert.Equal(before, File.ReadAllBytes(MainCf));
+        Assert.Equal(ConfigRules.Sha256Hex(before), reply.ConfigHash);
+        Assert.Equal("rolled_back", Assert.Single(AuditLines()).GetProperty("result").GetString());
+    }
+
+    [Fact]
+    public async Task Apply_FatalLoggedAfterReload_RolledBackAndHealthDegraded()
+    {
+        using var applier = Create();
+        byte[] before = File.ReadAllBytes(MainCf);
+        File.WriteAllText(LogPath, "Nov 28 04:00:00 mail postfix/smtpd[1]: fatal: an old problem, before the apply\n");
+        _postfix.OnReload = () =>
+        {
+            _postfix.OnReload = () => Task.CompletedTask;
+            File.AppendAllText(LogPath, "Nov 28 04:00:01 mail postfix/smtpd[2]: fatal: bad numerical configuration: message_size_limit = x\n");
+            return Task.CompletedTask;
+        };
+        var time = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(DateTimeOffset.UnixEpoch);
+        var health = new ConfigApplyHealthCheck(applier, _options, time);
+        Assert.Equal(MailAgent.Health.HealthStatus.Healthy, (await health.RunAsync(default)).Status);
+
+        var reply = await applier.ApplyAsync(Request(("message_size_limit", "x")), default);
+
+        Assert.Equal(ConfigApplyResult.RolledBack, reply.Result);
+        Assert.Contains("bad numerical configuration", reply.Reason, StringComparison.Ordinal);
+        Assert.DoesNotContain("an old problem", reply.Reason, StringComparison.Ordinal);
+        Assert.Equal(before, File.ReadAllBytes(MainCf));
+        Assert.Equal(2, _postfix.Calls.Count(c => c == "postfix reload"));
+        var check = await health.RunAsync(default);
+        Assert.Equal(MailAgent.Health.HealthStatus.Degraded, check.Status);
+        Assert.Contains("bad numerical configuration", check.Reason, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Apply_NotVerifiedInTime_RolledBack()
+    {
+        using var applier = Create();
+        byte[] before = File.ReadAllBytes(MainCf);
+        _postfix.StatusResult = new PostfixRun(true, 1, "", "postfix/postfix-script: the Postfix mail system is not running");
+
+        var reply = await applier.ApplyAsync(Request(("smtp_destination_rate_delay", "5s")), default);
+
+        Assert.Equal(ConfigApplyResult.RolledBack, reply.Result);
+        Assert.Contains("not verified within", reply.Reason, StringComparison.Ordinal);
+        Assert.Equal(before, File.ReadAllBytes(MainCf));
+    }
+
+    [Fact]
+    public async Task Apply_StagedCheckFails_RejectedAndNothingReloaded()
+    {
+        using var applier = Create();
+        byte[] before = File.ReadAllBytes(MainCf);
+        _postfix.CheckResult = new PostfixRun(true, 1, "", "postfix/postfix-script: fatal: something is wrong");
+
+        var reply = await applier.ApplyAsync(Request(("smtp_destination_rate_delay", "5s")), default);
+
+        Assert.Equal(ConfigApplyResult.Rejected, reply.Result);
+        Assert.Contains("postfix check", reply.Reason, StringComparison.Ordinal);
+        Assert.Equal(before, File.ReadAllBytes(MainCf));
+        Assert.DoesNotContain("postfix reload", _postfix.Calls);
+        Assert.Contains("postfix -c STAGE check", _postfix.Calls);
+    }
+
+    [Fact]
+    public async Task Apply_ReferencedMapMissing_Rejected()
+    {
+        using var applier = Create();
+        string map = Path.Combine(_dir, "transport");
+        File.WriteAllText(map, "example.com smtp:[127.0.0.1]\n");
+
+        var missingDb = await applier.ApplyAsync(Request(("transport_maps", "hash:" + map)), default);
+        var present = await applier.ApplyAsync(Request(("transport_maps", "texthash:" + map)) with { DryRun = true }, default);
+
+        Assert.Equal(ConfigApplyResult.Rejected, missingDb.Result);
+        Assert.Contains(map + ".db, which does not exist", missingDb.Reason, StringComparison.Ordinal);
+        Assert.Equal(ConfigApplyResult.DryRun, present.Result);
+    }
+
+    [Fact]
+    public async Task Apply_DryRun_DiffAndChecksWithoutChange()
+    {
+        using var applier = Create();
+        byte[] before = File.ReadAllBytes(MainCf);
+
+        var reply = await applier.ApplyAsync(Request(("smtp_destination_rate_delay", "3s")) with { DryRun = true }, default);
+
+        Assert.Equal(ConfigApplyResult.DryRun, reply.Result);
+        Assert.Equal(new ConfigChange("smtp_destination_rate_delay", "0s", "3s", false), Assert.Single(reply.Diff));
+        Assert.Contains(reply.Messages, m => m.Contains("postfix check passed", StringComparison.Ordinal));
+        Assert.Equal(before, File.ReadAllBytes(MainCf));
+        Assert.DoesNotContain("postfix reload", _postfix.Calls);
+    }
+
+    [Fact]
+    public async Task Apply_TwoAtOnce_SecondWaitsForTheFirst()
+    {
+        using var applier = Create();
+        var inReload = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        _postfix.OnReload = async () =>
+        {
+            _postfix.OnReload = () => Task.CompletedTask;
+            inReload.SetResult();
+            await release.Task;
+        };
+
+        var first = applier.ApplyAsync(Request(("smtp_destination_rate_delay", "1s")) with { Caller = "first" }, default);
+        await inReload.Task.WaitAsync(TimeSpan.FromSeconds(30));
+        var second = applier.ApplyAsync(Request(("smtp_destination_rate_delay", "2s")) with { Caller = "second" }, default);
+        int callsWhileBlocked = _postfix.Calls.Count;
+        Assert.NotNull(applier.InProgressSince);
+        release.SetResult();
+        var replies = await Task.WhenAll(first, second).WaitAsync(TimeSpan.FromSeconds(30));
+
+        Assert.All(replies, r => Assert.Equal(ConfigApplyResult.Applied, r.Result));
+        Assert.Equal("0s", replies[0].Diff[0].OldValue);
+        Assert.Equal("1s", replies[1].Diff[0].OldValue);
+        // The second request's first postconf call comes after the first request's reload and verification.
+        int secondStart = _postfix.Calls.FindLastIndex(c => c == "postconf -d");
+        Assert.True(secondStart >= callsWhileBlocked, string.Join(" | ", _postfix.Calls));
+        Assert.True(secondStart > _postfix.Calls.IndexOf("postfix status"), string.Join(" | ", _postfix.Calls));
+        Assert.Equal(1, _postfix.MaxConcurrent);
+        Assert.Equal(["first", "second"], AuditLines().Select(a => a.GetProperty("who").GetString()));
+        Assert.Contains("smtp_destination_rate_delay = 2s", File.ReadAllText(MainCf), StringComparison.Ordinal);
+        Assert.Null(applier.InProgressSince);
+    }
+
+    [Fact]
+    public async Task Apply_SetAndRemoveSameName_Rejected()
+    {
+        using var applier = Create();
+
+        var reply = await applier.ApplyAsync(new ConfigApplyRequest(new Dictionary<string, string> { ["relayhost"] = "" }, ["relayhost"], "", "", false, "CN=admin"), default);
+
+        Assert.Equal(ConfigApplyResult.Rejected, reply.Result);
+        Assert.Contains("both set and removed", reply.Reason, StringComparison.Ordinal);
+    }
+
+    private ConfigApplier Create(string? allowed = null)
+    {
+        if (allowed != null)
+            _options.AllowedParameters = allowed;
+        var settings = new ConfigApplierSettings(_options, ConfigDirectory, _options.StagingDirectory, LogPath, []);
+        return new ConfigApplier(settings, _postfix, (_, _) => Task.FromResult<string?>(null), new ConfigAuditLog(_options.AuditLogPath, TimeProvider.System, NullLogger.Instance),
+            Prometheus.Metrics.NewCustomRegistry(), TimeProvider.System, NullLogger.Instance);
+    }
+
+    private static ConfigApplyRequest Request(params (string Name, string Value)[] set) =>
+        new(set.ToDictionary(p => p.Name, p => p.Value), [], "", "", false, "CN=admin");
+
+    private List<JsonElement> AuditLines() =>
+        File.Exists(_options.AuditLogPath)
+            ? File.ReadAllLines(_options.AuditLogPath).Select(l => JsonDocument.Parse(l).RootElement.Clone()).ToList()
+            : [];
+}
