@@ -13,6 +13,8 @@ public sealed class EvaluationLoopTests
     {
         public IReadOnlyDictionary<string, AgentObservation> Observations() =>
             new Dictionary<string, AgentObservation> { ["postfix-oregon"] = new(null, [], null) };
+
+        public Task ReadyAsync(CancellationToken cancellationToken) => Task.CompletedTask;
     }
 
     private sealed class FakeEvaluator : IProviderEvaluator

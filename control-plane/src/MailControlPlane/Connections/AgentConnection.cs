@@ -44,6 +44,7 @@ internal sealed class AgentConnection
     private DateTimeOffset? _changeStartedAt;
     private ulong _lastSequence;
     private CancellationTokenSource? _watchCall;
+    private readonly TaskCompletionSource _firstAnswer = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     public AgentConnection(RegisteredAgent agent, AgentService.AgentServiceClient client, ConnectionOptions options,
         IDeliveryRecorder deliveries, TimeProvider time, ILogger logger)
@@ -59,6 +60,9 @@ internal sealed class AgentConnection
     public RegisteredAgent Agent { get; }
 
     public AgentService.AgentServiceClient Client => _client;
+
+    /// <summary>Completes when the agent first answered.</summary>
+    public Task FirstAnswer => _firstAnswer.Task;
 
     public AgentSnapshot Snapshot()
     {
@@ -107,13 +111,14 @@ internal sealed class AgentConnection
             }
             catch (RpcException e) when (!cancellationToken.IsCancellationRequested)
             {
-                Failed(Describe(e));
+                if (!call.IsCancellationRequested)
+                    Failed(Describe(e));
             }
             catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
             {
                 // The heartbeat deadline cancelled the call: dial again.
             }
-            catch (OperationCanceledException)
+            catch (Exception e) when (e is OperationCanceledException or RpcException)
             {
                 return;
             }
@@ -184,7 +189,7 @@ internal sealed class AgentConnection
                 Failed(Describe(e));
                 wait = Min(backoff.Next(), _options.StatusInterval);
             }
-            catch (OperationCanceledException)
+            catch (Exception e) when (e is OperationCanceledException or RpcException)
             {
                 return;
             }
@@ -239,18 +244,25 @@ internal sealed class AgentConnection
             _lastError = "";
         }
 
+        _firstAnswer.TrySetResult();
+
         SetState(ConnectionState.Connected, "");
     }
 
     private void Failed(string error)
     {
         bool silent;
+        bool repeated;
         lock (_lock)
         {
+            repeated = _lastError == error;
             _lastError = error;
             silent = _lastHeartbeat == null || _time.GetUtcNow() - _lastHeartbeat.Value > _options.HeartbeatTimeout;
         }
 
+        // Logged once per distinct error: a down agent does not fill the log at every retry.
+        if (!repeated)
+            Log.CallFailed(_logger, Agent.Name, error);
         SetState(silent && _lastHeartbeat != null ? ConnectionState.Unreachable : ConnectionState.Connecting, ": " + error);
     }
 

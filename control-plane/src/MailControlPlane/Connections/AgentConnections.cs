@@ -12,11 +12,15 @@ internal sealed class AgentConnections : BackgroundService, Hosting.IObservation
 {
     private readonly List<AgentConnection> _connections = [];
     private readonly List<GrpcChannel> _channels = [];
+    private readonly TimeProvider _time;
+    private readonly TimeSpan _readyTimeout;
 
     public AgentConnections(AgentRegistry registry, TlsOptions tls, ConnectionOptions options, IDeliveryRecorder deliveries,
         TimeProvider time, ILoggerFactory loggers)
     {
         var logger = loggers.CreateLogger<AgentConnections>();
+        _time = time;
+        _readyTimeout = options.HeartbeatTimeout;
         if (registry.Agents.Count == 0)
             return;
         var ca = Certificates.LoadCa(tls.CaFile);
@@ -34,6 +38,22 @@ internal sealed class AgentConnections : BackgroundService, Hosting.IObservation
     public AgentConnection? Find(string name) => _connections.FirstOrDefault(c => c.Agent.Name == name);
 
     public int ConnectedCount => _connections.Count(c => c.Snapshot().State == ConnectionState.Connected);
+
+    /// <summary>
+    /// Waits until every agent answered once, at most HeartbeatTimeout, so that the first evaluation
+    /// does not take a connection still being set up (TLS, a cold start) for a silent agent.
+    /// </summary>
+    public async Task ReadyAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            await Task.WhenAll(_connections.Select(c => c.FirstAnswer)).WaitAsync(_readyTimeout, _time, cancellationToken);
+        }
+        catch (TimeoutException)
+        {
+            // A silent agent: the scorer's heartbeat rule takes it from here.
+        }
+    }
 
     /// <summary>The scorer's input: each provider's agent observation.</summary>
     public IReadOnlyDictionary<string, AgentObservation> Observations() =>

@@ -13,4 +13,7 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 1103, Level = LogLevel.Error, Message = "Agent connections cannot start: {Reason}")]
     public static partial void CannotStart(ILogger logger, string reason);
+
+    [LoggerMessage(EventId = 1104, Level = LogLevel.Warning, Message = "Agent {Agent}: {Error}")]
+    public static partial void CallFailed(ILogger logger, string agent, string error);
 }

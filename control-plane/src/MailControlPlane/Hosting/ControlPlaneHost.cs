@@ -87,11 +87,10 @@ internal static class ControlPlaneHost
         return 0;
     }
 
-    /// <summary>The whole control plane as a WebApplication (not started); <paramref name="configure"/> adds logging and service hosting.</summary>
+    /// <summary>The whole control plane as a WebApplication (not started); <paramref name="configure"/> runs after the registrations (logging, service hosting, test decorators).</summary>
     public static WebApplication Build(ControlPlaneSettings settings, TimeProvider time, Action<WebApplicationBuilder>? configure = null)
     {
         var builder = WebApplication.CreateSlimBuilder();
-        configure?.Invoke(builder);
         if (settings.Grpc.Enabled)
             builder.WebHost.UseKestrelHttpsConfiguration();
         builder.WebHost.ConfigureKestrel(kestrel => GrpcApi.ConfigureListeners(kestrel, settings.Http, settings.Grpc, settings.Tls, time,
@@ -118,6 +117,8 @@ internal static class ControlPlaneHost
         services.AddSingleton<IRolloutTarget>(sp => new ConnectionRolloutTarget(sp.GetRequiredService<AgentConnections>(), time, settings.Connections.CallTimeout));
         services.AddSingleton(sp => new ConfigRollout(sp.GetRequiredService<IRolloutTarget>(), time));
         services.AddGrpc();
+        // Last, so that it may replace a registration (tests wrap the routing-table sink).
+        configure?.Invoke(builder);
 
         var app = builder.Build();
         app.MapMetrics("/metrics", registry);

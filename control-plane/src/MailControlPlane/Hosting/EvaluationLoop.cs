@@ -17,6 +17,9 @@ internal interface IProviderEvaluator : IDeliveryRecorder
 internal interface IObservationSource
 {
     IReadOnlyDictionary<string, AgentObservation> Observations();
+
+    /// <summary>Completes when the first evaluation may run (every agent answered once, or a time limit passed).</summary>
+    Task ReadyAsync(CancellationToken cancellationToken);
 }
 
 /// <summary>
@@ -124,6 +127,15 @@ internal sealed class EvaluationLoop : BackgroundService
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
+        try
+        {
+            await _source.ReadyAsync(stoppingToken);
+        }
+        catch (OperationCanceledException)
+        {
+            return;
+        }
+
         using var timer = new PeriodicTimer(_interval, _time);
         do
         {

@@ -87,7 +87,6 @@ internal static class ControlPlaneConfiguration
         var http = new HttpOptions();
         var grpc = new GrpcApiOptions();
         var scoring = new ScoringOptions();
-        var routing = new RoutingOptions();
         var log = new LogOptions();
         // One concrete Bind call per section: the binder's source generator (Native AOT) handles concrete types only.
         Bind(() => config.GetSection(TlsOptions.SectionName).Bind(tls, Strict), "Tls takes CaFile, CertificateFile and KeyFile (PEM paths)", errors);
@@ -95,7 +94,8 @@ internal static class ControlPlaneConfiguration
         Bind(() => config.GetSection(HttpOptions.SectionName).Bind(http, Strict), "Http takes Urls", errors);
         Bind(() => config.GetSection(GrpcApiOptions.SectionName).Bind(grpc, Strict), "Grpc takes Listen (ADDRESS:PORT), CertificateFile, KeyFile and Clients (comma-separated CNs)", errors);
         Bind(() => config.GetSection(ScoringOptions.SectionName).Bind(scoring, Strict), "Scoring takes the numbers of health-score.md ('mailagent-control-plane help run' lists them)", errors);
-        Bind(() => config.GetSection(RoutingOptions.SectionName).Bind(routing, Strict), "Routing takes ConnectionString, SqlitePath and the writer's intervals ('mailagent-control-plane help run' lists them)", errors);
+        // The routing section checks itself (RoutingOptions.Load names key, value and what is valid).
+        var routing = RoutingOptions.Load(config, errors);
         Bind(() => config.GetSection(LogOptions.SectionName).Bind(log, Strict), "Log takes FilePath, Level and RetainedDays", errors);
 
         var agents = ValidateAgents(config, errors);
@@ -119,9 +119,7 @@ internal static class ControlPlaneConfiguration
         }
 
         ValidateGrpc(grpc, tls, errors);
-        Range(errors, "Scoring:EvaluationInterval", scoring.EvaluationInterval, TimeSpan.FromMilliseconds(100), TimeSpan.FromMinutes(10));
-        if (string.IsNullOrWhiteSpace(routing.ConnectionString) && string.IsNullOrWhiteSpace(routing.SqlitePath))
-            errors.Add("Routing:ConnectionString and Routing:SqlitePath are both empty: set a PostgreSQL connection string, or a SQLite file for the stand-alone routing table");
+        errors.AddRange(scoring.Validate());
         if (!Enum.TryParse<Serilog.Events.LogEventLevel>(log.Level, ignoreCase: true, out _))
             errors.Add($"Log:Level = '{log.Level}' is not valid: use Verbose, Debug, Information, Warning, Error or Fatal");
         if (log.RetainedDays is < 1 or > 3650)
