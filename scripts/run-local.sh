@@ -74,14 +74,14 @@ db="$run/routing.db"
   "Http:Urls=http://127.0.0.1:$((base + 10))" "Grpc:Listen=127.0.0.1:$((base + 11))" \
   "Grpc:CertificateFile=$run/pki/agent.crt" "Grpc:KeyFile=$run/pki/agent.key" Grpc:Clients=control-plane \
   "Routing:SqlitePath=$db" \
-  Scoring:DeliveryWindow=00:03:00 Scoring:EjectionBase=00:00:30 \
+  Scoring:DeliveryWindow=00:01:00 Scoring:EjectionBase=00:01:10 Scoring:FailedBelow=50 \
   "Log:FilePath=$run/control-plane.log" > "$run/control-plane.out" 2>&1 &
 pids+=($!)
 wait_for "$run/control-plane.out" 'mailagent-control-plane listening on' "the control plane"
 
 query="SELECT id, provider_name, config FROM messaging_providers WHERE provider_type = 'email' AND is_active = 1 ORDER BY COALESCE(CAST(json_extract(config, '\$.health_score') AS INTEGER), 100) DESC, COALESCE(CAST(json_extract(config, '\$.email_rate_per_1000') AS REAL), 999) ASC, COALESCE(CAST(json_extract(config, '\$.priority') AS INTEGER), 999) ASC;"
 routing_order() {
-  local sql="SELECT group_concat(provider_name || ' (' || COALESCE(json_extract(config, '\$.health_score'), '-') || ')', ' > ') FROM ($query)"
+  local sql="SELECT group_concat(provider_name || ' (' || COALESCE(json_extract(config, '\$.health_score'), '-') || ')', ' > ') FROM (${query%;})"
   if command -v sqlite3 > /dev/null; then sqlite3 -readonly "$db" "$sql" 2>/dev/null || true
   else python3 -c 'import sqlite3,sys; c=sqlite3.connect("file:"+sys.argv[1]+"?mode=ro", uri=True); print(c.execute(sys.argv[2]).fetchone()[0])' "$db" "$sql" 2>/dev/null || true; fi
 }
@@ -98,9 +98,10 @@ Everything runs (agents: oregon pid ${pids[0]}, virginia pid ${pids[1]}; control
                   sqlite3 -readonly $db "SELECT checked_at, provider_id, status, error_message FROM messaging_provider_health_logs ORDER BY id"
   logs:           .run/control-plane.log, .run/postfix-*/agent.log
 Note: there is no Postfix here, so the agents run only the checks that make sense for a replayed
-log (Health:Checks=log;delivery) and no queue listing (Queue:Enabled=false). The scorer's delivery
-window is 3 min and its ejection time 30 s (Scoring:DeliveryWindow, Scoring:EjectionBase) so a
-whole fall and recovery fits in a few minutes; the defaults are 15 min and 2 min.
+log (Health:Checks=log;delivery) and no queue listing (Queue:Enabled=false). So that a whole fall
+and recovery fits in a few minutes, the scorer's delivery window is 1 min and its ejection time
+70 s (Scoring:DeliveryWindow, Scoring:EjectionBase; defaults 15 min and 2 min), and a score under
+50 fails (Scoring:FailedBelow, default 40: delivery and reputation alone weigh 55 points).
 Each agent replays the corpus ($corpus, deferrals left out), then follows live lines;
 after ${bad_after} s of live traffic virginia gets ${bad_for} s of connection refusals and 451 4.7.1 deferrals, then recovers.
 Ctrl-C stops everything.
@@ -125,9 +126,10 @@ while :; do
   elif [ $phase = bad ] && [ $t -ge $((bad_after + bad_for)) ]; then
     phase=recovered; echo good > "$run/postfix-virginia/phase"; echo "$(date +%T) virginia: deliveries succeed again"
   fi
-  order=$(routing_order)
-  if [ -n "$order" ] && [ "$order" != "$last" ]; then
-    echo "$(date +%T) routing order: $order"; last=$order
+  # Printed when the order of the providers changes (the scores are shown alongside).
+  order=$(routing_order); names=$(sed 's/ ([0-9-]*)//g' <<< "$order")
+  if [ -n "$order" ] && [ "$names" != "$last" ]; then
+    echo "$(date +%T) routing order: $order"; last=$names
   fi
   sleep 1
 done
