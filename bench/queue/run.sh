@@ -172,8 +172,8 @@ wait_parked() {  # N: until N messages are in deferred and nothing is in maildro
 REPORT=$RUN/report.md
 ROWS=$RUN/rows.tsv
 : > "$ROWS"
-COMMON=(--format json "Queue:ConfigDirectory=$ETC" Queue:Timeout=00:05:00 Queue:Interval=00:10:00)
-SETTINGS=("${COMMON[@]}" Queue:PostqueuePath=/usr/sbin/postqueue)
+COMMON=(--format json "Postfix:ConfigDirectory=$ETC" Queue:Timeout=00:05:00 Queue:Interval=00:10:00)
+SETTINGS=("${COMMON[@]}" Postfix:PostqueuePath=/usr/sbin/postqueue)
 hf() {  # NAME CMD: hyperfine median seconds of CMD on the measured core
   say "timing $1: $2"
   hyperfine --style none --warmup 1 --runs "$RUNS" --export-json "$RUN/hf.json" \
@@ -211,7 +211,7 @@ for size in $SIZES; do
   reasons=$(jq_py '", ".join("%s %d" % (k, v) for k, v in d["deferred_by_reason"].items() if v)')
   top=$(jq_py '", ".join("%s %d" % (x["domain"], x["recipients"]) for x in d["deferred_top_domains"][:3]) + ", … other %d" % d["deferred_other_domains_recipients"]')
 
-  cat_settings=("${COMMON[@]}" "Queue:PostqueuePath=$RUN/cat-postqueue")
+  cat_settings=("${COMMON[@]}" "Postfix:PostqueuePath=$RUN/cat-postqueue")
   summ=$(hf summ "$MAILAGENT queue ${cat_settings[*]} > /dev/null")
   read -r summ_kb _ < <(peak "$MAILAGENT" queue "${cat_settings[@]}")
   summ_inner=$(jq_py 'd["duration_seconds"]')

@@ -15,7 +15,7 @@ public sealed class QueueCommandTests : IDisposable
     {
         var postqueue = Script($"cat '{TestData.PathOf("postqueue-j.jsonl")}'");
 
-        var (exitCode, stdout, stderr) = await ReplayRunner.RunAsync("queue", $"Queue:PostqueuePath={postqueue}", "Queue:TopDomains=2");
+        var (exitCode, stdout, stderr) = await ReplayRunner.RunAsync("queue", $"Postfix:PostqueuePath={postqueue}", "Queue:TopDomains=2");
 
         Assert.Equal(0, exitCode);
         Assert.Equal("", stderr);
@@ -39,7 +39,7 @@ public sealed class QueueCommandTests : IDisposable
     {
         var postqueue = Script($"cat '{TestData.PathOf("postqueue-j.jsonl")}'");
 
-        var (exitCode, stdout, _) = await ReplayRunner.RunAsync("queue", "--format", "prometheus", $"Queue:PostqueuePath={postqueue}");
+        var (exitCode, stdout, _) = await ReplayRunner.RunAsync("queue", "--format", "prometheus", $"Postfix:PostqueuePath={postqueue}");
 
         Assert.Equal(0, exitCode);
         Assert.Contains("postfix_showq_queue_depth{queue=\"deferred\"} 1550", stdout, StringComparison.Ordinal);
@@ -53,7 +53,7 @@ public sealed class QueueCommandTests : IDisposable
     {
         var postqueue = Script("echo 'postqueue: fatal: Queue report unavailable - mail system is down' >&2; exit 75");
 
-        var (exitCode, stdout, stderr) = await ReplayRunner.RunAsync("queue", $"Queue:PostqueuePath={postqueue}");
+        var (exitCode, stdout, stderr) = await ReplayRunner.RunAsync("queue", $"Postfix:PostqueuePath={postqueue}");
 
         Assert.Equal(1, exitCode);
         Assert.Contains("\"success\": false", stdout, StringComparison.Ordinal);

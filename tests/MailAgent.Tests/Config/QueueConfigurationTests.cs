@@ -14,8 +14,6 @@ public sealed class QueueConfigurationTests
         Assert.True(queue.Enabled);
         Assert.Equal(TimeSpan.FromSeconds(30), queue.Interval);
         Assert.Equal(TimeSpan.FromSeconds(20), queue.Timeout);
-        Assert.Equal("postqueue", queue.PostqueuePath);
-        Assert.Null(queue.ConfigDirectory);
         Assert.Equal(10, queue.TopDomains);
         Assert.Equal([60.0, 300, 900, 1800, 3600, 14400, 43200, 86400, 172800, 259200, 432000], queue.AgeBucketBounds());
     }
@@ -24,9 +22,10 @@ public sealed class QueueConfigurationTests
     [InlineData("Queue:Interval=00:00:00.500", "Queue:Interval = 00:00:00.5000000 is not valid: use 00:00:01 to 01:00:00")]
     [InlineData("Queue:Timeout=00:00:45", "Queue:Timeout = 00:00:45 is longer than Queue:Interval = 00:00:30")]
     [InlineData("Queue:Timeout=00:00:00", "Queue:Timeout = 00:00:00 is not valid: use 00:00:00.1000000 to 00:10:00")]
-    [InlineData("Queue:PostqueuePath=", "Queue:PostqueuePath is empty")]
-    [InlineData("Queue:ConfigDirectory=etc/postfix", "Queue:ConfigDirectory = 'etc/postfix' is not valid: use an absolute path")]
-    [InlineData("Queue:ConfigDirectory=/nonexistent/postfix-out", "Queue:ConfigDirectory = '/nonexistent/postfix-out' does not exist")]
+    [InlineData("Postfix:PostqueuePath=", "Postfix:PostqueuePath is empty")]
+    [InlineData("Postfix:ConfigDirectory=etc/postfix", "Postfix:ConfigDirectory = 'etc/postfix' is not valid: use an absolute path")]
+    [InlineData("Postfix:ConfigDirectory=/nonexistent/postfix-out", "Postfix:ConfigDirectory = '/nonexistent/postfix-out' does not exist")]
+    [InlineData("Postfix:Directory=/etc/postfix", "Postfix takes ConfigDirectory")]
     [InlineData("Queue:TopDomains=101", "Queue:TopDomains = 101 is not valid: use 0 to 100")]
     [InlineData("Queue:AgeBuckets=60,30", "Queue:AgeBuckets = '60,30' is not valid: 30 does not exceed 60: bounds must increase")]
     [InlineData("Queue:AgeBuckets=1m", "Queue:AgeBuckets = '1m' is not valid: '1m' is not a positive number of seconds")]
@@ -43,21 +42,21 @@ public sealed class QueueConfigurationTests
     [Fact]
     public void Validate_LongTimeoutWithLongerInterval_Accepted()
     {
-        var errors = Validate(out var queue, "Queue:Timeout=00:05:00", "Queue:Interval=00:10:00", "Queue:ConfigDirectory=/tmp", "Queue:Enabled=false");
+        var errors = Validate(out var queue, "Queue:Timeout=00:05:00", "Queue:Interval=00:10:00", "Postfix:ConfigDirectory=/tmp", "Queue:Enabled=false");
 
         Assert.Empty(errors);
         Assert.False(queue.Enabled);
-        Assert.Equal("/tmp", queue.ConfigDirectory);
     }
 
     [Fact]
     public void Build_SameKeyTwice_LastValueWins()
     {
         // Used to throw from the in-memory provider and abort the process.
-        var errors = Validate(out var queue, "Queue:PostqueuePath=/usr/sbin/postqueue", "queue:postqueuepath=/opt/postfix/postqueue");
+        var config = AgentConfiguration.Build(["Postfix:PostqueuePath=/usr/sbin/postqueue", "postfix:postqueuepath=/opt/postfix/postqueue"], out _, out var errors);
+        errors.AddRange(AgentConfiguration.Validate(config, out var settings));
 
         Assert.Empty(errors);
-        Assert.Equal("/opt/postfix/postqueue", queue.PostqueuePath);
+        Assert.Equal("/opt/postfix/postqueue", settings.Postfix.PostqueuePath);
     }
 
     private static List<string> Validate(out MailAgent.Queue.QueueOptions queue, params string[] settings)

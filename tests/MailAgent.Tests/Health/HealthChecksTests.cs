@@ -133,6 +133,12 @@ public sealed class HealthChecksTests
         Assert.Equal((HealthStatus)expected, DiskSpaceCheck.Evaluate("/q", free, total, new HealthOptions()).Status);
 
     [Fact]
+    public void DiskSpace_Evaluate_CarriesFreePercentAsValue()
+    {
+        Assert.Equal(12.5, DiskSpaceCheck.Evaluate("/q", 125, 1000, new HealthOptions()).Value);
+    }
+
+    [Fact]
     public async Task DiskSpace_MissingDirectory_Unhealthy()
     {
         var result = await new DiskSpaceCheck(new HealthOptions { QueueDirectory = "/nonexistent/queue" }).RunAsync(CancellationToken.None);

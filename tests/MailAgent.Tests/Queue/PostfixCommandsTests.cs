@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using MailAgent.Postfix;
 using MailAgent.Queue;
 using MailAgent.Tests.Integration.Postfix;
 
@@ -17,9 +18,9 @@ public sealed class PostfixCommandsTests : IDisposable
         var configDirectory = Path.Combine(_dir.FullName, "main cf; echo $HOME `id` >x");
         var argsFile = Path.Combine(_dir.FullName, "args");
         var postqueue = Script("printf '%s\\n' \"$@\" > '" + argsFile + "'\ncat '" + TestData.PathOf("postqueue-j.jsonl") + "'\n");
-        var options = new QueueOptions { PostqueuePath = postqueue, ConfigDirectory = configDirectory };
+        var postfix = new PostfixOptions { PostqueuePath = postqueue, ConfigDirectory = configDirectory };
 
-        var snapshot = await new QueueInspector(new PostfixCommands(options), options, TimeProvider.System).InspectAsync(CancellationToken.None);
+        var snapshot = await new QueueInspector(new PostfixCommands(postfix), new QueueOptions(), TimeProvider.System).InspectAsync(CancellationToken.None);
 
         Assert.True(snapshot.Succeeded, snapshot.Error);
         Assert.Equal(1550, snapshot.Summary!.Messages);
@@ -31,9 +32,9 @@ public sealed class PostfixCommandsTests : IDisposable
     public async Task ListQueue_NoConfigDirectory_OnlyDashJ()
     {
         var argsFile = Path.Combine(_dir.FullName, "args");
-        var options = new QueueOptions { PostqueuePath = Script("printf '%s\\n' \"$@\" > '" + argsFile + "'\n") };
+        var postfix = new PostfixOptions { PostqueuePath = Script("printf '%s\\n' \"$@\" > '" + argsFile + "'\n") };
 
-        var snapshot = await new QueueInspector(new PostfixCommands(options), options, TimeProvider.System).InspectAsync(CancellationToken.None);
+        var snapshot = await new QueueInspector(new PostfixCommands(postfix), new QueueOptions(), TimeProvider.System).InspectAsync(CancellationToken.None);
 
         Assert.True(snapshot.Succeeded, snapshot.Error);
         Assert.Equal(0, snapshot.Summary!.Messages);
@@ -47,12 +48,11 @@ public sealed class PostfixCommandsTests : IDisposable
         // it would time out if the output were read only after the process ended.
         var go = Path.Combine(_dir.FullName, "go");
         var line = QueueSummarizerTests.Entry("hold", 1_795_827_766, 10, ("u@a.test", null));
-        var options = new QueueOptions
+        var postfix = new PostfixOptions
         {
             PostqueuePath = Script($"echo '{line}'\nwhile [ ! -e '{go}' ]; do sleep 0.05; done\necho '{line}'\n"),
-            Timeout = TimeSpan.FromSeconds(20),
         };
-        var commands = new PostfixCommands(options);
+        var commands = new PostfixCommands(postfix);
         var summarizer = new QueueSummarizer(DateTimeOffset.UnixEpoch, [60], topDomains: 1);
 
         var result = await commands.ListQueueAsync(
@@ -74,10 +74,11 @@ public sealed class PostfixCommandsTests : IDisposable
     {
         var pidFile = Path.Combine(_dir.FullName, "pid");
         var script = Script($"echo $$ > '{pidFile}'\nexec sleep 60\n");
-        var options = new QueueOptions { PostqueuePath = script, Timeout = TimeSpan.FromSeconds(1) };
+        var postfix = new PostfixOptions { PostqueuePath = script };
+        var options = new QueueOptions { Timeout = TimeSpan.FromSeconds(1) };
         var started = Stopwatch.GetTimestamp();
 
-        var snapshot = await new QueueInspector(new PostfixCommands(options), options, TimeProvider.System).InspectAsync(CancellationToken.None);
+        var snapshot = await new QueueInspector(new PostfixCommands(postfix), options, TimeProvider.System).InspectAsync(CancellationToken.None);
 
         Assert.False(snapshot.Succeeded);
         Assert.True(snapshot.TimedOut);
@@ -97,9 +98,9 @@ public sealed class PostfixCommandsTests : IDisposable
     [Fact]
     public async Task Inspect_NonZeroExit_FailureNamesStatusAndFirstErrorLine()
     {
-        var options = new QueueOptions { PostqueuePath = Script("echo 'postqueue: fatal: open /nonexistent/main.cf: No such file or directory' >&2\necho more >&2\nexit 69\n") };
+        var postfix = new PostfixOptions { PostqueuePath = Script("echo 'postqueue: fatal: open /nonexistent/main.cf: No such file or directory' >&2\necho more >&2\nexit 69\n") };
 
-        var snapshot = await new QueueInspector(new PostfixCommands(options), options, TimeProvider.System).InspectAsync(CancellationToken.None);
+        var snapshot = await new QueueInspector(new PostfixCommands(postfix), new QueueOptions(), TimeProvider.System).InspectAsync(CancellationToken.None);
 
         Assert.False(snapshot.Succeeded);
         Assert.False(snapshot.TimedOut);
@@ -110,12 +111,12 @@ public sealed class PostfixCommandsTests : IDisposable
     [Fact]
     public async Task Inspect_MissingProgram_FailureNamesIt()
     {
-        var options = new QueueOptions { PostqueuePath = Path.Combine(_dir.FullName, "no-such-postqueue") };
+        var postfix = new PostfixOptions { PostqueuePath = Path.Combine(_dir.FullName, "no-such-postqueue") };
 
-        var snapshot = await new QueueInspector(new PostfixCommands(options), options, TimeProvider.System).InspectAsync(CancellationToken.None);
+        var snapshot = await new QueueInspector(new PostfixCommands(postfix), new QueueOptions(), TimeProvider.System).InspectAsync(CancellationToken.None);
 
         Assert.False(snapshot.Succeeded);
-        Assert.StartsWith($"cannot run '{options.PostqueuePath}':", snapshot.Error, StringComparison.Ordinal);
+        Assert.StartsWith($"cannot run '{postfix.PostqueuePath}':", snapshot.Error, StringComparison.Ordinal);
     }
 
     private static bool IsRunning(int pid)

@@ -25,7 +25,7 @@ public sealed class QueueInspectorServiceTests
     private static string Fixture => File.ReadAllText(TestData.PathOf("postqueue-j.jsonl"));
 
     private QueueInspectorService CreateService() =>
-        new(Microsoft.Extensions.Options.Options.Create(Options), _postqueue, _store, _registry, _logger, _time);
+        new(Microsoft.Extensions.Options.Options.Create(Options), new MailAgent.Postfix.PostfixOptions(), _postqueue, _store, _registry, _logger, _time);
 
     [Fact]
     public async Task Start_FirstRun_SnapshotPublishedAtOnce()

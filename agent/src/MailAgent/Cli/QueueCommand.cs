@@ -11,7 +11,7 @@ internal static class QueueCommand
     public const string Usage = """
         mailagent queue [--format json|prometheus] [--config FILE] [Queue:Key=value ...]
 
-        Runs 'postqueue [-c Queue:ConfigDirectory] -j' once, the way the daemon does (streaming,
+        Runs 'postqueue [-c Postfix:ConfigDirectory] -j' once, the way the daemon does (streaming,
         killed after Queue:Timeout), and prints what the queue adds up to:
           json        one JSON object: per queue (active, deferred, hold, incoming, maildrop) the
                       messages, recipients, bytes, oldest arrival and age histogram; deferred
@@ -60,7 +60,7 @@ internal static class QueueCommand
             return 2;
         }
 
-        var inspector = new QueueInspector(new PostfixCommands(options), options, context.Time);
+        var inspector = new QueueInspector(new PostfixCommands(agentSettings.Postfix), options, context.Time);
         var snapshot = await inspector.InspectAsync(CancellationToken.None);
 
         await context.Out.FlushAsync();

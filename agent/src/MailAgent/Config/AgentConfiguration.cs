@@ -2,6 +2,7 @@ using System.Globalization;
 using MailAgent.Grpc;
 using MailAgent.Health;
 using MailAgent.LogTailing;
+using MailAgent.Postfix;
 using MailAgent.Queue;
 
 namespace MailAgent.Config;
@@ -80,7 +81,10 @@ internal static class AgentConfiguration
     {
         var errors = Validate(config, out var tail, out var http, out var correlation, out var log, out var grpc, out var queue);
         errors.AddRange(ValidateHealth(config, out var health));
-        settings = new AgentSettings(tail, http, correlation, log, grpc, queue, health);
+        var p = new PostfixOptions();
+        Bind(() => config.GetSection(PostfixOptions.SectionName).Bind(p, Strict), nameof(PostfixOptions), errors);
+        PostfixOptions.Validate(p, errors);
+        settings = new AgentSettings(tail, http, correlation, log, grpc, queue, health, p);
         return errors;
     }
 
@@ -138,16 +142,6 @@ internal static class AgentConfiguration
         Range(errors, "Queue:Timeout", queue.Timeout, TimeSpan.FromMilliseconds(100), TimeSpan.FromMinutes(10));
         if (queue.Timeout > queue.Interval)
             errors.Add($"Queue:Timeout = {queue.Timeout} is longer than Queue:Interval = {queue.Interval}: a run must end before the next is due; lower the timeout or raise the interval");
-        if (string.IsNullOrWhiteSpace(queue.PostqueuePath))
-            errors.Add("Queue:PostqueuePath is empty: set it to postqueue (looked up in PATH) or its absolute path, e.g. /usr/sbin/postqueue");
-        if (!string.IsNullOrWhiteSpace(queue.ConfigDirectory))
-        {
-            if (!Path.IsPathFullyQualified(queue.ConfigDirectory))
-                errors.Add($"Queue:ConfigDirectory = '{queue.ConfigDirectory}' is not valid: use an absolute path to a Postfix configuration directory (postqueue -c), or leave it empty for Postfix's default");
-            else if (!Directory.Exists(queue.ConfigDirectory))
-                errors.Add($"Queue:ConfigDirectory = '{queue.ConfigDirectory}' does not exist: use the directory holding the instance's main.cf, or leave it empty for Postfix's default");
-        }
-
         if (queue.TopDomains is < 0 or > QueueOptions.MaxTopDomains)
             errors.Add($"Queue:TopDomains = {queue.TopDomains} is not valid: use 0 to {QueueOptions.MaxTopDomains} (0 counts every domain as 'other')");
         if (!QueueOptions.TryParseAgeBuckets(queue.AgeBuckets, out _, out var problem))
@@ -192,8 +186,6 @@ internal static class AgentConfiguration
         if (health.DiskFreeUnhealthyPercent is < 0 or > 100 || health.DiskFreeDegradedPercent is < 0 or > 100 || health.DiskFreeDegradedPercent < health.DiskFreeUnhealthyPercent)
             errors.Add($"Health:DiskFreeDegradedPercent = {health.DiskFreeDegradedPercent.ToString(CultureInfo.InvariantCulture)} and DiskFreeUnhealthyPercent = {health.DiskFreeUnhealthyPercent.ToString(CultureInfo.InvariantCulture)} are not valid: use 0 to 100, unhealthy <= degraded");
         var checks = health.CheckNames();
-        if (checks.Contains("postfix") && string.IsNullOrWhiteSpace(health.PostfixPath))
-            errors.Add("Health:PostfixPath is empty: set it to the postfix command, e.g. /usr/sbin/postfix");
         if (checks.Contains("smtp"))
         {
             if (health.SmtpEndpointList().Count == 0)
@@ -237,7 +229,8 @@ internal static class AgentConfiguration
         nameof(GrpcOptions) => "Grpc takes Listen (ADDRESS:PORT), CaFile, CertificateFile, KeyFile, ReadClients, WriteClients (comma-separated CNs) and EventBufferSize",
         nameof(HealthOptions) => "Health takes Checks, intervals and ages as hh:mm:ss, byte counts, ratios 0 to 1 and host:port addresses (mailagent help run lists them)",
         nameof(CorrelationOptions) => "Correlation takes MaxMessages (a number) and MaxAge (d.hh:mm:ss)",
-        nameof(QueueOptions) => "Queue takes Enabled (true|false), Interval and Timeout (hh:mm:ss), PostqueuePath, ConfigDirectory, TopDomains (a number) and AgeBuckets (seconds, comma-separated)",
+        nameof(QueueOptions) => "Queue takes Enabled (true|false), Interval and Timeout (hh:mm:ss), TopDomains (a number) and AgeBuckets (seconds, comma-separated)",
+        nameof(PostfixOptions) => "Postfix takes ConfigDirectory (absolute path), PostfixPath, PostconfPath and PostqueuePath",
         _ => "AgentLog takes FilePath, Level and RetainedDays",
     };
 
@@ -251,4 +244,4 @@ internal static class AgentConfiguration
 /// <summary>Every section of the agent's configuration, bound and checked together.</summary>
 internal sealed record AgentSettings(
     TailOptions Tail, HttpOptions Http, CorrelationOptions Correlation, AgentLogOptions Log, GrpcOptions Grpc, QueueOptions Queue,
-    HealthOptions Health);
+    HealthOptions Health, PostfixOptions Postfix);

@@ -5,7 +5,8 @@ using MailAgent.Protos.V1;
 namespace MailAgent.Grpc;
 
 /// <summary><c>mailagent.v1.AgentService</c>: translates calls to the status reader, the queue source and the event ring.</summary>
-internal sealed class AgentGrpcService(AgentStatusReader status, EventRing ring, IEnumerable<Queue.IQueueSnapshotSource> queues, ILogger<AgentGrpcService> logger)
+internal sealed class AgentGrpcService(
+    AgentStatusReader status, EventRing ring, IEnumerable<Queue.IQueueSnapshotSource> queues, IPostfixVersionSource postfix, ILogger<AgentGrpcService> logger)
     : AgentService.AgentServiceBase
 {
     private const int BatchSize = 256;
@@ -23,16 +24,26 @@ internal sealed class AgentGrpcService(AgentStatusReader status, EventRing ring,
             Uptime = Duration.FromTimeSpan(s.Uptime),
             Health = Map(s.Overall),
         };
-        response.Checks.AddRange(s.Checks.Select(c => new HealthCheck { Name = c.Name, Status = Map(c.Status), Reason = c.Reason }));
+        foreach (var c in s.Checks)
+        {
+            var check = new HealthCheck { Name = c.Name, Status = Map(c.Status), Reason = c.Reason };
+            if (c.Value is { } value)
+                check.Value = value;
+            response.Checks.Add(check);
+        }
         return response;
     }
 
-    public override Task<GetQueueResponse> GetQueue(GetQueueRequest request, ServerCallContext context)
+    public override async Task<GetQueueResponse> GetQueue(GetQueueRequest request, ServerCallContext context)
     {
         // No source when Queue:Enabled is false; no summary until the first postqueue run succeeded.
         var summary = queues.FirstOrDefault()?.Current?.Summary
             ?? throw new RpcException(new Status(StatusCode.Unavailable, "no queue snapshot: the queue inspector is off (Queue:Enabled) or has not completed a postqueue run yet"));
-        var response = new GetQueueResponse { TakenAt = Timestamp.FromDateTimeOffset(summary.TakenAt) };
+        var response = new GetQueueResponse
+        {
+            TakenAt = Timestamp.FromDateTimeOffset(summary.TakenAt),
+            ActiveLimit = (await postfix.GetAsync(context.CancellationToken)).ActiveLimit,
+        };
         response.Queues.AddRange(summary.Queues.Select(q => new QueueDepth
         {
             Name = q.Name,
@@ -40,7 +51,7 @@ internal sealed class AgentGrpcService(AgentStatusReader status, EventRing ring,
             Bytes = q.Bytes,
             OldestAge = Duration.FromTimeSpan(TimeSpan.FromSeconds(summary.OldestAgeSeconds(q.Queue))),
         }));
-        return Task.FromResult(response);
+        return response;
     }
 
     public override async Task WatchEvents(WatchEventsRequest request, IServerStreamWriter<WatchEventsResponse> responseStream, ServerCallContext context)

@@ -1,33 +1,39 @@
-using CliWrap;
-using CliWrap.Buffered;
+using System.Globalization;
+using MailAgent.Postfix;
 
 namespace MailAgent.Grpc;
 
-/// <summary>Postfix's version, read once.</summary>
+/// <summary>Postfix facts the API reports: its version and <c>qmgr_message_active_limit</c>.</summary>
+internal sealed record PostfixFacts(string Version, long ActiveLimit);
+
+/// <summary>Postfix's version and active-queue limit, read once.</summary>
 internal interface IPostfixVersionSource
 {
-    Task<string> GetAsync(CancellationToken cancellationToken);
+    Task<PostfixFacts> GetAsync(CancellationToken cancellationToken);
 }
 
-/// <summary><c>postconf -h mail_version</c>; empty when postconf is missing, fails or is slow.</summary>
-internal sealed class PostconfVersionSource : IPostfixVersionSource
+/// <summary><c>postconf -h mail_version qmgr_message_active_limit</c>; empty / 0 when postconf is missing, fails or is slow.</summary>
+internal sealed class PostconfVersionSource(IPostfixControl postfix) : IPostfixVersionSource
 {
-    private readonly Lazy<Task<string>> _version = new(ReadAsync);
+    private Task<PostfixFacts>? _facts;
 
-    public Task<string> GetAsync(CancellationToken cancellationToken) => _version.Value.WaitAsync(cancellationToken);
+    public Task<PostfixFacts> GetAsync(CancellationToken cancellationToken) => (_facts ??= ReadAsync()).WaitAsync(cancellationToken);
 
-    private static async Task<string> ReadAsync()
+    private async Task<PostfixFacts> ReadAsync()
     {
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(5));
         try
         {
-            var result = await CliWrap.Cli.Wrap("postconf").WithArguments(["-h", "mail_version"])
-                .WithValidation(CommandResultValidation.None).ExecuteBufferedAsync(timeout.Token);
-            return result.ExitCode == 0 ? result.StandardOutput.Trim() : "";
+            var run = await postfix.PostconfAsync(["-h", "mail_version", "qmgr_message_active_limit"], timeout.Token);
+            if (!run.Succeeded)
+                return new PostfixFacts("", 0);
+            var lines = run.StandardOutput.Split('\n', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
+            long limit = lines.Length > 1 && long.TryParse(lines[1], NumberStyles.None, CultureInfo.InvariantCulture, out var l) ? l : 0;
+            return new PostfixFacts(lines.Length > 0 ? lines[0] : "", limit);
         }
-        catch (Exception e) when (e is System.ComponentModel.Win32Exception or OperationCanceledException or InvalidOperationException)
+        catch (OperationCanceledException)
         {
-            return "";
+            return new PostfixFacts("", 0);
         }
     }
 }

@@ -8,12 +8,15 @@ internal enum HealthStatus
     Unhealthy = 2,
 }
 
-/// <summary>What one run of a check found, in words a person understands.</summary>
-internal readonly record struct HealthCheckResult(HealthStatus Status, string Reason)
+/// <summary>
+/// What one run of a check found, in words a person understands, and the figure it measured when
+/// it has one (disk: free percent; milter: DKIM signing ratio; tls: days left), for the control plane's score.
+/// </summary>
+internal readonly record struct HealthCheckResult(HealthStatus Status, string Reason, double? Value = null)
 {
-    public static HealthCheckResult Healthy(string reason) => new(HealthStatus.Healthy, reason);
-    public static HealthCheckResult Degraded(string reason) => new(HealthStatus.Degraded, reason);
-    public static HealthCheckResult Unhealthy(string reason) => new(HealthStatus.Unhealthy, reason);
+    public static HealthCheckResult Healthy(string reason, double? value = null) => new(HealthStatus.Healthy, reason, value);
+    public static HealthCheckResult Degraded(string reason, double? value = null) => new(HealthStatus.Degraded, reason, value);
+    public static HealthCheckResult Unhealthy(string reason, double? value = null) => new(HealthStatus.Unhealthy, reason, value);
 }
 
 /// <summary>One health check. Runs on the health loop only, never on a request.</summary>
@@ -28,7 +31,7 @@ internal interface IHealthCheck
 }
 
 /// <summary>The latest result of one check.</summary>
-internal sealed record HealthCheckEntry(string Name, HealthStatus Status, string Reason, DateTimeOffset? LastRunUtc, TimeSpan Duration);
+internal sealed record HealthCheckEntry(string Name, HealthStatus Status, string Reason, DateTimeOffset? LastRunUtc, TimeSpan Duration, double? Value = null);
 
 /// <summary>The latest results of every configured check; <see cref="Status"/> is the worst of them.</summary>
 internal sealed record HealthReport(HealthStatus Status, IReadOnlyList<HealthCheckEntry> Checks, bool FirstRunComplete)

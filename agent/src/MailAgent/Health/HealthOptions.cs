@@ -23,12 +23,6 @@ internal sealed class HealthOptions
     /// <summary>A loop (tail, health) silent this long stops the systemd watchdog pings and /health/live.</summary>
     public TimeSpan LoopStallTimeout { get; set; } = TimeSpan.FromSeconds(30);
 
-    /// <summary>The postfix command.</summary>
-    public string PostfixPath { get; set; } = "postfix";
-
-    /// <summary>Postfix configuration directory (postfix -c); empty for the default.</summary>
-    public string ConfigDirectory { get; set; } = "";
-
     /// <summary>No new log line for this long: degraded.</summary>
     public TimeSpan LogStaleDegraded { get; set; } = TimeSpan.FromMinutes(30);
 

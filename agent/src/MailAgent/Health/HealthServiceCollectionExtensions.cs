@@ -1,3 +1,4 @@
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using MailAgent.Health.Checks;
 using MailAgent.LogTailing;
 using MailAgent.Pipeline;
@@ -10,11 +11,12 @@ namespace MailAgent.Health;
 internal static class HealthServiceCollectionExtensions
 {
     /// <summary>Call after AddLogTailing: the start-up gate must start after the tail and the health loop.</summary>
-    public static IServiceCollection AddHealth(this IServiceCollection services, HealthOptions options)
+    public static IServiceCollection AddHealth(this IServiceCollection services, HealthOptions options, MailAgent.Postfix.PostfixOptions postfix)
     {
         services.AddSingleton(Microsoft.Extensions.Options.Options.Create(options));
         services.AddSingleton(options);
-        services.AddSingleton<IPostfixCommands, PostfixCommands>();
+        services.TryAddSingleton(postfix);
+        services.AddSingleton<IPostfixCommands>(_ => new PostfixCommands(postfix));
         foreach (var name in options.CheckNames())
         {
             services.AddSingleton<IHealthCheck>(sp => name switch

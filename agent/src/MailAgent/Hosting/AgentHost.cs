@@ -37,11 +37,13 @@ internal static partial class AgentHost
           Http:Urls                       /metrics listener(s), ';'-separated [http://127.0.0.1:9160]
           Correlation:MaxMessages         messages followed at once [200000]
           Correlation:MaxAge              drop a message not seen to end after [6.00:00:00]
+          Postfix:ConfigDirectory         the instance, passed as '-c DIR' to every Postfix program [Postfix's default]
+          Postfix:PostfixPath             postfix command, in PATH or absolute [postfix]
+          Postfix:PostconfPath            postconf command [postconf]
+          Postfix:PostqueuePath           postqueue command [postqueue]
           Queue:Enabled                   list the Postfix queue for the postfix_showq_* series [true]
           Queue:Interval                  time between two 'postqueue -j' runs [00:00:30]
           Queue:Timeout                   kill a run taking longer; at most Interval [00:00:20]
-          Queue:PostqueuePath             postqueue program, in PATH or absolute [postqueue]
-          Queue:ConfigDirectory           Postfix instance, passed as 'postqueue -c DIR' [Postfix's default]
           Queue:TopDomains                deferred recipient domains named, the rest 'other' [10]
           Queue:AgeBuckets                message age histogram bounds, seconds [60,300,...,432000]
           Health:Checks                   checks run, ';'-separated [postfix;log;delivery;smtp;milter;disk]
@@ -50,8 +52,6 @@ internal static partial class AgentHost
           Health:CheckTimeout             a check taking longer is unhealthy [00:00:05]
           Health:StartupTimeout           readiness waits at most for tail and first checks [00:00:30]
           Health:LoopStallTimeout         a loop silent this long stops watchdog and /health/live [00:00:30]
-          Health:PostfixPath              postfix command [postfix]
-          Health:ConfigDirectory          postfix -c directory, empty for the default []
           Health:LogStaleDegraded         no new log line for this long: degraded [00:30:00]
           Health:LogStaleUnhealthy        no new log line for this long: unhealthy [02:00:00]
           Health:LogLagDegradedBytes      unread log bytes: degraded at [16777216]
@@ -85,7 +85,7 @@ internal static partial class AgentHost
     {
         var config = AgentConfiguration.Build(args, out var file, out var errors);
         errors.AddRange(AgentConfiguration.Validate(config, out var settings));
-        var (tail, http, correlation, log, grpc, queue, health) = settings;
+        var (tail, http, correlation, log, grpc, queue, health, postfix) = settings;
         if (errors.Count > 0)
         {
             foreach (var e in errors)
@@ -98,6 +98,7 @@ internal static partial class AgentHost
         await context.Out.WriteLineAsync($"  LogTailing:StateDirectory = {tail.StateDirectory}");
         await context.Out.WriteLineAsync($"  LogTailing:StartAt = {tail.StartAt}");
         await context.Out.WriteLineAsync($"  Http:Urls = {http.Urls}");
+        await context.Out.WriteLineAsync($"  Postfix:ConfigDirectory = {postfix.EffectiveConfigDirectory}");
         await context.Out.WriteLineAsync($"  Correlation:MaxMessages = {correlation.MaxMessages}, MaxAge = {correlation.MaxAge}");
         await context.Out.WriteLineAsync($"  Health:Checks = {health.Checks}, Interval = {health.Interval}, SlowInterval = {health.SlowInterval}");
         await context.Out.WriteLineAsync($"  AgentLog:FilePath = {log.FilePath}, Level = {log.Level}");
@@ -105,7 +106,7 @@ internal static partial class AgentHost
             ? $"  Grpc:Listen = {grpc.Listen}, ReadClients = {grpc.ReadClients}, WriteClients = {grpc.WriteClients}"
             : "  Grpc:Listen is empty: gRPC API off");
         await context.Out.WriteLineAsync(queue.Enabled
-            ? $"  Queue: every {queue.Interval} (timeout {queue.Timeout}) with {queue.PostqueuePath}{(string.IsNullOrWhiteSpace(queue.ConfigDirectory) ? "" : " -c " + queue.ConfigDirectory)}, top {queue.TopDomains} domains"
+            ? $"  Queue: every {queue.Interval} (timeout {queue.Timeout}) with {string.Join(' ', [postfix.PostqueuePath, .. postfix.Arguments("-j")])}, top {queue.TopDomains} domains"
             : "  Queue:Enabled = false");
         await context.Out.FlushAsync();
         return 0;
@@ -122,7 +123,7 @@ internal static partial class AgentHost
 
         var config = AgentConfiguration.Build(args, out _, out var errors);
         errors.AddRange(AgentConfiguration.Validate(config, out var settings));
-        var (tail, http, correlation, agentLog, grpc, queue, health) = settings;
+        var (tail, http, correlation, agentLog, grpc, queue, health, postfix) = settings;
         if (errors.Count > 0)
         {
             foreach (var e in errors)
@@ -150,12 +151,14 @@ internal static partial class AgentHost
         }
 
         builder.Services.AddSingleton(context.Time);
+        builder.Services.AddSingleton(postfix);
+        builder.Services.AddSingleton<MailAgent.Postfix.IPostfixControl>(new MailAgent.Postfix.PostfixControl(postfix));
         builder.Services
             .AddMetricsRegistry(context.Time)
             .AddLogPipeline(correlation, context.Time)
             .AddLogTailing(tail)
-            .AddQueueInspection(queue)
-            .AddHealth(health);
+            .AddQueueInspection(queue, postfix)
+            .AddHealth(health, postfix);
         if (grpc.Enabled)
             builder.Services.AddGrpcApi(grpc, context.Time);
 

@@ -1,18 +1,18 @@
 using System.ComponentModel;
 using System.Text;
 using CliWrap;
+using MailAgent.Postfix;
 
 namespace MailAgent.Queue;
 
 /// <summary>Runs the Postfix programs through CliWrap: arguments as a list, no shell, killed on cancellation.</summary>
-internal sealed class PostfixCommands(QueueOptions options) : IPostfixCommands
+internal sealed class PostfixCommands(PostfixOptions options) : IPostfixCommands
 {
     /// <summary>Standard error kept for the failure message; the rest is read and dropped.</summary>
     private const int MaxErrorBytes = 4096;
 
     /// <summary>The arguments of the queue listing, each passed to postqueue as it is.</summary>
-    public static IReadOnlyList<string> ListQueueArguments(QueueOptions options) =>
-        string.IsNullOrWhiteSpace(options.ConfigDirectory) ? ["-j"] : ["-c", options.ConfigDirectory, "-j"];
+    public static IReadOnlyList<string> ListQueueArguments(PostfixOptions options) => options.Arguments("-j");
 
     public async Task<PostfixCommandResult> ListQueueAsync(Func<Stream, CancellationToken, Task> readOutput, CancellationToken cancellationToken)
     {

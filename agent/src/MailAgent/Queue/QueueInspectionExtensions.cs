@@ -10,13 +10,14 @@ internal static class QueueInspectionExtensions
     /// <see cref="QueueOptions.Enabled"/> is off. Expects a <see cref="Prometheus.CollectorRegistry"/>
     /// and a <see cref="TimeProvider"/> in the container.
     /// </summary>
-    public static IServiceCollection AddQueueInspection(this IServiceCollection services, QueueOptions options)
+    public static IServiceCollection AddQueueInspection(this IServiceCollection services, QueueOptions options, MailAgent.Postfix.PostfixOptions postfix)
     {
         if (!options.Enabled)
             return services;
 
         services.AddSingleton(Microsoft.Extensions.Options.Options.Create(options));
-        services.TryAddSingleton<IPostfixCommands>(_ => new PostfixCommands(options));
+        services.TryAddSingleton(postfix);
+        services.TryAddSingleton<IPostfixCommands>(_ => new PostfixCommands(postfix));
         services.AddSingleton<QueueSnapshotStore>();
         services.AddSingleton<IQueueSnapshotSource>(sp => sp.GetRequiredService<QueueSnapshotStore>());
         services.AddHostedService<QueueInspectorService>();

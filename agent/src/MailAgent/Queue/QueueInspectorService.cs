@@ -21,6 +21,7 @@ internal sealed class QueueInspectorService : BackgroundService
 
     public QueueInspectorService(
         IOptions<QueueOptions> options,
+        MailAgent.Postfix.PostfixOptions postfix,
         IPostfixCommands commands,
         QueueSnapshotStore store,
         CollectorRegistry registry,
@@ -33,7 +34,7 @@ internal sealed class QueueInspectorService : BackgroundService
         _logger = logger;
         _time = time;
         _metrics = new QueueMetrics(registry, store, _options.AgeBucketBounds(), time);
-        _commandLine = string.Join(' ', [_options.PostqueuePath, .. PostfixCommands.ListQueueArguments(_options)]);
+        _commandLine = string.Join(' ', [postfix.PostqueuePath, .. PostfixCommands.ListQueueArguments(postfix)]);
     }
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)

@@ -25,12 +25,6 @@ internal sealed class QueueOptions
     /// <summary>A run taking longer is killed and counted as failed; the last good numbers stay.</summary>
     public TimeSpan Timeout { get; set; } = TimeSpan.FromSeconds(20);
 
-    /// <summary>The postqueue program: a name looked up in PATH, or an absolute path.</summary>
-    public string PostqueuePath { get; set; } = "postqueue";
-
-    /// <summary>Postfix configuration directory passed as <c>postqueue -c DIR</c>; empty for Postfix's default.</summary>
-    public string? ConfigDirectory { get; set; }
-
     /// <summary>Recipient domains of the deferred queue named in <c>postfix_deferred_by_domain</c>; the rest are <c>other</c>.</summary>
     public int TopDomains { get; set; } = 10;
 

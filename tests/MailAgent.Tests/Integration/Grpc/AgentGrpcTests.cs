@@ -60,6 +60,8 @@ public sealed class AgentGrpcTests : IAsyncLifetime
         Assert.Contains(status.Checks, c => c.Name == "postfix");
         Assert.All(status.Checks, c => Assert.NotEqual(HealthStatus.Unknown, c.Status));
         Assert.Equal(status.Checks.Max(c => c.Status), status.Health);
+        // The disk check carries its measured figure (free percent) for the control plane's score.
+        Assert.Contains(status.Checks, c => c.Name == "disk" && c.HasValue && c.Value is > 0 and <= 100);
         Assert.True(status.Uptime.ToTimeSpan() >= TimeSpan.Zero);
     }
 

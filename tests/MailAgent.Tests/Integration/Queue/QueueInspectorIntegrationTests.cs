@@ -53,7 +53,7 @@ public sealed class QueueInspectorIntegrationTests(ITestOutputHelper output)
             .AddLogging()
             .AddSingleton(TimeProvider.System)
             .AddSingleton(registry)
-            .AddQueueInspection(new QueueOptions { PostqueuePath = "/usr/sbin/postqueue", ConfigDirectory = postfix.ConfigDirectory, TopDomains = 5 });
+            .AddQueueInspection(new QueueOptions { TopDomains = 5 }, new MailAgent.Postfix.PostfixOptions { PostqueuePath = "/usr/sbin/postqueue", ConfigDirectory = postfix.ConfigDirectory });
         await using var provider = services.BuildServiceProvider();
         var hosted = provider.GetServices<IHostedService>().ToList();
         Assert.Single(hosted);

@@ -19,8 +19,9 @@ internal sealed class DiskSpaceCheck(HealthOptions options) : IHealthCheck
     {
         double percent = total <= 0 ? 0 : 100.0 * free / total;
         string text = $"{percent:0.#}% free ({free / (1024 * 1024)} MiB) on the file system of {directory}";
+        percent = Math.Round(percent, 2);
         if (percent < options.DiskFreeUnhealthyPercent)
-            return HealthCheckResult.Unhealthy(text);
-        return percent < options.DiskFreeDegradedPercent ? HealthCheckResult.Degraded(text) : HealthCheckResult.Healthy(text);
+            return HealthCheckResult.Unhealthy(text, percent);
+        return percent < options.DiskFreeDegradedPercent ? HealthCheckResult.Degraded(text, percent) : HealthCheckResult.Healthy(text, percent);
     }
 }

@@ -32,10 +32,10 @@ internal sealed class MilterCheck(LogStats stats, HealthOptions options, TimePro
         var delta = _window.Add(time.GetUtcNow(), [stats.DkimSignatures.Values.Sum(), stats.CleanupProcessed.Values[0]]);
         if (delta == null || delta[1] < options.DkimMinMessages)
             return HealthCheckResult.Healthy($"OpenDKIM milter at {options.MilterAddress} accepts connections; too few messages to judge signing");
-        double ratio = (double)delta[0] / delta[1];
+        double ratio = Math.Round(Math.Min(1.0, (double)delta[0] / delta[1]), 4);
         string text = $"{delta[0]} DKIM signatures for {delta[1]} messages queued over the last {LogFreshnessCheck.Age(options.OutcomeWindow)}";
         return ratio < options.DkimSigningDegraded
-            ? HealthCheckResult.Degraded($"milter reachable, but few messages signed: {text}")
-            : HealthCheckResult.Healthy($"OpenDKIM milter at {options.MilterAddress} accepts connections; {text}");
+            ? HealthCheckResult.Degraded($"milter reachable, but few messages signed: {text}", ratio)
+            : HealthCheckResult.Healthy($"OpenDKIM milter at {options.MilterAddress} accepts connections; {text}", ratio);
     }
 }

@@ -1,0 +1,34 @@
+namespace MailControlPlane.Routing;
+
+/// <summary>A provider's row values as the writer sets them.</summary>
+internal readonly record struct ProviderRowUpdate(string ProviderName, int Score, bool IsActive);
+
+/// <summary>A row of the platform's routing query, in its order.</summary>
+internal sealed record RoutedProvider(long Id, string ProviderName, string ConfigJson);
+
+/// <summary>Reads the routing order the way the email service does.</summary>
+internal interface IRoutingOrderReader
+{
+    /// <summary>Runs the platform's query (verbatim on PostgreSQL, its json_extract equivalent on SQLite).</summary>
+    Task<IReadOnlyList<RoutedProvider>> ReadOrderAsync(CancellationToken cancellationToken);
+}
+
+/// <summary>The database behind the writer: PostgreSQL (elects a leader) or the embedded SQLite file (always leader).
+/// Called from the writer's single loop only, except <see cref="IRoutingOrderReader.ReadOrderAsync"/>.</summary>
+internal interface IRoutingStore : IRoutingOrderReader, IAsyncDisposable
+{
+    /// <summary>Connects if needed and returns whether this replica may write; throws when the database is unreachable.</summary>
+    Task<bool> TryLeadAsync(CancellationToken cancellationToken);
+
+    /// <summary>Gives up the connection (and with it leadership) after a failure, so the next call starts afresh.</summary>
+    Task ResetAsync();
+
+    /// <summary>Updates health_score, is_active and updated_at of the live email rows, in one transaction; returns rows changed per provider.</summary>
+    Task<IReadOnlyDictionary<string, int>> WriteProvidersAsync(IReadOnlyList<ProviderRowUpdate> updates, CancellationToken cancellationToken);
+
+    /// <summary>Inserts health-log rows in one transaction.</summary>
+    Task WriteHealthLogsAsync(IReadOnlyList<HealthLogEntry> entries, CancellationToken cancellationToken);
+
+    /// <summary>provider_name of every active, live email row (one per row).</summary>
+    Task<IReadOnlyList<string>> ActiveEmailProvidersAsync(CancellationToken cancellationToken);
+}

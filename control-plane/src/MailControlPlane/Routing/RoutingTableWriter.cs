@@ -1,0 +1,341 @@
+using System.Threading.Channels;
+using MailControlPlane.Scoring;
+
+namespace MailControlPlane.Routing;
+
+/// <summary>
+/// Writes the scorer's verdicts into the routing table. Keeps the latest verdict per provider and
+/// writes, each cycle, only what changed since the last successful write; health-log rows wait in
+/// a bounded buffer (oldest dropped and counted when full). When the database is down it keeps
+/// all of that and retries with exponential backoff and jitter; it never stops the host. With
+/// PostgreSQL only the replica holding the advisory lock writes; the others retry the lock.
+/// </summary>
+internal sealed class RoutingTableWriter : BackgroundService, IRoutingTableSink
+{
+    private readonly RoutingOptions _options;
+    private readonly IRoutingStore _store;
+    private readonly HashSet<string> _agentProviders;
+    private readonly RoutingMetrics _metrics;
+    private readonly TimeProvider _time;
+    private readonly ILogger _logger;
+    private readonly Lock _gate = new();
+    private readonly Dictionary<string, ProviderAssessment> _latest = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, ProviderRowUpdate> _written = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, DateTimeOffset> _nextPeriodic = new(StringComparer.Ordinal);
+    private readonly Queue<(long Sequence, HealthLogEntry Entry)> _buffer = new();
+    private readonly HashSet<string> _missingRowsLogged = new(StringComparer.Ordinal);
+    private readonly Channel<bool> _wake = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
+    private long _sequence;
+    private long _loopTurns;
+    private int _activeWithoutAgent;
+    private bool _bufferFullLogged;
+
+    public RoutingTableWriter(
+        RoutingOptions options,
+        IRoutingStore store,
+        IReadOnlyCollection<string> agentProviderNames,
+        RoutingMetrics metrics,
+        TimeProvider time,
+        ILogger<RoutingTableWriter> logger)
+    {
+        _options = options;
+        _store = store;
+        _agentProviders = new HashSet<string>(agentProviderNames, StringComparer.Ordinal);
+        _metrics = metrics;
+        _time = time;
+        _logger = logger;
+    }
+
+    /// <summary>True while this replica may write (always with SQLite once the file is open).</summary>
+    public bool IsLeader { get; private set; }
+
+    /// <summary>When the last write cycle succeeded; null before the first.</summary>
+    public DateTimeOffset? LastSuccessfulWrite { get; private set; }
+
+    /// <summary>Loop turns completed (write cycles, standby lock attempts and failures alike): lets callers wait for the loop to move.</summary>
+    public long LoopTurns => Interlocked.Read(ref _loopTurns);
+
+    public int ActiveProvidersWithoutAgent => Volatile.Read(ref _activeWithoutAgent);
+
+    /// <summary>Health-log rows waiting to be written.</summary>
+    public int BufferedRows
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _buffer.Count;
+            }
+        }
+    }
+
+    public void Publish(ProviderAssessment assessment)
+    {
+        ArgumentNullException.ThrowIfNull(assessment);
+        lock (_gate)
+        {
+            _latest[assessment.ProviderName] = assessment;
+        }
+
+        _wake.Writer.TryWrite(true);
+    }
+
+    public void Enqueue(HealthLogEntry entry)
+    {
+        ArgumentNullException.ThrowIfNull(entry);
+        lock (_gate)
+        {
+            EnqueueLocked(entry);
+        }
+
+        _wake.Writer.TryWrite(true);
+    }
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        _logger.RoutingStarted(
+            _options.UsesPostgres ? "PostgreSQL (advisory lock " + _options.LeaderLockKey + ")" : "SQLite " + _options.SqlitePath,
+            _agentProviders.Count);
+        var failures = 0;
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            TimeSpan wait;
+            try
+            {
+                var leader = await _store.TryLeadAsync(stoppingToken);
+                SetLeader(leader);
+                if (leader)
+                {
+                    await CycleAsync(stoppingToken);
+                    if (failures > 0)
+                    {
+                        _logger.WriteRecovered(failures);
+                    }
+
+                    failures = 0;
+                    Interlocked.Increment(ref _loopTurns);
+                    await WaitForWorkAsync(_options.WriteInterval, stoppingToken);
+                    continue;
+                }
+
+                DiscardStandbyRows();
+                wait = _options.LeaderRetryInterval;
+            }
+            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+            {
+                break;
+            }
+#pragma warning disable CA1031 // Any database failure is retried: the writer must never stop the host.
+            catch (Exception e)
+#pragma warning restore CA1031
+            {
+                failures++;
+                _metrics.WriteFailures.Inc();
+                SetLeader(false);
+                await _store.ResetAsync();
+                wait = Backoff(failures, _options.RetryMinDelay, _options.RetryMaxDelay, Random.Shared.NextDouble());
+                if (failures == 1)
+                {
+                    _logger.WriteFailed(e.Message, wait, BufferedRows);
+                }
+                else
+                {
+                    _logger.WriteFailedAgain(failures, e.Message, wait);
+                }
+            }
+
+            Interlocked.Increment(ref _loopTurns);
+            try
+            {
+                await Task.Delay(wait, _time, stoppingToken);
+            }
+            catch (OperationCanceledException)
+            {
+                break;
+            }
+        }
+
+        SetLeader(false);
+    }
+
+    public override async Task StopAsync(CancellationToken cancellationToken)
+    {
+        await base.StopAsync(cancellationToken);
+
+        // Closing the session releases the advisory lock at once, so a standby takes over.
+        await _store.ResetAsync();
+    }
+
+    /// <summary>
+    /// The retry delay after <paramref name="failures"/> failures in a row: min × 2^(failures-1), at most
+    /// max, times a jitter factor 0.8..1.2 from <paramref name="random01"/> (still within min..max).
+    /// </summary>
+    public static TimeSpan Backoff(int failures, TimeSpan min, TimeSpan max, double random01)
+    {
+        var exponent = Math.Clamp(failures - 1, 0, 30);
+        var ticks = Math.Min(min.Ticks * Math.Pow(2, exponent), max.Ticks);
+        var jittered = ticks * (0.8 + (0.4 * Math.Clamp(random01, 0, 1)));
+        return TimeSpan.FromTicks((long)Math.Clamp(jittered, min.Ticks, max.Ticks));
+    }
+
+    private async Task CycleAsync(CancellationToken cancellationToken)
+    {
+        var now = _time.GetUtcNow();
+        List<ProviderRowUpdate> updates;
+        lock (_gate)
+        {
+            foreach (var (name, assessment) in _latest)
+            {
+                if (!_nextPeriodic.TryGetValue(name, out var due))
+                {
+                    _nextPeriodic[name] = now + _options.HealthLogInterval;
+                }
+                else if (now >= due)
+                {
+                    EnqueueLocked(HealthLogEntries.From(assessment, HealthLogEntries.Periodic) with { CheckedAt = now });
+                    _nextPeriodic[name] = now + _options.HealthLogInterval;
+                }
+            }
+
+            updates = [.. _latest.Values
+                .Select(a => new ProviderRowUpdate(a.ProviderName, Math.Clamp(a.Score, 0, 100), a.IsActive))
+                .Where(u => !_written.TryGetValue(u.ProviderName, out var last) || last != u)
+                .OrderBy(u => u.ProviderName, StringComparer.Ordinal)];
+        }
+
+        if (updates.Count > 0)
+        {
+            var changed = await _store.WriteProvidersAsync(updates, cancellationToken);
+            lock (_gate)
+            {
+                foreach (var update in updates)
+                {
+                    _written[update.ProviderName] = update;
+                }
+            }
+
+            _metrics.ProviderUpdates.Inc(changed.Values.Sum());
+            foreach (var (name, rows) in changed)
+            {
+                if (rows == 0 && _missingRowsLogged.Add(name))
+                {
+                    _logger.NoProviderRow(name);
+                }
+            }
+        }
+
+        var written = 0;
+        while (true)
+        {
+            List<(long Sequence, HealthLogEntry Entry)> batch;
+            lock (_gate)
+            {
+                batch = [.. _buffer.Take(500)];
+            }
+
+            if (batch.Count == 0)
+            {
+                break;
+            }
+
+            await _store.WriteHealthLogsAsync([.. batch.Select(b => b.Entry)], cancellationToken);
+            var last = batch[^1].Sequence;
+            lock (_gate)
+            {
+                // Rows dropped meanwhile (buffer full) may already be gone; remove only what was written.
+                while (_buffer.Count > 0 && _buffer.Peek().Sequence <= last)
+                {
+                    _buffer.Dequeue();
+                }
+
+                _metrics.HealthLogBufferDepth.Set(_buffer.Count);
+                _bufferFullLogged = false;
+            }
+
+            _metrics.HealthLogRowsWritten.Inc(batch.Count);
+            written += batch.Count;
+        }
+
+        var active = await _store.ActiveEmailProvidersAsync(cancellationToken);
+        var withoutAgent = active.Count(name => !_agentProviders.Contains(name));
+        Volatile.Write(ref _activeWithoutAgent, withoutAgent);
+        _metrics.ActiveWithoutAgent.Set(withoutAgent);
+
+        var success = _time.GetUtcNow();
+        LastSuccessfulWrite = success;
+        _metrics.LastSuccess.Set(success.ToUnixTimeMilliseconds() / 1000.0);
+        if (updates.Count > 0 || written > 0)
+        {
+            _logger.Written(updates.Count, written);
+        }
+    }
+
+    private void EnqueueLocked(HealthLogEntry entry)
+    {
+        if (_buffer.Count >= _options.HealthLogBufferSize)
+        {
+            _buffer.Dequeue();
+            _metrics.HealthLogDropped.Inc();
+            if (!_bufferFullLogged)
+            {
+                _bufferFullLogged = true;
+                _logger.BufferFull(_options.HealthLogBufferSize);
+            }
+        }
+
+        _buffer.Enqueue((++_sequence, entry));
+        _metrics.HealthLogBufferDepth.Set(_buffer.Count);
+    }
+
+    /// <summary>A standby does not keep rows: the leader writes its own, and a new leader must not write the old leader's again.</summary>
+    private void DiscardStandbyRows()
+    {
+        lock (_gate)
+        {
+            _buffer.Clear();
+            _metrics.HealthLogBufferDepth.Set(0);
+
+            // On taking over, everything is written once: the table may hold the old leader's values.
+            _written.Clear();
+        }
+    }
+
+    private void SetLeader(bool leader)
+    {
+        if (leader == IsLeader)
+        {
+            return;
+        }
+
+        IsLeader = leader;
+        _metrics.Leader.Set(leader ? 1 : 0);
+        if (_options.UsesPostgres)
+        {
+            if (leader)
+            {
+                _logger.BecameLeader(_options.LeaderLockKey);
+            }
+            else
+            {
+                _logger.StandingBy(_options.LeaderLockKey, _options.LeaderRetryInterval);
+            }
+        }
+    }
+
+    private async Task WaitForWorkAsync(TimeSpan timeout, CancellationToken stoppingToken)
+    {
+        using var timer = new CancellationTokenSource(timeout, _time);
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken, timer.Token);
+        try
+        {
+            if (await _wake.Reader.WaitToReadAsync(linked.Token))
+            {
+                _wake.Reader.TryRead(out _);
+            }
+        }
+        catch (OperationCanceledException) when (!stoppingToken.IsCancellationRequested)
+        {
+            // The interval passed with nothing new: a cycle still runs (periodic rows, the active count).
+        }
+    }
+}

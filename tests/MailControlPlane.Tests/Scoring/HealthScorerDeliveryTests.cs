@@ -1,0 +1,134 @@
+using MailControlPlane.Scoring;
+
+namespace MailControlPlane.Tests.Scoring;
+
+public sealed class HealthScorerDeliveryTests
+{
+    private const string Provider = "postfix-oregon";
+
+    private static void Record(ScoringFixture f, int count, DeliveryOutcomeKind outcome, string dsn)
+    {
+        for (int i = 0; i < count; i++)
+            f.Scorer.RecordDelivery(Provider, f.Time.GetUtcNow(), outcome, dsn);
+    }
+
+    [Fact]
+    public void Evaluate_UnknownRecipientBounces_DoNotLowerScore()
+    {
+        var f = new ScoringFixture();
+        Record(f, 500, DeliveryOutcomeKind.Sent, "2.0.0");
+        Record(f, 300, DeliveryOutcomeKind.Bounced, "5.1.1");
+        Record(f, 200, DeliveryOutcomeKind.Bounced, "5.2.2");
+
+        var a = f.Evaluate(Provider, f.Healthy());
+
+        Assert.Equal(1.0, a.Components["delivery"], 9);
+        Assert.Equal(1.0, a.Components["reputation"], 9);
+        Assert.Equal(100, a.Score);
+        Assert.Equal(ProviderState.Healthy, a.State);
+    }
+
+    [Fact]
+    public void Evaluate_TwoPercentConnectionFailures_DeliveryFromWilsonBound()
+    {
+        var f = new ScoringFixture();
+        Record(f, 980, DeliveryOutcomeKind.Sent, "2.0.0");
+        Record(f, 20, DeliveryOutcomeKind.Deferred, "4.4.1");
+
+        var a = f.Evaluate(Provider, f.Healthy());
+
+        // Wilson lower bound of 980/1000 is 0.969310; (0.969310 - 0.90) / 0.09 = 0.770108.
+        Assert.Equal(0.770108, a.Components["delivery"], 5);
+        Assert.Equal(1.0, a.Components["reputation"], 9);
+        Assert.Equal(91, a.Score); // 40 × 0.770108 + 60 = 90.8
+        Assert.Contains("20 server failures in 1000 attempts", a.Reason, StringComparison.Ordinal);
+        Assert.Contains("20 connection", a.Reason, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Evaluate_FewAttemptsAllSent_BlendsTowardOne()
+    {
+        var f = new ScoringFixture();
+        Record(f, 50, DeliveryOutcomeKind.Sent, "2.0.0");
+
+        var a = f.Evaluate(Provider, f.Healthy());
+
+        // bound 0.928650 blended half toward 1: 0.964325 → (0.964325 - 0.90) / 0.09.
+        Assert.Equal(0.714722, a.Components["delivery"], 5);
+    }
+
+    [Fact]
+    public void Evaluate_ReputationRefusals_LowerReputationPerThousand()
+    {
+        var f = new ScoringFixture();
+        Record(f, 995, DeliveryOutcomeKind.Sent, "2.0.0");
+        Record(f, 5, DeliveryOutcomeKind.Deferred, "4.7.1");
+
+        var a = f.Evaluate(Provider, f.Healthy());
+
+        Assert.Equal(0.5, a.Components["reputation"], 9); // 5 per 1000, zero at 10
+        Assert.Contains("5 refusals (4.7.x/5.7.x) per 1000 attempts", a.Reason, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Evaluate_ConnectionFailuresAndRefusals_FallBelowFailed()
+    {
+        var f = new ScoringFixture(new ScoringOptions { JitterSeed = 1, EwmaAlpha = 1 });
+        Record(f, 100, DeliveryOutcomeKind.Deferred, "4.4.1");
+        Record(f, 100, DeliveryOutcomeKind.Deferred, "4.7.1");
+
+        var a = f.Evaluate(Provider, f.Healthy());
+
+        Assert.Equal(0.0, a.Components["delivery"], 9);
+        Assert.Equal(0.0, a.Components["reputation"], 9);
+        Assert.Equal(45, a.Score);
+    }
+
+    [Fact]
+    public void Evaluate_FailuresOlderThanWindow_Expire()
+    {
+        var f = new ScoringFixture(new ScoringOptions { JitterSeed = 1, EwmaAlpha = 1 });
+        Record(f, 200, DeliveryOutcomeKind.Deferred, "4.4.1");
+        Assert.Equal(0.0, f.Evaluate(Provider, f.Healthy()).Components["delivery"], 9);
+
+        f.Time.Advance(TimeSpan.FromMinutes(16));
+        var a = f.Evaluate(Provider, f.Healthy());
+
+        Assert.Equal(1.0, a.Components["delivery"], 9);
+        Assert.Equal(0, f.Scorer.Deliveries(Provider).Attempts);
+    }
+
+    [Fact]
+    public void RecordDelivery_ConcurrentThreads_CountsEveryAttempt()
+    {
+        var f = new ScoringFixture();
+        const int threads = 8, each = 20_000;
+
+        Parallel.For(0, threads, new ParallelOptions { MaxDegreeOfParallelism = threads }, t =>
+        {
+            for (int i = 0; i < each; i++)
+                f.Scorer.RecordDelivery(t % 2 == 0 ? Provider : "postfix-virginia", f.Time.GetUtcNow(), i % 4 == 0 ? DeliveryOutcomeKind.Deferred : DeliveryOutcomeKind.Sent, "4.4.1");
+        });
+
+        var oregon = f.Scorer.Deliveries(Provider);
+        var virginia = f.Scorer.Deliveries("postfix-virginia");
+        Assert.Equal(threads / 2 * each, oregon.Attempts);
+        Assert.Equal(threads / 2 * each / 4, oregon.Connection);
+        Assert.Equal(threads / 2 * each, virginia.Attempts);
+    }
+
+    [Fact]
+    public void Evaluate_SoftDrop_SmoothedByEwma()
+    {
+        var f = new ScoringFixture();
+        Assert.Equal(100, f.Evaluate(Provider, f.Healthy()).Score);
+
+        // smtp unhealthy: checks 0 → soft 80; EWMA 0.3 × 80 + 0.7 × 100 = 94, then 89.8.
+        var bad = new AgentCheck("smtp", CheckStatus.Unhealthy, "port 25 refuses connections");
+        Assert.Equal(94, f.Step(Provider, () => f.Healthy(bad)).Score);
+        Assert.Equal(90, f.Step(Provider, () => f.Healthy(bad)).Score);
+        var a = f.Step(Provider, () => f.Healthy(bad));
+        Assert.Equal(86.86, a.Components["soft"] * 100, 6);
+        Assert.Contains("checks 0.00: worst is smtp unhealthy: port 25 refuses connections", a.Reason, StringComparison.Ordinal);
+    }
+}
