@@ -109,6 +109,7 @@ internal static class ControlPlaneHost
             sp.GetRequiredService<IDeliveryRecorder>(), time, sp.GetRequiredService<ILoggerFactory>()));
         services.AddHostedService(sp => sp.GetRequiredService<AgentConnections>());
         services.AddRoutingTable(settings.Routing, settings.Registry.ProviderNames);
+        services.AddSingleton<IRoutingHealth>(sp => new WriterRoutingHealth(sp.GetRequiredService<RoutingTableWriter>(), settings.Routing, time));
         services.AddSingleton<ProviderBoard>();
         services.AddSingleton(sp => new EvaluationLoop(sp.GetRequiredService<AgentConnections>(), sp.GetRequiredService<IProviderEvaluator>(),
             sp.GetRequiredService<IRoutingTableSink>(), sp.GetRequiredService<ProviderBoard>(), settings.Scoring.EvaluationInterval, time,
@@ -146,8 +147,8 @@ internal static class ControlPlaneHost
     }
 
     /// <summary>
-    /// /health: healthy while the evaluation loop runs (a round within three intervals); says how
-    /// many agents are connected. 503 when the loop stalled.
+    /// /health: healthy while the evaluation loop runs (a round within three intervals) and the
+    /// routing-table writer is not failing; says how many agents are connected. 503 otherwise.
     /// </summary>
     private static IResult Health(IServiceProvider services, TimeProvider time, HttpContext http)
     {
@@ -156,11 +157,8 @@ internal static class ControlPlaneHost
         var last = loop.LastRun;
         var now = time.GetUtcNow();
         bool loopRuns = last != null && now - last.Value <= loop.Interval * 3;
-        var routing = services.GetService<IRoutingHealth>();
-        bool routingOk = routing == null || routing.IsHealthy(out _);
-        string routingProblem = "";
-        if (routing != null && !routing.IsHealthy(out var why))
-            routingProblem = why;
+        var writer = services.GetRequiredService<RoutingTableWriter>();
+        bool routingOk = services.GetRequiredService<IRoutingHealth>().IsHealthy(out string routingProblem);
         bool healthy = loopRuns && routingOk;
         using var buffer = new MemoryStream();
         using (var json = new Utf8JsonWriter(buffer))
@@ -171,6 +169,10 @@ internal static class ControlPlaneHost
             if (last != null)
                 json.WriteString("lastEvaluation", last.Value);
             json.WriteBoolean("routingWriterOk", routingOk);
+            json.WriteString("routingRole", writer.IsLeader ? "leader" : "standby");
+            if (writer.LastSuccessfulWrite != null)
+                json.WriteString("lastRoutingWrite", writer.LastSuccessfulWrite.Value);
+            json.WriteNumber("healthLogRowsWaiting", writer.BufferedRows);
             if (routingProblem.Length > 0)
                 json.WriteString("routingProblem", routingProblem);
             json.WriteNumber("agentsConnected", connections.ConnectedCount);
@@ -224,10 +226,4 @@ internal sealed class ScorerEvaluator(HealthScorer scorer) : IProviderEvaluator
 
     public IReadOnlyList<ProviderAssessment> Evaluate(IReadOnlyDictionary<string, AgentObservation> byProvider, int activeProvidersWithoutAgent) =>
         scorer.Evaluate(byProvider, activeProvidersWithoutAgent);
-}
-
-/// <summary>Whether the routing-table writer is keeping up (adapted to the writer once merged).</summary>
-internal interface IRoutingHealth
-{
-    bool IsHealthy(out string problem);
 }

@@ -223,6 +223,8 @@ public sealed class ControlPlaneEndToEndTests(ITestOutputHelper output) : IAsync
         if (remaining > TimeSpan.Zero)
             await Task.Delay(remaining);
         Assert.True(_app!.Services.GetRequiredService<EvaluationLoop>().LastRun > DateTimeOffset.UtcNow.AddSeconds(-5), "the evaluation loop stopped while the database was down");
+        var (status, body) = await HealthAsync();
+        Assert.True(status == 503 && body.Contains("\"routingWriterOk\":false", StringComparison.Ordinal), $"/health during the outage: {status} {body}");
         await _postgres.StartAgainAsync();
 
         // After it returns: the right final state, and every health-log row handed to the writer is there.
@@ -237,6 +239,9 @@ public sealed class ControlPlaneEndToEndTests(ITestOutputHelper output) : IAsync
         var final = await Eventually.UntilAsync(_ => EmailRowsAsync(), rows => rows.Where(r => r.Name.StartsWith("postfix-", StringComparison.Ordinal))
             .All(r => Latest(r.Name) is { } a && a.Score == r.Score && a.IsActive == r.IsActive), TimeSpan.FromSeconds(30),
             rows => $"table {string.Join(", ", rows)} vs board {Board()}");
+
+        (status, body) = await Eventually.UntilAsync(_ => HealthAsync(), h => h.Status == 200, TimeSpan.FromSeconds(30), h => $"/health: {h.Status} {h.Body}");
+        Assert.Contains("\"agentsConnected\":2", body, StringComparison.Ordinal);
 
         // Other rows and other keys untouched.
         await AssertUntouchedAsync(before, final);
@@ -264,6 +269,14 @@ public sealed class ControlPlaneEndToEndTests(ITestOutputHelper output) : IAsync
         await using var sms = new NpgsqlCommand("SELECT config::text FROM messaging_providers WHERE provider_type = 'sms'", connection);
         using var smsConfig = JsonDocument.Parse((string)(await sms.ExecuteScalarAsync())!);
         Assert.Equal(77, smsConfig.RootElement.GetProperty("health_score").GetInt32());
+    }
+
+    private async Task<(int Status, string Body)> HealthAsync()
+    {
+        string address = _app!.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.Single(a => a.StartsWith("http://", StringComparison.Ordinal));
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
+        using var response = await http.GetAsync(new Uri(new Uri(address), "/health"));
+        return ((int)response.StatusCode, await response.Content.ReadAsStringAsync());
     }
 
     /// <summary>The API over mutual TLS: both agents connected, the providers scored.</summary>
