@@ -27,7 +27,7 @@ build: ## build every project
 test: deps build ## install what the tests need, build, run every test
 	bash tests/run-tests.sh $(CONFIG)
 
-run: build ## run the agent on the bundled corpus log and print where to look
+run: build ## two agents and the control plane with a SQLite routing table, on the bundled corpus (Ctrl-C stops all)
 	bash scripts/run-local.sh $(CONFIG)
 
 publish: ## the agent as a Native AOT binary in artifacts/aot/ (needs clang and zlib1g-dev: make deps)

@@ -1,0 +1,111 @@
+using System.Reflection;
+using MailControlPlane.Hosting;
+
+namespace MailControlPlane.Cli;
+
+/// <summary>Entry point dispatch for the mailagent-control-plane commands.</summary>
+internal static class CommandLine
+{
+    public const string Usage = """
+        mailagent-control-plane — scores the mail servers the agents watch and writes the routing table
+
+        Usage:
+          mailagent-control-plane run [--config FILE] [Section:Key=value ...]            run it (the daemon)
+          mailagent-control-plane check-config [--config FILE] [Section:Key=value ...]   check a configuration
+          mailagent-control-plane version
+          mailagent-control-plane help [COMMAND]
+
+        Configuration is read from /etc/mailagent/control-plane.json (or --config FILE), then from
+        MAILAGENT_CP__Section__Key environment variables, then from Section:Key=value arguments;
+        later sources win. 'mailagent-control-plane help run' lists every key.
+        """;
+
+    public const string RunUsage = """
+        mailagent-control-plane run [--config FILE] [Section:Key=value ...]
+
+        Dials every configured agent over mutual TLS (gRPC, mailagent.v1.AgentService), follows its
+        delivery and health events, reads its status and queue, scores each provider 0..100
+        (health-score.md) and writes the score and is_active into the platform's routing table
+        (messaging_providers), with a messaging_provider_health_logs row on each state change.
+        Serves /metrics and /health on Http:Urls and the API (mailagent.controlplane.v1) on
+        Grpc:Listen. Under systemd (Type=notify) it reports ready once listening; SIGTERM or
+        Ctrl-C stops it after the writer flushed what it could.
+
+        Configuration keys (defaults in brackets):
+          Agents:N:Name                 a unique agent name, e.g. postfix-oregon
+          Agents:N:Address              the agent's gRPC API, https://HOST:PORT
+          Agents:N:Region               free text, e.g. us-west-2
+          Agents:N:ProviderName         the messaging_providers.provider_name it backs (one agent per provider)
+          Tls:CaFile                    CA the agents' certificates chain to (not the system store) [/etc/mailagent/pki/ca.crt]
+          Tls:CertificateFile           the control plane's client certificate [/etc/mailagent/pki/client.crt]
+          Tls:KeyFile                   its private key [/etc/mailagent/pki/client.key]
+          Connections:StatusInterval    GetStatus and GetQueue every [00:00:02]
+          Connections:HeartbeatTimeout  no answer this long: unreachable, dial again [00:00:10]
+          Connections:BackoffMin        first wait after a failure (jittered, doubling) [00:00:00.5]
+          Connections:BackoffMax        longest wait [00:00:30]
+          Connections:CallTimeout       deadline of one call [00:00:05]
+          Http:Urls                     /metrics and /health listener(s), ';'-separated, port 0 picks one [http://127.0.0.1:9170]
+          Grpc:Listen                   the API's ADDRESS:PORT (TLS, HTTP/2, client certificates); empty: off []
+          Grpc:CertificateFile          the API's server certificate (PEM) []
+          Grpc:KeyFile                  its private key []
+          Grpc:Clients                  client certificate CNs allowed to call, comma-separated; they chain to Tls:CaFile [control-plane]
+          Scoring:EvaluationInterval    score every [00:00:02]; Scoring:* holds every number of health-score.md
+          Routing:ConnectionString      PostgreSQL (Npgsql) connection string; empty: the SQLite file []
+          Routing:SqlitePath            the stand-alone routing table
+          Log:FilePath                  the control plane's own log; empty: console only [/var/log/mailagent/control-plane.log]
+          Log:Level                     Verbose … Fatal [Information]
+          Log:RetainedDays              rolled log files kept [14]
+        Environment: MAILAGENT_CP__Agents__0__Address=… and so on.
+        Certificates: 'mailagent pki init --dir DIR' makes ca.crt, agent.crt/key (agents, and the API here) and client.crt/key.
+        """;
+
+    public const string CheckConfigUsage = """
+        mailagent-control-plane check-config [--config FILE] [Section:Key=value ...]
+
+        Reads the configuration like 'run' does, checks every key (files, addresses, ranges) and
+        prints what would run. Exit status 0 when it is valid, 1 with one line per problem otherwise.
+        """;
+
+    public static string Version { get; } =
+        typeof(CommandLine).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "0.0.0";
+
+    public static async Task<int> RunAsync(string[] args, CliContext context)
+    {
+        if (args.Length == 0)
+        {
+            await context.Error.WriteLineAsync(Usage);
+            return 2;
+        }
+
+        var rest = args[1..];
+        switch (args[0])
+        {
+            case "run":
+                return await ControlPlaneHost.RunAsync(rest, context);
+            case "check-config":
+                if (rest.Contains("--help") || rest.Contains("-h"))
+                    return await PrintAsync(context, CheckConfigUsage);
+                return await ControlPlaneHost.CheckConfigAsync(rest, context);
+            case "version" or "--version":
+                return await PrintAsync(context, $"mailagent-control-plane {Version}");
+            case "help" or "--help" or "-h":
+                return await PrintAsync(context, rest.Length == 0 ? Usage : rest[0] switch
+                {
+                    "run" => RunUsage,
+                    "check-config" => CheckConfigUsage,
+                    "version" => "mailagent-control-plane version\n\nPrints the version.",
+                    _ => Usage,
+                });
+            default:
+                await context.Error.WriteLineAsync($"mailagent-control-plane: unknown command '{args[0]}'\n\n{Usage}");
+                return 2;
+        }
+    }
+
+    private static async Task<int> PrintAsync(CliContext context, string text)
+    {
+        await context.Out.WriteLineAsync(text);
+        await context.Out.FlushAsync();
+        return 0;
+    }
+}

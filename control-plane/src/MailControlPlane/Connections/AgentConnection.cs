@@ -1,0 +1,288 @@
+using Grpc.Core;
+using MailAgent.Protos.V1;
+using MailControlPlane.Registry;
+using MailControlPlane.Scoring;
+
+namespace MailControlPlane.Connections;
+
+/// <summary>Where a connection to an agent stands.</summary>
+internal enum ConnectionState
+{
+    Connecting,
+    Connected,
+    Unreachable,
+}
+
+/// <summary>Receives the deliveries the agents report (the health scorer).</summary>
+internal interface IDeliveryRecorder
+{
+    void RecordDelivery(string providerName, DateTimeOffset at, DeliveryOutcomeKind outcome, string dsn);
+}
+
+/// <summary>What the control plane knows about one agent right now.</summary>
+internal sealed record AgentSnapshot(
+    RegisteredAgent Agent, ConnectionState State, DateTimeOffset? LastHeartbeat, IReadOnlyList<AgentCheck> Checks,
+    QueueObservation? Queue, string LastError, DateTimeOffset? ChangeStartedAt);
+
+/// <summary>
+/// One agent: a WatchEvents stream resumed from the last sequence seen, GetStatus and GetQueue
+/// every StatusInterval, a heartbeat deadline, and jittered exponential backoff between attempts.
+/// </summary>
+internal sealed class AgentConnection
+{
+    private readonly AgentService.AgentServiceClient _client;
+    private readonly ConnectionOptions _options;
+    private readonly IDeliveryRecorder _deliveries;
+    private readonly TimeProvider _time;
+    private readonly ILogger _logger;
+    private readonly Lock _lock = new();
+    private ConnectionState _state = ConnectionState.Connecting;
+    private DateTimeOffset? _lastHeartbeat;
+    private IReadOnlyList<AgentCheck> _checks = [];
+    private QueueObservation? _queue;
+    private string _lastError = "";
+    private DateTimeOffset? _changeStartedAt;
+    private ulong _lastSequence;
+    private CancellationTokenSource? _watchCall;
+    private readonly TaskCompletionSource _firstAnswer = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    public AgentConnection(RegisteredAgent agent, AgentService.AgentServiceClient client, ConnectionOptions options,
+        IDeliveryRecorder deliveries, TimeProvider time, ILogger logger)
+    {
+        Agent = agent;
+        _client = client;
+        _options = options;
+        _deliveries = deliveries;
+        _time = time;
+        _logger = logger;
+    }
+
+    public RegisteredAgent Agent { get; }
+
+    public AgentService.AgentServiceClient Client => _client;
+
+    /// <summary>Completes when the agent first answered.</summary>
+    public Task FirstAnswer => _firstAnswer.Task;
+
+    public AgentSnapshot Snapshot()
+    {
+        lock (_lock)
+            return new AgentSnapshot(Agent, _state, _lastHeartbeat, _checks, _queue, _lastError, _changeStartedAt);
+    }
+
+    public AgentObservation Observation()
+    {
+        lock (_lock)
+            return new AgentObservation(_lastHeartbeat, _checks, _queue, _changeStartedAt);
+    }
+
+    /// <summary>Marks a config apply in progress (the scorer caps the score meanwhile); null ends it.</summary>
+    public void SetChangeInProgress(DateTimeOffset? startedAt)
+    {
+        lock (_lock)
+            _changeStartedAt = startedAt;
+    }
+
+    public Task RunAsync(CancellationToken cancellationToken) =>
+        Task.WhenAll(WatchLoopAsync(cancellationToken), StatusLoopAsync(cancellationToken));
+
+    private async Task WatchLoopAsync(CancellationToken cancellationToken)
+    {
+        var backoff = new Backoff(_options.BackoffMin, _options.BackoffMax, Random.Shared);
+        while (!cancellationToken.IsCancellationRequested)
+        {
+            using var call = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            lock (_lock)
+                _watchCall = call;
+            try
+            {
+                ulong resumeAfter;
+                lock (_lock)
+                    resumeAfter = _lastSequence;
+                using var stream = _client.WatchEvents(new WatchEventsRequest { ResumeAfter = resumeAfter }, cancellationToken: call.Token);
+                await foreach (var message in stream.ResponseStream.ReadAllAsync(call.Token))
+                {
+                    Heard();
+                    backoff.Reset();
+                    Handle(message);
+                }
+
+                Failed("the agent ended the event stream");
+            }
+            catch (RpcException e) when (!cancellationToken.IsCancellationRequested)
+            {
+                if (!call.IsCancellationRequested)
+                    Failed(Describe(e));
+            }
+            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+            {
+                // The heartbeat deadline cancelled the call: dial again.
+            }
+            catch (Exception e) when (e is OperationCanceledException or RpcException)
+            {
+                return;
+            }
+
+            try
+            {
+                await Task.Delay(backoff.Next(), _time, cancellationToken);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+        }
+    }
+
+    private void Handle(WatchEventsResponse message)
+    {
+        if (message.KindCase == WatchEventsResponse.KindOneofCase.EventsLost)
+        {
+            Log.EventsLost(_logger, Agent.Name, message.EventsLost.FirstMissed, message.EventsLost.FirstAvailable);
+            return;
+        }
+
+        if (message.KindCase != WatchEventsResponse.KindOneofCase.Event)
+            return;
+        var e = message.Event;
+        lock (_lock)
+            _lastSequence = e.Sequence;
+        var at = e.ObservedAt?.ToDateTimeOffset() ?? _time.GetUtcNow();
+        if (e.KindCase == AgentEvent.KindOneofCase.Delivery && AgentMapping.Outcome(e.Delivery.Outcome) is { } outcome)
+            _deliveries.RecordDelivery(Agent.ProviderName, at, outcome, e.Delivery.Dsn);
+        else if (e.KindCase == AgentEvent.KindOneofCase.HealthChange)
+        {
+            lock (_lock)
+                _checks = AgentMapping.WithChange(_checks, e.HealthChange);
+        }
+    }
+
+    private async Task StatusLoopAsync(CancellationToken cancellationToken)
+    {
+        var backoff = new Backoff(_options.BackoffMin, _options.BackoffMax, Random.Shared);
+        while (!cancellationToken.IsCancellationRequested)
+        {
+            var wait = _options.StatusInterval;
+            try
+            {
+                var status = await _client.GetStatusAsync(new GetStatusRequest(), deadline: Deadline(), cancellationToken: cancellationToken);
+                var checks = status.Checks.Select(AgentMapping.Check).ToList();
+                lock (_lock)
+                    _checks = checks;
+                Heard();
+                try
+                {
+                    var queue = await _client.GetQueueAsync(new GetQueueRequest(), deadline: Deadline(), cancellationToken: cancellationToken);
+                    lock (_lock)
+                        _queue = AgentMapping.Queue(queue);
+                    Heard();
+                }
+                catch (RpcException e) when (e.StatusCode == StatusCode.Unavailable && !cancellationToken.IsCancellationRequested)
+                {
+                    // No queue inspector on that agent (Queue:Enabled=false): the score goes without the queue.
+                }
+
+                backoff.Reset();
+            }
+            catch (RpcException e) when (!cancellationToken.IsCancellationRequested)
+            {
+                Failed(Describe(e));
+                wait = Min(backoff.Next(), _options.StatusInterval);
+            }
+            catch (Exception e) when (e is OperationCanceledException or RpcException)
+            {
+                return;
+            }
+
+            CheckHeartbeat();
+            try
+            {
+                await Task.Delay(wait, _time, cancellationToken);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+        }
+    }
+
+    /// <summary>No answer within HeartbeatTimeout: the agent is unreachable, and a silent watch stream is dialled again.</summary>
+    private void CheckHeartbeat()
+    {
+        var now = _time.GetUtcNow();
+        CancellationTokenSource? stale = null;
+        TimeSpan silence;
+        lock (_lock)
+        {
+            silence = now - (_lastHeartbeat ?? DateTimeOffset.MinValue);
+            if (_lastHeartbeat == null || silence <= _options.HeartbeatTimeout)
+                return;
+            if (_state == ConnectionState.Connected)
+                stale = _watchCall;
+        }
+
+        SetState(ConnectionState.Unreachable, $": no answer for {silence:g}");
+        if (stale != null)
+        {
+            Log.HeartbeatMissed(_logger, Agent.Name, silence);
+            try
+            {
+                stale.Cancel();
+            }
+            catch (ObjectDisposedException)
+            {
+                // That call already ended.
+            }
+        }
+    }
+
+    private void Heard()
+    {
+        lock (_lock)
+        {
+            _lastHeartbeat = _time.GetUtcNow();
+            _lastError = "";
+        }
+
+        _firstAnswer.TrySetResult();
+
+        SetState(ConnectionState.Connected, "");
+    }
+
+    private void Failed(string error)
+    {
+        bool silent;
+        bool repeated;
+        lock (_lock)
+        {
+            repeated = _lastError == error;
+            _lastError = error;
+            silent = _lastHeartbeat == null || _time.GetUtcNow() - _lastHeartbeat.Value > _options.HeartbeatTimeout;
+        }
+
+        // Logged once per distinct error: a down agent does not fill the log at every retry.
+        if (!repeated)
+            Log.CallFailed(_logger, Agent.Name, error);
+        SetState(silent && _lastHeartbeat != null ? ConnectionState.Unreachable : ConnectionState.Connecting, ": " + error);
+    }
+
+    private void SetState(ConnectionState state, string detail)
+    {
+        ConnectionState from;
+        lock (_lock)
+        {
+            from = _state;
+            if (from == state)
+                return;
+            _state = state;
+        }
+
+        Log.StateChanged(_logger, Agent.Name, Agent.Address, from, state, detail);
+    }
+
+    private DateTime Deadline() => _time.GetUtcNow().UtcDateTime + _options.CallTimeout;
+
+    private static TimeSpan Min(TimeSpan a, TimeSpan b) => a < b ? a : b;
+
+    private static string Describe(RpcException e) => $"{e.StatusCode}: {e.Status.Detail}";
+}

@@ -1,0 +1,19 @@
+namespace MailControlPlane.Connections;
+
+internal static partial class Log
+{
+    [LoggerMessage(EventId = 1100, Level = LogLevel.Information, Message = "Agent {Agent} ({Address}): {From} -> {To}{Detail}")]
+    public static partial void StateChanged(ILogger logger, string agent, Uri address, ConnectionState from, ConnectionState to, string detail);
+
+    [LoggerMessage(EventId = 1101, Level = LogLevel.Warning, Message = "Agent {Agent}: events {FirstMissed}..{FirstAvailable} were lost (agent buffer overrun or agent restart); resuming at {FirstAvailable}")]
+    public static partial void EventsLost(ILogger logger, string agent, ulong firstMissed, ulong firstAvailable);
+
+    [LoggerMessage(EventId = 1102, Level = LogLevel.Warning, Message = "Agent {Agent}: no answer for {Silence}, more than Connections:HeartbeatTimeout; dialling again")]
+    public static partial void HeartbeatMissed(ILogger logger, string agent, TimeSpan silence);
+
+    [LoggerMessage(EventId = 1103, Level = LogLevel.Error, Message = "Agent connections cannot start: {Reason}")]
+    public static partial void CannotStart(ILogger logger, string reason);
+
+    [LoggerMessage(EventId = 1104, Level = LogLevel.Warning, Message = "Agent {Agent}: {Error}")]
+    public static partial void CallFailed(ILogger logger, string agent, string error);
+}

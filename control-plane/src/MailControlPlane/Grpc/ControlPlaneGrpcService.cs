@@ -1,0 +1,109 @@
+using Google.Protobuf.WellKnownTypes;
+using Grpc.Core;
+using MailAgent.Protos.ControlPlane.V1;
+using MailControlPlane.Connections;
+using MailControlPlane.Hosting;
+using MailControlPlane.Scoring;
+using ProtoCheckStatus = MailAgent.Protos.ControlPlane.V1.CheckStatus;
+using ProtoConnectionState = MailAgent.Protos.ControlPlane.V1.ConnectionState;
+using ProtoProviderState = MailAgent.Protos.ControlPlane.V1.ProviderState;
+
+namespace MailControlPlane.Grpc;
+
+/// <summary>mailagent.controlplane.v1.ControlPlaneService: maps the connections, the board and the roll-out.</summary>
+internal sealed class ControlPlaneGrpcService(AgentConnections connections, ProviderBoard board, ConfigRollout rollout) : ControlPlaneService.ControlPlaneServiceBase
+{
+    public override Task<ListAgentsResponse> ListAgents(ListAgentsRequest request, ServerCallContext context)
+    {
+        var response = new ListAgentsResponse();
+        response.Agents.Add(connections.All.Select(c => Map(c.Snapshot())));
+        return Task.FromResult(response);
+    }
+
+    public override Task<ListProvidersResponse> ListProviders(ListProvidersRequest request, ServerCallContext context)
+    {
+        var response = new ListProvidersResponse();
+        response.Providers.Add(board.Latest().Select(Map));
+        return Task.FromResult(response);
+    }
+
+    public override async Task WatchProviders(WatchProvidersRequest request, IServerStreamWriter<ProviderHealth> responseStream, ServerCallContext context)
+    {
+        try
+        {
+            await foreach (var a in board.WatchAsync(context.CancellationToken))
+                await responseStream.WriteAsync(Map(a), context.CancellationToken);
+        }
+        catch (OperationCanceledException) when (context.CancellationToken.IsCancellationRequested)
+        {
+            // The caller went away.
+        }
+    }
+
+    public override async Task RollOutConfig(RollOutConfigRequest request, IServerStreamWriter<RollOutProgress> responseStream, ServerCallContext context)
+    {
+        if (rollout.Problem(request) is { } problem)
+            throw new RpcException(new Status(StatusCode.InvalidArgument, problem));
+        await rollout.RunAsync(request, p => responseStream.WriteAsync(p, context.CancellationToken), context.CancellationToken);
+    }
+
+    public static AgentInfo Map(AgentSnapshot s)
+    {
+        var info = new AgentInfo
+        {
+            Name = s.Agent.Name,
+            Address = s.Agent.Address.ToString(),
+            Region = s.Agent.Region,
+            ProviderName = s.Agent.ProviderName,
+            ConnectionState = s.State switch
+            {
+                Connections.ConnectionState.Connected => ProtoConnectionState.Connected,
+                Connections.ConnectionState.Unreachable => ProtoConnectionState.Unreachable,
+                _ => ProtoConnectionState.Connecting,
+            },
+            LastError = s.LastError,
+        };
+        if (s.LastHeartbeat is { } seen)
+            info.LastSeen = Timestamp.FromDateTimeOffset(seen);
+        foreach (var c in s.Checks)
+        {
+            var check = new MailAgent.Protos.ControlPlane.V1.AgentCheck { Name = c.Name, Status = Map(c.Status), Reason = c.Reason };
+            if (c.Value is { } value)
+                check.Value = value;
+            info.Checks.Add(check);
+        }
+
+        return info;
+    }
+
+    public static ProviderHealth Map(ProviderAssessment a)
+    {
+        var health = new ProviderHealth
+        {
+            ProviderName = a.ProviderName,
+            Score = a.Score,
+            State = a.State switch
+            {
+                Scoring.ProviderState.Healthy => ProtoProviderState.Healthy,
+                Scoring.ProviderState.Degraded => ProtoProviderState.Degraded,
+                Scoring.ProviderState.Failed => ProtoProviderState.Failed,
+                Scoring.ProviderState.Probation => ProtoProviderState.Probation,
+                _ => ProtoProviderState.Unknown,
+            },
+            IsActive = a.IsActive,
+            Reason = a.Reason,
+            EvaluatedAt = Timestamp.FromDateTimeOffset(a.EvaluatedAt),
+        };
+        foreach (var (name, value) in a.Components)
+            health.Components[name] = value;
+        return health;
+    }
+
+    private static ProtoCheckStatus Map(Scoring.CheckStatus status) => status switch
+    {
+        Scoring.CheckStatus.Healthy => ProtoCheckStatus.Healthy,
+        Scoring.CheckStatus.Degraded => ProtoCheckStatus.Degraded,
+        Scoring.CheckStatus.Unhealthy => ProtoCheckStatus.Unhealthy,
+        _ => ProtoCheckStatus.Unknown,
+    };
+}

@@ -1,0 +1,84 @@
+using System.Net;
+using System.Security.Authentication;
+using System.Security.Cryptography.X509Certificates;
+using MailControlPlane.Registry;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.AspNetCore.Server.Kestrel.Https;
+
+namespace MailControlPlane.Grpc;
+
+/// <summary>The listeners: /metrics and /health over plain HTTP, the API over TLS with client certificates.</summary>
+internal static class GrpcApi
+{
+    private const string ServiceName = "mailagent.controlplane.v1.ControlPlaneService";
+
+    public static void ConfigureListeners(KestrelServerOptions kestrel, HttpOptions http, GrpcApiOptions grpc, TlsOptions tls, TimeProvider time, ILogger logger)
+    {
+        foreach (var url in http.Urls.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            var uri = new Uri(url);
+            if (IPAddress.TryParse(uri.Host.Trim('[', ']'), out var ip))
+                kestrel.Listen(ip, uri.Port);
+            else if (uri.IsLoopback)
+            {
+                // Kestrel cannot bind "localhost" to port 0 (two sockets, one port).
+                if (uri.Port == 0)
+                    kestrel.Listen(IPAddress.Loopback, 0);
+                else
+                    kestrel.ListenLocalhost(uri.Port);
+            }
+            else
+                kestrel.ListenAnyIP(uri.Port);
+        }
+
+        if (!grpc.Enabled)
+            return;
+        var ca = Certificates.LoadCa(tls.CaFile);
+        var clients = grpc.ClientNames();
+        var certificate = X509Certificate2.CreateFromPemFile(grpc.CertificateFile, grpc.KeyFile);
+        kestrel.Listen(IPEndPoint.Parse(grpc.Listen), listen =>
+        {
+            listen.Protocols = HttpProtocols.Http2;
+            listen.UseHttps(https =>
+            {
+                https.ServerCertificate = certificate;
+                https.SslProtocols = SslProtocols.Tls12 | SslProtocols.Tls13;
+                https.ClientCertificateMode = ClientCertificateMode.RequireCertificate;
+                https.ClientCertificateValidation = (client, _, _) =>
+                {
+                    if (!Certificates.ChainsTo(client, ca, time.GetUtcNow(), Certificates.ClientAuth, out string problem))
+                    {
+                        Log.ClientRejected(logger, client.Subject, problem);
+                        return false;
+                    }
+
+                    string cn = client.GetNameInfo(X509NameType.SimpleName, forIssuer: false);
+                    if (!clients.Contains(cn))
+                    {
+                        Log.ClientRejected(logger, client.Subject, "CN not on Grpc:Clients");
+                        return false;
+                    }
+
+                    return true;
+                };
+            });
+        });
+    }
+
+    /// <summary>Maps the service, and keeps gRPC off the plain listener and everything else off the TLS one.</summary>
+    public static void MapGrpcApi(this WebApplication app)
+    {
+        app.Use(async (context, next) =>
+        {
+            bool grpcPath = context.Request.Path.StartsWithSegments("/" + ServiceName, StringComparison.Ordinal);
+            if (grpcPath != context.Request.IsHttps)
+            {
+                context.Response.StatusCode = StatusCodes.Status404NotFound;
+                return;
+            }
+
+            await next(context);
+        });
+        app.MapGrpcService<ControlPlaneGrpcService>();
+    }
+}
