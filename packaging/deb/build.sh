@@ -6,6 +6,9 @@
 #
 #   packaging/deb/build.sh [OUTDIR]      (default artifacts/deb)
 #
+# Packages: mailagent-postfix (/usr/bin/mailagent; the name "mailagent" is taken in Debian) and
+# mailagent-control-plane.
+#
 # Environment: SKIP_PUBLISH=1 reuses artifacts/deb/publish/* from an earlier run.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -20,6 +23,11 @@ version=$(sed -n 's:.*<Version>\(.*\)</Version>.*:\1:p' Directory.Build.props | 
 arch=$(dpkg --print-architecture)
 [ "$arch" = amd64 ] || { echo "build.sh: only amd64 (linux-x64) is built, this machine is $arch" >&2; exit 1; }
 maintainer="MailAgent maintainers <mailagent@example.org>"
+# Debian package per program. Debian already has a package called "mailagent" (a Perl mail
+# filter, 1:3.1-106-1 in bookworm, which also ships /usr/bin/mailagent and which perl-base
+# Breaks below 1:3.1-81-2), so the agent's package is mailagent-postfix and conflicts with it.
+declare -A package=([mailagent]=mailagent-postfix [mailagent-control-plane]=mailagent-control-plane)
+declare -A conflicts=([mailagent]=mailagent [mailagent-control-plane]=)
 date_r=$(date -R -u -d "@$(git log -1 --format=%ct 2>/dev/null || date +%s)")
 
 for tool in dpkg-deb dpkg-shlibdeps gzip; do
@@ -52,12 +60,10 @@ fi
 # Files a package needs from the publish output: everything but debug symbols and PDBs.
 payload() { find "$1" -maxdepth 1 -type f ! -name '*.dbg' ! -name '*.pdb' ! -name '*.xml' ! -name '*.staticwebassets.*.json' -printf '%f\n' | sort; }
 
-manpage() { # binary name section-title -> troff on stdout, from the program's own help
-  local bin=$1 name=$2
-  local summary
-  summary=$("$bin" help 2>&1 | head -1 | sed 's/^[^—-]*[—-] *//')
+manpage() { # binary name summary -> troff on stdout, from the program's own help pages
+  local bin=$1 name=$2 summary=$3
   printf '.TH %s 1 "%s" "%s %s" "User Commands"\n' "$(tr a-z A-Z <<<"$name")" "$(date -u -d "$date_r" +%Y-%m-%d)" "$name" "$version"
-  printf '.SH NAME\n%s \\- %s\n' "$name" "${summary:-$name}"
+  printf '.SH NAME\n%s \\- %s\n' "$name" "$summary"
   printf '.SH DESCRIPTION\nThe full page of each command is printed by \\fB%s help\\fR \\fICOMMAND\\fR; below are all of them.\n' "$name"
   local cmds
   cmds=$("$bin" help 2>&1 | sed -n 's/^  '"$name"' \([a-z][a-z-]*\).*/\1/p' | sort -u)
@@ -74,10 +80,11 @@ manpage() { # binary name section-title -> troff on stdout, from the program's o
 
 build_package() { # name description-short description-long depends recommends suggests
   local name=$1 short=$2 long=$3 depends=$4 recommends=$5 suggests=$6
+  local pkg=${package[$name]}
   local pub=$publish/$name dir=$work/$name
   rm -rf "$dir"
-  mkdir -p "$dir/DEBIAN" "$dir/usr/bin" "$dir/usr/share/doc/$name" "$dir/usr/share/man/man1" "$dir/lib/systemd/system" \
-           "$dir/etc/mailagent" "$dir/etc/logrotate.d" "$dir/usr/share/$name"
+  mkdir -p "$dir/DEBIAN" "$dir/usr/bin" "$dir/usr/share/doc/$pkg" "$dir/usr/share/man/man1" "$dir/lib/systemd/system" \
+           "$dir/etc/mailagent" "$dir/etc/logrotate.d"
   local files
   files=$(payload "$pub")
   if [ "$files" = "$name" ]; then
@@ -86,6 +93,8 @@ build_package() { # name description-short description-long depends recommends s
     # Native libraries next to the binary: keep them together under /usr/lib/NAME.
     mkdir -p "$dir/usr/lib/$name"
     for f in $files; do install -m 0644 "$pub/$f" "$dir/usr/lib/$name/$f"; done
+    # Native libraries from NuGet (e.g. SQLite's libe_sqlite3.so) come with their symbols.
+    find "$dir/usr/lib/$name" -name '*.so*' -type f -exec strip --strip-unneeded {} +
     chmod 0755 "$dir/usr/lib/$name/$name"
     ln -s "../lib/$name/$name" "$dir/usr/bin/$name"
   fi
@@ -93,16 +102,21 @@ build_package() { # name description-short description-long depends recommends s
 
   install -m 0644 "packaging/systemd/$name.service" "$dir/lib/systemd/system/$name.service"
   install -m 0644 "packaging/logrotate/$name" "$dir/etc/logrotate.d/$name"
-  install -m 0644 README.md "$dir/usr/share/doc/$name/README.md"
-  gzip -9n "$dir/usr/share/doc/$name/README.md"
-  sed "s/@YEAR@/$(date -u -d "$date_r" +%Y)/" packaging/deb/copyright >"$dir/usr/share/doc/$name/copyright"
-  chmod 0644 "$dir/usr/share/doc/$name/copyright"
+  if [ -f "packaging/deb/$name.lintian-overrides" ]; then
+    mkdir -p "$dir/usr/share/lintian/overrides"
+    sed "s/@PACKAGE@/$pkg/g" "packaging/deb/$name.lintian-overrides" >"$dir/usr/share/lintian/overrides/$pkg"
+    chmod 0644 "$dir/usr/share/lintian/overrides/$pkg"
+  fi
+  install -m 0644 README.md "$dir/usr/share/doc/$pkg/README.md"
+  gzip -9n "$dir/usr/share/doc/$pkg/README.md"
+  sed "s/@YEAR@/$(date -u -d "$date_r" +%Y)/" packaging/deb/copyright >"$dir/usr/share/doc/$pkg/copyright"
+  chmod 0644 "$dir/usr/share/doc/$pkg/copyright"
   {
-    printf '%s (%s) unstable; urgency=medium\n\n' "$name" "$version"
+    printf '%s (%s) unstable; urgency=medium\n\n' "$pkg" "$version"
     printf '  * Built from commit %s.\n\n' "$(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
     printf ' -- %s  %s\n' "$maintainer" "$date_r"
-  } | gzip -9n >"$dir/usr/share/doc/$name/changelog.gz"
-  manpage "$exe" "$name" | gzip -9n >"$dir/usr/share/man/man1/$name.1.gz"
+  } | gzip -9n >"$dir/usr/share/doc/$pkg/changelog.gz"
+  manpage "$exe" "$name" "$short" | gzip -9n >"$dir/usr/share/man/man1/$name.1.gz"
 
   # Debian's view of the libraries the binary links; libssl3 is dlopen()ed by .NET's crypto
   # (TLS for gRPC), so it is named explicitly.
@@ -125,17 +139,17 @@ build_package() { # name description-short description-long depends recommends s
   local size
   size=$(du -k -s --exclude=DEBIAN "$dir" | cut -f1)
   {
-    echo "Package: $name"
+    echo "Package: $pkg"
     echo "Version: $version"
     echo "Architecture: $arch"
     echo "Maintainer: $maintainer"
     echo "Installed-Size: $size"
     echo "Depends: $shl, libssl3 | libssl3t64, adduser${depends:+, $depends}"
+    [ -z "${conflicts[$name]}" ] || echo "Conflicts: ${conflicts[$name]}"
     [ -z "$recommends" ] || echo "Recommends: $recommends"
     [ -z "$suggests" ] || echo "Suggests: $suggests"
     echo "Section: mail"
     echo "Priority: optional"
-    echo "Homepage: https://github.com/mailagent/mailagent"
     echo "Description: $short"
     sed 's/^/ /' <<<"$long"
     echo " ."
@@ -156,7 +170,7 @@ finish_package() { # name: metadata of the staged tree, then the archive
   sed -i "s/^Installed-Size: .*/Installed-Size: $(du -k -s --exclude=DEBIAN "$dir" | cut -f1)/" "$dir/DEBIAN/control"
   chmod 0644 "$dir/DEBIAN/conffiles" "$dir/DEBIAN/md5sums" "$dir/DEBIAN/control"
   find "$dir" -type d -exec chmod 0755 {} +
-  local deb=$out/${name}_${version}_${arch}.deb
+  local deb=$out/${package[$name]}_${version}_${arch}.deb
   dpkg-deb --root-owner-group -Zxz --build "$dir" "$deb" >/dev/null
   echo "== built $deb ($(du -h "$deb" | cut -f1), $(cat "$dir.how"))"
 }
@@ -190,9 +204,9 @@ finish_package mailagent-control-plane
 # ---------------------------------------------------------------- report
 {
   for n in mailagent mailagent-control-plane; do
-    deb=$(ls "$out/${n}"_*.deb)
+    deb=$(ls "$out/${package[$n]}"_*.deb)
     exe=$publish/$n/$n
-    printf '%s: %s mode, binary %s bytes (%s), package %s bytes\n' "$n" "$(cat "$publish/$n.mode")" \
+    printf '%s (package %s): %s mode, binary %s bytes (%s), package %s bytes\n' "$n" "${package[$n]}" "$(cat "$publish/$n.mode")" \
       "$(stat -c %s "$exe")" "$(du -h "$exe" | cut -f1)" "$(stat -c %s "$deb")"
   done
 } | tee "$out/sizes.txt"
