@@ -110,6 +110,12 @@ install_and_check() {
   sh -n /etc/letsencrypt/renewal-hooks/deploy/mailagent || fail "deploy hook: sh -n"
   [ "$failures" -eq 0 ] && ok "files, owners, user and groups, enablement"
 
+  section "reinstall over a local edit (an upgrade keeps conffile edits)"
+  echo '// local edit kept across upgrades' >>/etc/mailagent/agent.json
+  dpkg -i "${debs[@]}" >/dev/null || fail "dpkg -i over the installed packages"
+  grep -q 'local edit kept across upgrades' /etc/mailagent/agent.json && ok "the edit to agent.json survived" || fail "agent.json lost its local edit"
+  [ "$(stat -c '%U:%G %a' /etc/mailagent/agent.json)" = "root:mailagent 640" ] || fail "agent.json is $(stat -c '%U:%G %a' /etc/mailagent/agent.json) after the reinstall"
+
   section "installed binaries"
   local v
   v=$(mailagent version) && echo "$v" && grep -q '^mailagent [0-9]' <<<"$v" || fail "mailagent version: $v"
