@@ -145,15 +145,15 @@ public sealed partial class InstalledPackageTests(ITestOutputHelper output)
         try
         {
             // The service user must reach the log, its state directory and the socket.
-            File.SetUnixFileMode(work, (UnixFileMode)0x1FF);
+            OpenTo(work, (UnixFileMode)0x1FF);
             string log = Path.Combine(work, "mail.log");
             await File.WriteAllTextAsync(log, "");
             string state = Directory.CreateDirectory(Path.Combine(work, "state")).FullName;
-            File.SetUnixFileMode(state, (UnixFileMode)0x1FF);
+            OpenTo(state, (UnixFileMode)0x1FF);
             string socketPath = Path.Combine(work, "notify.sock");
             using var socket = new Socket(AddressFamily.Unix, SocketType.Dgram, ProtocolType.Unspecified);
             socket.Bind(new UnixDomainSocketEndPoint(socketPath));
-            File.SetUnixFileMode(socketPath, (UnixFileMode)0x1B6);
+            OpenTo(socketPath, (UnixFileMode)0x1B6);
             var messages = new List<string>();
             using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(90));
             var receiving = ReceiveUntilAsync(socket, messages, m => PingsAfterReady(m) >= 2, stop.Token);
@@ -180,6 +180,13 @@ public sealed partial class InstalledPackageTests(ITestOutputHelper output)
         {
             Directory.Delete(work, recursive: true);
         }
+    }
+
+    private static void OpenTo(string path, UnixFileMode mode)
+    {
+        if (OperatingSystem.IsWindows())
+            throw new PlatformNotSupportedException("the installed package runs on Linux only");
+        File.SetUnixFileMode(path, mode);
     }
 
     private static int PingsAfterReady(List<string> messages)
