@@ -5,10 +5,10 @@ DOTNET ?= dotnet
 CONFIG ?= Release
 DEBS := postfix opendkim opendkim-tools prometheus pflogsumm prometheus-postfix-exporter \
         dnsmasq-base postgresql sqlite3 clang zlib1g-dev lintian python3 procps iproute2 util-linux \
-        hyperfine time
+        hyperfine time dpkg-dev logrotate
 AGENT := agent/src/MailAgent/bin/$(CONFIG)/net10.0/mailagent
 
-.PHONY: help deps build test run publish bench bench-micro clean
+.PHONY: help deps build test run publish deb bench bench-micro clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -32,6 +32,9 @@ run: build ## two agents and the control plane with a SQLite routing table, on t
 
 publish: ## the agent as a Native AOT binary in artifacts/aot/ (needs clang and zlib1g-dev: make deps)
 	$(DOTNET) publish agent/src/MailAgent -c Release -r linux-x64 -p:PublishAot=true -o artifacts/aot -nologo
+
+deb: ## mailagent and mailagent-control-plane .deb packages in artifacts/deb/ (packaging/deb/build.sh)
+	bash packaging/deb/build.sh
 
 bench: build publish ## end-to-end benchmarks against peers on a 2-million-line log (bench/README.md)
 	MAILAGENT=artifacts/aot/mailagent bash bench/e2e/run.sh $(CONFIG)

@@ -4,7 +4,17 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 config=${1:-Release}
 results=$(mktemp -d)
-trap 'rm -rf "$results"' EXIT
+# The Debian packages: built, checked and installed before the tests (InstalledPackageTests runs
+# the installed agent against the private Postfix instance), always purged afterwards.
+packaging_rc=0
+if [ "${SKIP_PACKAGING:-0}" != 1 ]; then
+  trap 'bash packaging/test/check-packages.sh purge || packaging_rc=1; rm -rf "$results"' EXIT
+  bash packaging/test/check-packages.sh install 2>&1 | tee "$results/packaging.txt"
+  packaging_rc=${PIPESTATUS[0]}
+  [ "$packaging_rc" -eq 0 ] && export MAILAGENT_INSTALLED_BINARY=/usr/bin/mailagent
+else
+  trap 'rm -rf "$results"' EXIT
+fi
 dotnet test MailAgent.sln -c "$config" --no-build -nologo \
   --logger "trx;LogFilePrefix=run" --results-directory "$results" --logger "console;verbosity=normal" 2>&1 | tee "$results/console.txt"
 rc=${PIPESTATUS[0]}
@@ -16,6 +26,11 @@ for f in "$results"/*.trx; do
   x=$(sed -n 's/.* failed="\([0-9]*\)".*/\1/p' <<<"$line"); failed=$((failed + ${x:-0}))
   n=$(sed -n 's/.* notExecuted="\([0-9]*\)".*/\1/p' <<<"$line"); skipped=$((skipped + ${n:-0}))
 done
+if [ "${SKIP_PACKAGING:-0}" != 1 ]; then
+  bash packaging/test/check-packages.sh purge || packaging_rc=1
+  trap 'rm -rf "$results"' EXIT
+  if [ "$packaging_rc" -ne 0 ]; then echo "packaging checks failed (see the PACKAGING FAIL lines above)"; rc=1; fi
+fi
 echo "tests: $passed passed, $failed failed, $skipped skipped"
 if [ "$passed" -eq 0 ]; then echo "no test ran"; exit 1; fi
 exit "$rc"

@@ -48,6 +48,11 @@ internal static class ApplyConfigCommand
             1  rejected or rolled back (the reason is printed)
             2  usage or configuration error
 
+        FILES
+            /etc/mailagent/agent.json           the agent's configuration (--config FILE replaces it)
+            /var/log/mailagent/config-audit.log one JSON line per request (ConfigApply:AuditLogPath)
+            /etc/postfix/main.cf                what is changed (Postfix:ConfigDirectory)
+
         EXAMPLES
             printf 'smtp_destination_rate_delay = 1s\n-relayhost\n' > change.cf
             mailagent apply-config change.cf --dry-run

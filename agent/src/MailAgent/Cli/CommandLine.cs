@@ -14,7 +14,7 @@ internal static class CommandLine
           mailagent apply-config FILE [--dry-run] [--expected-hash HASH]   change main.cf safely
           mailagent pki init --dir DIR [--agent-name NAME] [--client-name NAME] [--days N]
           mailagent version
-          mailagent help [COMMAND]
+          mailagent help [COMMAND]   also: mailagent COMMAND --help
 
         Configuration is read from /etc/mailagent/agent.json (or --config FILE), then from
         MAILAGENT__Section__Key environment variables, then from Section:Key=value arguments;
@@ -30,6 +30,14 @@ internal static class CommandLine
         }
 
         var rest = args[1..];
+        // 'mailagent COMMAND --help' prints the same page as 'mailagent help COMMAND'.
+        if (rest.Any(a => a is "--help" or "-h") && HelpPages.For(args[0]) is { } page)
+        {
+            await context.Out.WriteLineAsync(page);
+            await context.Out.FlushAsync();
+            return 0;
+        }
+
         switch (args[0])
         {
             case "replay":
@@ -49,15 +57,7 @@ internal static class CommandLine
                 await context.Out.FlushAsync();
                 return 0;
             case "help" or "--help" or "-h":
-                await context.Out.WriteLineAsync(rest.Length == 0 ? Usage : rest[0] switch
-                {
-                    "replay" => ReplayCommand.Usage,
-                    "pki" => PkiCommand.Usage,
-                    "queue" => QueueCommand.Usage,
-                    "apply-config" => ApplyConfigCommand.Usage,
-                    "run" or "check-config" => Hosting.AgentHost.RunUsage,
-                    _ => Usage,
-                });
+                await context.Out.WriteLineAsync(rest.Length == 0 ? Usage : HelpPages.For(rest[0]) ?? Usage);
                 await context.Out.FlushAsync();
                 return 0;
             default:

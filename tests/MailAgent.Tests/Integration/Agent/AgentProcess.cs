@@ -37,23 +37,29 @@ internal sealed partial class AgentProcess : IAsyncDisposable
         StartUnderAsync([], new Dictionary<string, string?>(), settings);
 
     /// <summary>Starts the agent under <paramref name="launcher"/> (e.g. unshare …), with extra environment.</summary>
-    public static async Task<AgentProcess> StartUnderAsync(IReadOnlyList<string> launcher, IReadOnlyDictionary<string, string?> environment, params string[] settings)
+    public static Task<AgentProcess> StartUnderAsync(IReadOnlyList<string> launcher, IReadOnlyDictionary<string, string?> environment, params string[] settings) =>
+        StartCommandAsync([.. launcher, "dotnet", Path.Combine(AppContext.BaseDirectory, "mailagent.dll")], environment, settings);
+
+    /// <summary>
+    /// Starts an installed or published agent executable (e.g. /usr/bin/mailagent) instead of the build output;
+    /// <paramref name="command"/> is the executable, optionally after a launcher (unshare …, setpriv …).
+    /// </summary>
+    public static Task<AgentProcess> StartExecutableAsync(IReadOnlyList<string> command, IReadOnlyDictionary<string, string?> environment, params string[] settings) =>
+        StartCommandAsync(command, environment, settings);
+
+    private static async Task<AgentProcess> StartCommandAsync(IReadOnlyList<string> command, IReadOnlyDictionary<string, string?> environment, string[] settings)
     {
-        string dll = Path.Combine(AppContext.BaseDirectory, "mailagent.dll");
-        var info = new ProcessStartInfo(launcher.Count > 0 ? launcher[0] : "dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var arg in launcher.Skip(1))
+        var info = new ProcessStartInfo(command[0]) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var arg in command.Skip(1))
             info.ArgumentList.Add(arg);
-        if (launcher.Count > 0)
-            info.ArgumentList.Add("dotnet");
         foreach (var (key, value) in environment)
             info.Environment[key] = value;
-        info.ArgumentList.Add(dll);
         info.ArgumentList.Add("run");
         info.ArgumentList.Add("Http:Urls=http://127.0.0.1:0");
         info.ArgumentList.Add("AgentLog:FilePath=");
         foreach (var s in settings)
             info.ArgumentList.Add(s);
-        var process = Process.Start(info) ?? throw new InvalidOperationException("dotnet did not start");
+        var process = Process.Start(info) ?? throw new InvalidOperationException(command[0] + " did not start");
         var agent = new AgentProcess(process);
         process.OutputDataReceived += (_, e) => agent.OnLine(e.Data);
         process.ErrorDataReceived += (_, e) => agent.OnLine(e.Data);
