@@ -6,8 +6,7 @@
 #
 #   packaging/deb/build.sh [OUTDIR]      (default artifacts/deb)
 #
-# Packages: mailagent-postfix (/usr/bin/mailagent; the name "mailagent" is taken in Debian) and
-# mailagent-control-plane.
+# Packages: mailagent (/usr/bin/mailagent) and mailagent-control-plane.
 #
 # Environment: SKIP_PUBLISH=1 reuses artifacts/deb/publish/* from an earlier run.
 set -euo pipefail
@@ -23,11 +22,15 @@ version=$(sed -n 's:.*<Version>\(.*\)</Version>.*:\1:p' Directory.Build.props | 
 arch=$(dpkg --print-architecture)
 [ "$arch" = amd64 ] || { echo "build.sh: only amd64 (linux-x64) is built, this machine is $arch" >&2; exit 1; }
 maintainer="MailAgent maintainers <mailagent@example.org>"
-# Debian package per program. Debian already has a package called "mailagent" (a Perl mail
-# filter, 1:3.1-106-1 in bookworm, which also ships /usr/bin/mailagent and which perl-base
-# Breaks below 1:3.1-81-2), so the agent's package is mailagent-postfix and conflicts with it.
-declare -A package=([mailagent]=mailagent-postfix [mailagent-control-plane]=mailagent-control-plane)
-declare -A conflicts=([mailagent]=mailagent [mailagent-control-plane]=)
+# Debian package per program. Debian's archive already has an unrelated package called
+# "mailagent" (a Perl mail filter, 1:3.1-106-1 in bookworm, with its own /usr/bin/mailagent), and
+# perl-base Breaks mailagent (<< 1:3.1-81-2): a plain 0.1.0 would be refused by dpkg. The agent's
+# package keeps the name operators install (apt install ./mailagent_*.deb) and carries epoch 2,
+# so it sorts above that package's 1:… versions and clears the Breaks; installing it replaces
+# the Perl filter, which is the only way two programs called /usr/bin/mailagent can meet.
+declare -A package=([mailagent]=mailagent [mailagent-control-plane]=mailagent-control-plane)
+declare -A epoch=([mailagent]=2: [mailagent-control-plane]=)
+declare -A conflicts=([mailagent]= [mailagent-control-plane]=)
 date_r=$(date -R -u -d "@$(git log -1 --format=%ct 2>/dev/null || date +%s)")
 
 for tool in dpkg-deb dpkg-shlibdeps gzip; do
@@ -112,7 +115,7 @@ build_package() { # name description-short description-long depends recommends s
   sed "s/@YEAR@/$(date -u -d "$date_r" +%Y)/" packaging/deb/copyright >"$dir/usr/share/doc/$pkg/copyright"
   chmod 0644 "$dir/usr/share/doc/$pkg/copyright"
   {
-    printf '%s (%s) unstable; urgency=medium\n\n' "$pkg" "$version"
+    printf '%s (%s) unstable; urgency=medium\n\n' "$pkg" "${epoch[$name]}$version"
     printf '  * Built from commit %s.\n\n' "$(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
     printf ' -- %s  %s\n' "$maintainer" "$date_r"
   } | gzip -9n >"$dir/usr/share/doc/$pkg/changelog.gz"
@@ -140,7 +143,7 @@ build_package() { # name description-short description-long depends recommends s
   size=$(du -k -s --exclude=DEBIAN "$dir" | cut -f1)
   {
     echo "Package: $pkg"
-    echo "Version: $version"
+    echo "Version: ${epoch[$name]}$version"
     echo "Architecture: $arch"
     echo "Maintainer: $maintainer"
     echo "Installed-Size: $size"

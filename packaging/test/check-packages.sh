@@ -12,9 +12,9 @@
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 out=${DEB_DIR:-$PWD/artifacts/deb}
-# Debian packages (the agent's is mailagent-postfix: "mailagent" is taken in Debian) and their programs.
-packages=(mailagent-postfix mailagent-control-plane)
-declare -A program=([mailagent-postfix]=mailagent [mailagent-control-plane]=mailagent-control-plane)
+# Debian packages and their programs (the agent's package carries epoch 2: packaging/deb/build.sh says why).
+packages=(mailagent mailagent-control-plane)
+declare -A program=([mailagent]=mailagent [mailagent-control-plane]=mailagent-control-plane)
 failures=0
 fail() { echo "PACKAGING FAIL: $*"; failures=$((failures + 1)); }
 ok() { echo "packaging ok: $*"; }
@@ -40,7 +40,7 @@ purge() {
               /etc/systemd/system/multi-user.target.wants/mailagent-control-plane.service \
               /etc/systemd/system/mailagent.service /etc/systemd/system/mailagent-control-plane.service \
               /etc/logrotate.d/mailagent /etc/logrotate.d/mailagent-control-plane \
-              /etc/letsencrypt/renewal-hooks/deploy/mailagent /usr/share/mailagent /usr/share/doc/mailagent-postfix /usr/share/doc/mailagent-control-plane \
+              /etc/letsencrypt/renewal-hooks/deploy/mailagent /usr/share/mailagent /usr/share/doc/mailagent /usr/share/doc/mailagent-control-plane \
               /var/lib/systemd/deb-systemd-helper-enabled/mailagent.service.dsh-also \
               /var/lib/systemd/deb-systemd-helper-masked/mailagent.service; do
     [ -e "$path" ] || [ -L "$path" ] && fail "left after purge: $path"
@@ -81,13 +81,13 @@ install_and_check() {
   for f in /etc/mailagent/agent.json /etc/mailagent/control-plane.json /etc/logrotate.d/mailagent \
            /etc/logrotate.d/mailagent-control-plane /usr/share/mailagent/prometheus/mailagent.rules.yml \
            /usr/share/mailagent/grafana/mailagent.json /usr/share/mailagent/systemd/mailagent-write-access.conf \
-           /usr/share/man/man1/mailagent.1.gz /usr/share/doc/mailagent-postfix/copyright \
+           /usr/share/man/man1/mailagent.1.gz /usr/share/doc/mailagent/copyright \
            /usr/share/doc/mailagent-control-plane/copyright; do
     [ -f "$f" ] || fail "$f missing"
   done
   [ -x /etc/letsencrypt/renewal-hooks/deploy/mailagent ] || fail "certbot deploy hook missing or not executable"
-  dpkg-query -W -f='${Conffiles}\n' mailagent-postfix | grep -q '/etc/mailagent/agent.json' || fail "agent.json is not a conffile"
-  dpkg-query -W -f='${Conffiles}\n' mailagent-postfix | grep -q '/etc/letsencrypt/renewal-hooks/deploy/mailagent' || fail "the deploy hook is not a conffile"
+  dpkg-query -W -f='${Conffiles}\n' mailagent | grep -q '/etc/mailagent/agent.json' || fail "agent.json is not a conffile"
+  dpkg-query -W -f='${Conffiles}\n' mailagent | grep -q '/etc/letsencrypt/renewal-hooks/deploy/mailagent' || fail "the deploy hook is not a conffile"
   [ "$(stat -c '%U:%G %a' /etc/mailagent/agent.json)" = "root:mailagent 640" ] || fail "agent.json is $(stat -c '%U:%G %a' /etc/mailagent/agent.json), want root:mailagent 640"
   [ "$(stat -c '%U:%G %a' /var/lib/mailagent)" = "mailagent:mailagent 750" ] || fail "/var/lib/mailagent is $(stat -c '%U:%G %a' /var/lib/mailagent)"
   [ "$(stat -c '%U:%G %a' /var/log/mailagent)" = "mailagent:mailagent 750" ] || fail "/var/log/mailagent is $(stat -c '%U:%G %a' /var/log/mailagent)"
