@@ -74,7 +74,7 @@ db="$run/routing.db"
   "Http:Urls=http://127.0.0.1:$((base + 10))" "Grpc:Listen=127.0.0.1:$((base + 11))" \
   "Grpc:CertificateFile=$run/pki/agent.crt" "Grpc:KeyFile=$run/pki/agent.key" Grpc:Clients=control-plane \
   "Routing:SqlitePath=$db" \
-  Scoring:DeliveryWindow=00:01:00 Scoring:EjectionBase=00:01:10 Scoring:FailedBelow=50 \
+  Scoring:DeliveryWindow=00:01:00 Scoring:EjectionBase=00:01:10 \
   "Log:FilePath=$run/control-plane.log" > "$run/control-plane.out" 2>&1 &
 pids+=($!)
 wait_for "$run/control-plane.out" 'mailagent-control-plane listening on' "the control plane"
@@ -100,8 +100,7 @@ Everything runs (agents: oregon pid ${pids[0]}, virginia pid ${pids[1]}; control
 Note: there is no Postfix here, so the agents run only the checks that make sense for a replayed
 log (Health:Checks=log;delivery) and no queue listing (Queue:Enabled=false). So that a whole fall
 and recovery fits in a few minutes, the scorer's delivery window is 1 min and its ejection time
-70 s (Scoring:DeliveryWindow, Scoring:EjectionBase; defaults 15 min and 2 min), and a score under
-50 fails (Scoring:FailedBelow, default 40: delivery and reputation alone weigh 55 points).
+70 s (Scoring:DeliveryWindow, Scoring:EjectionBase; defaults 15 min and 2 min).
 Each agent replays the corpus ($corpus, deferrals left out), then follows live lines;
 after ${bad_after} s of live traffic virginia gets ${bad_for} s of connection refusals and 451 4.7.1 deferrals, then recovers.
 Ctrl-C stops everything.

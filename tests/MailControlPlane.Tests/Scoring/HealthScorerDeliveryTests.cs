@@ -85,6 +85,29 @@ public sealed class HealthScorerDeliveryTests
     }
 
     [Fact]
+    public void Evaluate_EveryDeliveryFailing_FailsWithDefaults()
+    {
+        // Every delivery refused or unreachable, everything else healthy: the soft score floors at
+        // 45 (delivery and reputation weigh 55). With health-score.md's failed threshold of 40 such a
+        // host would stay degraded for ever; the default threshold (50) fails and then deactivates it.
+        var f = new ScoringFixture();
+        Assert.Equal(50, f.Options.FailedBelow);
+        Assert.Equal(100, f.Evaluate(Provider, f.Healthy()).Score);
+        var states = new List<ProviderAssessment>();
+        for (int i = 0; i < 60; i++)
+        {
+            Record(f, 10, DeliveryOutcomeKind.Deferred, i % 2 == 0 ? "4.4.1" : "4.7.1");
+            // One paid provider stays active, so the panic guard does not hold this one.
+            states.Add(f.Step(Provider, () => f.Healthy(), withoutAgent: 1));
+        }
+
+        Assert.Equal(45, states[^1].Score);
+        Assert.Contains(states, s => s.State == ProviderState.Degraded);
+        Assert.Equal(ProviderState.Failed, states[^1].State);
+        Assert.False(states[^1].IsActive);
+    }
+
+    [Fact]
     public void Evaluate_FailuresOlderThanWindow_Expire()
     {
         var f = new ScoringFixture(new ScoringOptions { JitterSeed = 1, EwmaAlpha = 1 });

@@ -91,12 +91,11 @@ public sealed class ControlPlaneEndToEndTests(ITestOutputHelper output) : IAsync
             "Connections:StatusInterval=00:00:00.5", "Connections:HeartbeatTimeout=00:00:30", "Connections:BackoffMin=00:00:00.1",
             "Connections:BackoffMax=00:00:01", "Connections:CallTimeout=00:00:10",
             "Http:Urls=http://127.0.0.1:0", "Grpc:Listen=127.0.0.1:0", $"Grpc:CertificateFile={Pki("agent.crt")}", $"Grpc:KeyFile={Pki("agent.key")}",
-            // Fast versions of health-score.md's numbers. With the default weights, delivery and
-            // reputation together take at most 55 points, so a server refusing everything bottoms out
-            // at 45: FailedBelow=50 lets it fail (and be deactivated) on delivery alone.
+            // Fast versions of health-score.md's numbers (FailedBelow is the default, 50: delivery and
+            // reputation together take at most 55 points, so a server refusing everything bottoms out at 45).
             // The ejection outlasts the delivery window, so that probation starts once the failures aged out.
             "Scoring:EvaluationInterval=00:00:00.5", "Scoring:DeliveryWindow=00:01:00", "Scoring:DeliveryBucket=00:00:01",
-            "Scoring:FailedBelow=50", "Scoring:FailedEvaluations=2", "Scoring:DeactivateAfterFailedEvaluations=4",
+            "Scoring:FailedEvaluations=2", "Scoring:DeactivateAfterFailedEvaluations=4",
             "Scoring:EjectionBase=00:01:05", "Scoring:EjectionMax=00:01:05", "Scoring:EjectionJitter=0", "Scoring:HeartbeatFreezeAfter=00:00:03", "Scoring:HeartbeatZeroAfter=00:00:06",
             $"Routing:ConnectionString={_postgres!.ConnectionString}", "Routing:WriteInterval=00:00:00.2", "Routing:HealthLogInterval=01:00:00",
             "Routing:RetryMinDelay=00:00:00.2", "Routing:RetryMaxDelay=00:00:02",
