@@ -21,8 +21,13 @@ internal static class CommandLine
         """;
 
     public const string RunUsage = """
+        NAME
+        mailagent-control-plane run - score the mail servers and write the routing table
+
+        SYNOPSIS
         mailagent-control-plane run [--config FILE] [Section:Key=value ...]
 
+        DESCRIPTION
         Dials every configured agent over mutual TLS (gRPC, mailagent.v1.AgentService), follows its
         delivery and health events, reads its status and queue, scores each provider 0..100
         (health-score.md) and writes the score and is_active into the platform's routing table
@@ -30,6 +35,10 @@ internal static class CommandLine
         Serves /metrics and /health on Http:Urls and the API (mailagent.controlplane.v1) on
         Grpc:Listen. Under systemd (Type=notify) it reports ready once listening; SIGTERM or
         Ctrl-C stops it after the writer flushed what it could.
+
+        OPTIONS
+          --config FILE, -c FILE        read FILE instead of /etc/mailagent/control-plane.json
+          Section:Key=value             set one key; wins over the file and MAILAGENT_CP__Section__Key
 
         Configuration keys (defaults in brackets):
           Agents:N:Name                 a unique agent name, e.g. postfix-oregon
@@ -55,15 +64,72 @@ internal static class CommandLine
           Log:FilePath                  the control plane's own log; empty: console only [/var/log/mailagent/control-plane.log]
           Log:Level                     Verbose … Fatal [Information]
           Log:RetainedDays              rolled log files kept [14]
-        Environment: MAILAGENT_CP__Agents__0__Address=… and so on.
-        Certificates: 'mailagent pki init --dir DIR' makes ca.crt, agent.crt/key (agents, and the API here) and client.crt/key.
+        Environment: MAILAGENT_CP__Agents__0__Address=… and so on. README.md, "Control plane",
+        lists every Scoring:* and Routing:* key.
+
+        EXIT STATUS
+          0  stopped by SIGTERM or Ctrl-C
+          1  the configuration is not valid (each error names the key, the value and what is valid),
+             or a listener could not be opened
+
+        FILES
+          /etc/mailagent/control-plane.json            the configuration
+          /var/lib/mailagent-control-plane/routing.db  the stand-alone routing table (Routing:SqlitePath)
+          /var/log/mailagent/control-plane.log         its own log (Log:FilePath)
+
+        EXAMPLES
+          mailagent pki init --dir /etc/mailagent/pki      # certificates: ca.crt, agent.*, client.*
+          mailagent-control-plane run Agents:0:Name=oregon Agents:0:Address=https://mx1:9161 \
+              Agents:0:ProviderName=postfix-oregon Routing:ConnectionString='Host=db;Database=app'
         """;
 
     public const string CheckConfigUsage = """
+        NAME
+        mailagent-control-plane check-config - check a configuration without starting
+
+        SYNOPSIS
         mailagent-control-plane check-config [--config FILE] [Section:Key=value ...]
 
+        DESCRIPTION
         Reads the configuration like 'run' does, checks every key (files, addresses, ranges) and
-        prints what would run. Exit status 0 when it is valid, 1 with one line per problem otherwise.
+        prints what would run.
+
+        OPTIONS
+          --config FILE, -c FILE   read FILE instead of /etc/mailagent/control-plane.json
+          Section:Key=value        set one key
+
+        EXIT STATUS
+          0  the configuration is valid
+          1  it is not: one line per problem, naming the key, the value and what is valid
+
+        FILES
+          /etc/mailagent/control-plane.json   the configuration
+
+        EXAMPLES
+          mailagent-control-plane check-config --config /etc/mailagent/control-plane.json
+        """;
+
+    public const string VersionUsage = """
+        NAME
+        mailagent-control-plane version - print the version
+
+        SYNOPSIS
+        mailagent-control-plane version
+
+        DESCRIPTION
+        Prints "mailagent-control-plane VERSION".
+
+        OPTIONS
+          none
+
+        EXIT STATUS
+          0  always
+
+        FILES
+          none
+
+        EXAMPLES
+          mailagent-control-plane version
         """;
 
     public static string Version { get; } =
@@ -93,7 +159,7 @@ internal static class CommandLine
                 {
                     "run" => RunUsage,
                     "check-config" => CheckConfigUsage,
-                    "version" => "mailagent-control-plane version\n\nPrints the version.",
+                    "version" => VersionUsage,
                     _ => Usage,
                 });
             default:
