@@ -12,6 +12,7 @@ internal static class CommandLine
           mailagent queue [--format json|prometheus] [Queue:Key=value ...]   one queue snapshot
           mailagent check-config [--config FILE] [Section:Key=value ...]
           mailagent pki init --dir DIR [--agent-name NAME] [--client-name NAME] [--days N]
+          mailagent cert-deployed [--config FILE] [Section:Key=value ...]   certbot deploy hook
           mailagent version
           mailagent help [COMMAND]
 
@@ -41,6 +42,8 @@ internal static class CommandLine
                 return await Hosting.AgentHost.CheckConfigAsync(rest, context);
             case "pki":
                 return await PkiCommand.RunAsync(rest, context);
+            case "cert-deployed":
+                return await CertDeployedCommand.RunAsync(rest, context, Environment.GetEnvironmentVariable("RENEWED_LINEAGE"));
             case "version" or "--version":
                 await context.Out.WriteLineAsync($"mailagent {AgentVersion.Text}");
                 await context.Out.FlushAsync();
@@ -50,6 +53,7 @@ internal static class CommandLine
                 {
                     "replay" => ReplayCommand.Usage,
                     "pki" => PkiCommand.Usage,
+                    "cert-deployed" => CertDeployedCommand.Usage,
                     "queue" => QueueCommand.Usage,
                     "run" or "check-config" => Hosting.AgentHost.RunUsage,
                     _ => Usage,

@@ -1,4 +1,5 @@
 using System.Globalization;
+using MailAgent.Certificates;
 using MailAgent.Grpc;
 using MailAgent.Health;
 using MailAgent.LogTailing;
@@ -84,7 +85,10 @@ internal static class AgentConfiguration
         var p = new PostfixOptions();
         Bind(() => config.GetSection(PostfixOptions.SectionName).Bind(p, Strict), nameof(PostfixOptions), errors);
         PostfixOptions.Validate(p, errors);
-        settings = new AgentSettings(tail, http, correlation, log, grpc, queue, health, p);
+        var certificates = new CertificateOptions();
+        Bind(() => config.GetSection(CertificateOptions.SectionName).Bind(certificates, Strict), nameof(CertificateOptions), errors);
+        CertificateOptions.Validate(certificates, errors);
+        settings = new AgentSettings(tail, http, correlation, log, grpc, queue, health, p, certificates);
         return errors;
     }
 
@@ -231,6 +235,7 @@ internal static class AgentConfiguration
         nameof(CorrelationOptions) => "Correlation takes MaxMessages (a number) and MaxAge (d.hh:mm:ss)",
         nameof(QueueOptions) => "Queue takes Enabled (true|false), Interval and Timeout (hh:mm:ss), TopDomains (a number) and AgeBuckets (seconds, comma-separated)",
         nameof(PostfixOptions) => "Postfix takes ConfigDirectory (absolute path), PostfixPath, PostconfPath and PostqueuePath",
+        nameof(CertificateOptions) => "Certificates takes CertificateFile, KeyFile, BackupDirectory (absolute paths), Hostname, Endpoints and ImplicitTlsEndpoints (host:port;…), ExpiryDegradedDays, ExpiryUnhealthyDays, VerifyRetries (numbers), VerifyDelay, ProbeTimeout, PollInterval, Debounce, ServedMismatchGrace (hh:mm:ss), Watch (true|false) and ReloadCommands (a list)",
         _ => "AgentLog takes FilePath, Level and RetainedDays",
     };
 
@@ -244,4 +249,4 @@ internal static class AgentConfiguration
 /// <summary>Every section of the agent's configuration, bound and checked together.</summary>
 internal sealed record AgentSettings(
     TailOptions Tail, HttpOptions Http, CorrelationOptions Correlation, AgentLogOptions Log, GrpcOptions Grpc, QueueOptions Queue,
-    HealthOptions Health, PostfixOptions Postfix);
+    HealthOptions Health, PostfixOptions Postfix, CertificateOptions Certificates);

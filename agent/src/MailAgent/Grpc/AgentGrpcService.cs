@@ -5,7 +5,8 @@ using MailAgent.Protos.V1;
 namespace MailAgent.Grpc;
 
 /// <summary><c>mailagent.v1.AgentService</c>: translates calls to the status reader, the queue source and the event ring.</summary>
-internal sealed class AgentGrpcService(AgentStatusReader status, EventRing ring, IEnumerable<Queue.IQueueSnapshotSource> queues, ILogger<AgentGrpcService> logger)
+internal sealed class AgentGrpcService(
+    AgentStatusReader status, EventRing ring, IEnumerable<Queue.IQueueSnapshotSource> queues, ILogger<AgentGrpcService> logger, Certificates.CertificateDeployer certificates)
     : AgentService.AgentServiceBase
 {
     private const int BatchSize = 256;
@@ -23,7 +24,13 @@ internal sealed class AgentGrpcService(AgentStatusReader status, EventRing ring,
             Uptime = Duration.FromTimeSpan(s.Uptime),
             Health = Map(s.Overall),
         };
-        response.Checks.AddRange(s.Checks.Select(c => new HealthCheck { Name = c.Name, Status = Map(c.Status), Reason = c.Reason }));
+        response.Checks.AddRange(s.Checks.Select(c =>
+        {
+            var check = new HealthCheck { Name = c.Name, Status = Map(c.Status), Reason = c.Reason };
+            if (c.Value is { } value)
+                check.Value = value;
+            return check;
+        }));
         return response;
     }
 
@@ -72,8 +79,25 @@ internal sealed class AgentGrpcService(AgentStatusReader status, EventRing ring,
     public override Task<ApplyConfigResponse> ApplyConfig(ApplyConfigRequest request, ServerCallContext context) =>
         throw new RpcException(new Status(StatusCode.Unimplemented, $"ApplyConfig is declared but not implemented yet: the config applier is still to come ({ApplyConfigIssue})"));
 
-    public override Task<ReloadCertificatesResponse> ReloadCertificates(ReloadCertificatesRequest request, ServerCallContext context) =>
-        throw new RpcException(new Status(StatusCode.Unimplemented, $"ReloadCertificates is declared but not implemented yet: the certificate watcher is still to come ({ApplyConfigIssue})"));
+    public override async Task<ReloadCertificatesResponse> ReloadCertificates(ReloadCertificatesRequest request, ServerCallContext context)
+    {
+        var outcome = await certificates.DeployAsync("grpc " + context.Peer, context.CancellationToken);
+        var response = new ReloadCertificatesResponse
+        {
+            Result = outcome.Result switch
+            {
+                Certificates.CertificateReloadResult.Deployed => CertificateReloadResult.Deployed,
+                Certificates.CertificateReloadResult.Unchanged => CertificateReloadResult.Unchanged,
+                Certificates.CertificateReloadResult.Refused => CertificateReloadResult.Refused,
+                _ => CertificateReloadResult.RolledBack,
+            },
+            Reason = outcome.Reason,
+            ServedFingerprint = outcome.ServedFingerprint ?? "",
+        };
+        if (outcome.NotAfter is { } notAfter)
+            response.NotAfter = Timestamp.FromDateTimeOffset(notAfter);
+        return response;
+    }
 
     private static AgentEvent Map(SequencedEvent e)
     {

@@ -14,7 +14,7 @@ internal enum AgentHealthStatus
 }
 
 /// <summary>One health check's result.</summary>
-internal sealed record AgentHealthCheck(string Name, AgentHealthStatus Status, string Reason);
+internal sealed record AgentHealthCheck(string Name, AgentHealthStatus Status, string Reason, double? Value = null);
 
 /// <summary>Everything GetStatus reports.</summary>
 internal sealed record AgentStatus(string Hostname, string AgentVersion, string PostfixVersion, DateTimeOffset StartedAt, TimeSpan Uptime,
@@ -29,7 +29,7 @@ internal sealed class AgentStatusReader(TimeProvider time, DateTimeOffset starte
         var now = time.GetUtcNow();
         var report = health.Current;
         var checks = report.Checks
-            .Select(c => new AgentHealthCheck(c.Name, c.LastRunUtc == null ? AgentHealthStatus.Unknown : Map(c.Status), c.Reason))
+            .Select(c => new AgentHealthCheck(c.Name, c.LastRunUtc == null ? AgentHealthStatus.Unknown : Map(c.Status), c.Reason, c.Value))
             .ToList();
         var overall = report.FirstRunComplete ? Map(report.Status) : AgentHealthStatus.Unknown;
         return new AgentStatus(Dns.GetHostName(), AgentVersion.Text, postfixVersion, startedAt, now - startedAt, overall, checks);

@@ -13,7 +13,7 @@ internal static class HealthEndpoints
             var report = source.Current;
             var body = new HealthResponse(
                 Text(report.Status),
-                report.Checks.Select(c => new HealthCheckResponse(c.Name, Text(c.Status), c.Reason, c.LastRunUtc, Math.Round(c.Duration.TotalMilliseconds, 1))).ToArray());
+                report.Checks.Select(c => new HealthCheckResponse(c.Name, Text(c.Status), c.Reason, c.LastRunUtc, Math.Round(c.Duration.TotalMilliseconds, 1), c.Value)).ToArray());
             return Results.Json(body, HealthJsonContext.Default.HealthResponse, statusCode: StatusCode(report.Status));
         });
         app.MapGet("/health/live", (LoopLiveness liveness) =>
@@ -43,7 +43,7 @@ internal static class HealthEndpoints
 internal sealed record HealthResponse(string Status, IReadOnlyList<HealthCheckResponse> Checks);
 
 /// <summary>One check in the /health body.</summary>
-internal sealed record HealthCheckResponse(string Name, string Status, string Reason, DateTimeOffset? LastRunUtc, double DurationMs);
+internal sealed record HealthCheckResponse(string Name, string Status, string Reason, DateTimeOffset? LastRunUtc, double DurationMs, double? Value);
 
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase, WriteIndented = true)]
 [JsonSerializable(typeof(HealthResponse))]

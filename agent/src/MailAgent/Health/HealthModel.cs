@@ -9,7 +9,7 @@ internal enum HealthStatus
 }
 
 /// <summary>What one run of a check found, in words a person understands.</summary>
-internal readonly record struct HealthCheckResult(HealthStatus Status, string Reason)
+internal readonly record struct HealthCheckResult(HealthStatus Status, string Reason, double? Value = null)
 {
     public static HealthCheckResult Healthy(string reason) => new(HealthStatus.Healthy, reason);
     public static HealthCheckResult Degraded(string reason) => new(HealthStatus.Degraded, reason);
@@ -28,7 +28,7 @@ internal interface IHealthCheck
 }
 
 /// <summary>The latest result of one check.</summary>
-internal sealed record HealthCheckEntry(string Name, HealthStatus Status, string Reason, DateTimeOffset? LastRunUtc, TimeSpan Duration);
+internal sealed record HealthCheckEntry(string Name, HealthStatus Status, string Reason, DateTimeOffset? LastRunUtc, TimeSpan Duration, double? Value = null);
 
 /// <summary>The latest results of every configured check; <see cref="Status"/> is the worst of them.</summary>
 internal sealed record HealthReport(HealthStatus Status, IReadOnlyList<HealthCheckEntry> Checks, bool FirstRunComplete)

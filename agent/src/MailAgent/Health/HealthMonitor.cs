@@ -151,7 +151,7 @@ internal sealed partial class HealthMonitor : BackgroundService, IHealthReportSo
             result = HealthCheckResult.Unhealthy($"the check failed: {e.Message}");
         }
 
-        return new HealthCheckEntry(check.Name, result.Status, result.Reason, started, _time.GetElapsedTime(start));
+        return new HealthCheckEntry(check.Name, result.Status, result.Reason, started, _time.GetElapsedTime(start), result.Value);
     }
 
     [LoggerMessage(EventId = 3000, Level = LogLevel.Warning, Message = "Health check {Check}: {Previous} -> {Current} ({Reason})")]

@@ -27,6 +27,8 @@ internal static class HealthServiceCollectionExtensions
                 "smtp" => new SmtpBannerCheck(options),
                 "milter" => new MilterCheck(sp.GetRequiredService<LogProcessor>().Stats, options, sp.GetRequiredService<TimeProvider>()),
                 "disk" => new DiskSpaceCheck(options),
+                "tls" => new TlsCertificateCheck(sp.GetRequiredService<MailAgent.Certificates.CertificateDeployer>(), sp.GetRequiredService<MailAgent.Certificates.CertificateOptions>(),
+                    sp.GetRequiredService<MailAgent.Certificates.CertificateMetrics>(), sp.GetRequiredService<TimeProvider>()),
                 _ => throw new InvalidOperationException($"unknown health check '{name}'"),
             });
         }
