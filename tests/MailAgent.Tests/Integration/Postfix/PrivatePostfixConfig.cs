@@ -134,6 +134,8 @@ internal static class PrivatePostfixConfig
             discard             unix  -       -      n      -      -       discard
             anvil               unix  -       -      n      -      1       anvil
             scache              unix  -       -      n      -      1       scache
+            # TLS (PrivatePostfixOptions.TlsChainFile) needs tlsmgr for entropy and the session cache; idle otherwise
+            tlsmgr              unix  -       -      n      1000?  1       tlsmgr
             # maillog_file needs postlogd
             postlog             unix-dgram n  -      n      -      1       postlogd
 
