@@ -13,6 +13,7 @@ internal static class CommandLine
           mailagent check-config [--config FILE] [Section:Key=value ...]
           mailagent apply-config FILE [--dry-run] [--expected-hash HASH]   change main.cf safely
           mailagent pki init --dir DIR [--agent-name NAME] [--client-name NAME] [--days N]
+          mailagent cert-deployed [--config FILE] [Section:Key=value ...]   certbot deploy hook
           mailagent version
           mailagent help [COMMAND]   also: mailagent COMMAND --help
 
@@ -52,6 +53,8 @@ internal static class CommandLine
                 return await PkiCommand.RunAsync(rest, context);
             case "apply-config":
                 return await ApplyConfigCommand.RunAsync(rest, context);
+            case "cert-deployed":
+                return await CertDeployedCommand.RunAsync(rest, context, Environment.GetEnvironmentVariable("RENEWED_LINEAGE"));
             case "version" or "--version":
                 await context.Out.WriteLineAsync($"mailagent {AgentVersion.Text}");
                 await context.Out.FlushAsync();

@@ -146,6 +146,8 @@ internal static class HelpPages
 
         ["apply-config"] = () => ApplyConfigCommand.Usage,
 
+        ["cert-deployed"] = () => CertDeployedCommand.Usage,
+
         ["pki"] = () => Page(
             "pki",
             "make the private CA and certificates for the gRPC API",

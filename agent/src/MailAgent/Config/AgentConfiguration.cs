@@ -1,5 +1,6 @@
 using System.Globalization;
 using MailAgent.ConfigApply;
+using MailAgent.Certificates;
 using MailAgent.Grpc;
 using MailAgent.Health;
 using MailAgent.LogTailing;
@@ -88,7 +89,10 @@ internal static class AgentConfiguration
         var apply = new ConfigApplyOptions();
         Bind(() => config.GetSection(ConfigApplyOptions.SectionName).Bind(apply, Strict), nameof(ConfigApplyOptions), errors);
         ConfigApplyOptions.Validate(apply, errors);
-        settings = new AgentSettings(tail, http, correlation, log, grpc, queue, health, p, apply);
+        var certificates = new CertificateOptions();
+        Bind(() => config.GetSection(CertificateOptions.SectionName).Bind(certificates, Strict), nameof(CertificateOptions), errors);
+        CertificateOptions.Validate(certificates, errors);
+        settings = new AgentSettings(tail, http, correlation, log, grpc, queue, health, p, apply, certificates);
         return errors;
     }
 
@@ -238,6 +242,7 @@ internal static class AgentConfiguration
         nameof(QueueOptions) => "Queue takes Enabled (true|false), Interval and Timeout (hh:mm:ss), TopDomains (a number) and AgeBuckets (seconds, comma-separated)",
         nameof(PostfixOptions) => "Postfix takes ConfigDirectory (absolute path), PostfixPath, PostconfPath and PostqueuePath",
         nameof(ConfigApplyOptions) => "ConfigApply takes AllowedParameters (';'-separated names, '*' wildcards), AuditLogPath and StagingDirectory (absolute paths), VerifyTimeout, LockTimeout and RollbackDegradedFor (hh:mm:ss) and IdempotencyKeysKept (a number)",
+        nameof(CertificateOptions) => "Certificates takes CertificateFile, KeyFile, BackupDirectory (absolute paths), Hostname, Endpoints and ImplicitTlsEndpoints (host:port;…), ExpiryDegradedDays, ExpiryUnhealthyDays, VerifyRetries (numbers), VerifyDelay, ProbeTimeout, PollInterval, Debounce, ServedMismatchGrace (hh:mm:ss), Watch (true|false) and ReloadCommands (a list)",
         _ => "AgentLog takes FilePath, Level and RetainedDays",
     };
 
@@ -251,4 +256,4 @@ internal static class AgentConfiguration
 /// <summary>Every section of the agent's configuration, bound and checked together.</summary>
 internal sealed record AgentSettings(
     TailOptions Tail, HttpOptions Http, CorrelationOptions Correlation, AgentLogOptions Log, GrpcOptions Grpc, QueueOptions Queue,
-    HealthOptions Health, PostfixOptions Postfix, ConfigApplyOptions ConfigApply);
+    HealthOptions Health, PostfixOptions Postfix, ConfigApplyOptions ConfigApply, CertificateOptions Certificates);

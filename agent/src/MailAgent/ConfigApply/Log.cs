@@ -3,15 +3,15 @@ namespace MailAgent.ConfigApply;
 /// <summary>The config applier's log messages (event IDs 6100–6199).</summary>
 internal static partial class Log
 {
-    [LoggerMessage(EventId = 6100, Level = LogLevel.Information, Message = "Config apply by {Caller}: {Result} ({Changes} change(s)) {Reason}")]
+    [LoggerMessage(EventId = 6200, Level = LogLevel.Information, Message = "Config apply by {Caller}: {Result} ({Changes} change(s)) {Reason}")]
     public static partial void Applied(ILogger logger, string caller, string result, int changes, string reason);
 
-    [LoggerMessage(EventId = 6101, Level = LogLevel.Warning, Message = "Config apply by {Caller} rolled back: {Reason}")]
+    [LoggerMessage(EventId = 6201, Level = LogLevel.Warning, Message = "Config apply by {Caller} rolled back: {Reason}")]
     public static partial void RolledBack(ILogger logger, string caller, string reason);
 
-    [LoggerMessage(EventId = 6102, Level = LogLevel.Error, Message = "Config rollback failed: {Reason}; main.cf may differ from the snapshot in {Snapshot}")]
+    [LoggerMessage(EventId = 6202, Level = LogLevel.Error, Message = "Config rollback failed: {Reason}; main.cf may differ from the snapshot in {Snapshot}")]
     public static partial void RollbackFailed(ILogger logger, string reason, string snapshot);
 
-    [LoggerMessage(EventId = 6103, Level = LogLevel.Error, Message = "Cannot write the config audit log {Path}: {Reason}")]
+    [LoggerMessage(EventId = 6203, Level = LogLevel.Error, Message = "Cannot write the config audit log {Path}: {Reason}")]
     public static partial void AuditFailed(ILogger logger, string path, string reason);
 }

@@ -7,11 +7,10 @@ namespace MailAgent.Grpc;
 /// <summary><c>mailagent.v1.AgentService</c>: translates calls to the status reader, the queue source and the event ring.</summary>
 internal sealed class AgentGrpcService(
     AgentStatusReader status, EventRing ring, IEnumerable<Queue.IQueueSnapshotSource> queues, IPostfixVersionSource postfix, ConfigApply.ConfigApplier applier,
-    ILogger<AgentGrpcService> logger)
+    Certificates.CertificateDeployer certificates, ILogger<AgentGrpcService> logger)
     : AgentService.AgentServiceBase
 {
     private const int BatchSize = 256;
-    private const string ApplyConfigIssue = "issue \"Agent health, the gRPC API and running as a proper service\"";
 
     public override async Task<GetStatusResponse> GetStatus(GetStatusRequest request, ServerCallContext context)
     {
@@ -107,8 +106,25 @@ internal sealed class AgentGrpcService(
         return response;
     }
 
-    public override Task<ReloadCertificatesResponse> ReloadCertificates(ReloadCertificatesRequest request, ServerCallContext context) =>
-        throw new RpcException(new Status(StatusCode.Unimplemented, $"ReloadCertificates is declared but not implemented yet: the certificate watcher is still to come ({ApplyConfigIssue})"));
+    public override async Task<ReloadCertificatesResponse> ReloadCertificates(ReloadCertificatesRequest request, ServerCallContext context)
+    {
+        var outcome = await certificates.DeployAsync("grpc " + context.Peer, context.CancellationToken);
+        var response = new ReloadCertificatesResponse
+        {
+            Result = outcome.Result switch
+            {
+                Certificates.CertificateReloadResult.Deployed => CertificateReloadResult.Deployed,
+                Certificates.CertificateReloadResult.Unchanged => CertificateReloadResult.Unchanged,
+                Certificates.CertificateReloadResult.Refused => CertificateReloadResult.Refused,
+                _ => CertificateReloadResult.RolledBack,
+            },
+            Reason = outcome.Reason,
+            ServedFingerprint = outcome.ServedFingerprint ?? "",
+        };
+        if (outcome.NotAfter is { } notAfter)
+            response.NotAfter = Timestamp.FromDateTimeOffset(notAfter);
+        return response;
+    }
 
     private static AgentEvent Map(SequencedEvent e)
     {

@@ -5,13 +5,13 @@ internal sealed class HealthOptions
 {
     public const string SectionName = "Health";
 
-    /// <summary>Checks that run, ';'-separated: postfix, log, delivery, smtp, milter, disk, dns (off by default: it needs Health:Dns).</summary>
-    public string Checks { get; set; } = "postfix;log;delivery;smtp;milter;disk";
+    /// <summary>Checks that run, ';'-separated: postfix, log, delivery, smtp, milter, disk, tls, dns (dns is off by default: it needs Health:Dns).</summary>
+    public string Checks { get; set; } = "postfix;log;delivery;smtp;milter;disk;tls";
 
     /// <summary>How often the fast checks (postfix, log, smtp, milter) run.</summary>
     public TimeSpan Interval { get; set; } = TimeSpan.FromSeconds(5);
 
-    /// <summary>How often the slow checks (delivery, disk, dns) run.</summary>
+    /// <summary>How often the slow checks (delivery, disk, tls, dns) run.</summary>
     public TimeSpan SlowInterval { get; set; } = TimeSpan.FromSeconds(60);
 
     /// <summary>A check that takes longer counts as unhealthy.</summary>
@@ -77,5 +77,5 @@ internal sealed class HealthOptions
     public IReadOnlyList<string> SmtpEndpointList() =>
         SmtpEndpoints.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
 
-    public static readonly string[] KnownChecks = ["postfix", "log", "delivery", "smtp", "milter", "disk", "dns"];
+    public static readonly string[] KnownChecks = ["postfix", "log", "delivery", "smtp", "milter", "disk", "tls", "dns"];
 }

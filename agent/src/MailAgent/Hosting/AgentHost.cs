@@ -1,3 +1,4 @@
+using MailAgent.Certificates;
 using MailAgent.Cli;
 using MailAgent.Config;
 using MailAgent.ConfigApply;
@@ -47,9 +48,9 @@ internal static partial class AgentHost
           Queue:Timeout                   kill a run taking longer; at most Interval [00:00:20]
           Queue:TopDomains                deferred recipient domains named, the rest 'other' [10]
           Queue:AgeBuckets                message age histogram bounds, seconds [60,300,...,432000]
-          Health:Checks                   checks run, ';'-separated, also dns [postfix;log;delivery;smtp;milter;disk]
+          Health:Checks                   checks run, ';'-separated, also dns [postfix;log;delivery;smtp;milter;disk;tls]
           Health:Interval                 fast checks (postfix, log, smtp, milter) every [00:00:05]
-          Health:SlowInterval             slow checks (delivery, disk, dns) every [00:01:00]
+          Health:SlowInterval             slow checks (delivery, disk, tls, dns) every [00:01:00]
           Health:CheckTimeout             a check taking longer is unhealthy [00:00:05]
           Health:StartupTimeout           readiness waits at most for tail and first checks [00:00:30]
           Health:LoopStallTimeout         a loop silent this long stops watchdog and /health/live [00:00:30]
@@ -75,6 +76,22 @@ internal static partial class AgentHost
           Health:Dns:DkimSelector         DKIM selector []
           Health:Dns:DkimKeyFile          DKIM private key (PEM) or opendkim-genkey .txt record []
           Health:Dns:Timeout              one DNS query, at most half of CheckTimeout [00:00:02]
+          Certificates:CertificateFile    PEM chain, leaf first; empty: postconf smtpd_tls_chain_files or smtpd_tls_cert_file []
+          Certificates:KeyFile            PEM key; empty: smtpd_tls_key_file or the chain file []
+          Certificates:Hostname           name the certificate must cover; empty: postconf myhostname []
+          Certificates:Endpoints          STARTTLS host:port list probed; empty: Health:SmtpEndpoints + 127.0.0.1:587 []
+          Certificates:ImplicitTlsEndpoints  implicit-TLS host:port list (465) []
+          Certificates:ExpiryDegradedDays fewer days left: tls check degraded [21]
+          Certificates:ExpiryUnhealthyDays fewer days left: unhealthy (expired always is) [3]
+          Certificates:ReloadCommands:0   another service to reload after Postfix, split on spaces, no shell []
+          Certificates:VerifyRetries      probes after a reload until the new certificate is served [5]
+          Certificates:VerifyDelay        between two probes [00:00:02]
+          Certificates:ProbeTimeout       one STARTTLS probe [00:00:04]
+          Certificates:Watch              deploy when the files change [true]
+          Certificates:PollInterval       fallback poll of the files [00:05:00]
+          Certificates:Debounce           quiet time after a change before deploying [00:00:02]
+          Certificates:ServedMismatchGrace served differs from the files this long: unhealthy [00:10:00]
+          Certificates:BackupDirectory    last good files and last result [LogTailing:StateDirectory/certificates]
           AgentLog:FilePath               the agent's own log, empty for console only [/var/log/mailagent/agent.log]
           AgentLog:Level                  Verbose … Fatal [Information]
           AgentLog:RetainedDays           rolled log files kept [14]
@@ -100,7 +117,7 @@ internal static partial class AgentHost
     {
         var config = AgentConfiguration.Build(args, out var file, out var errors);
         errors.AddRange(AgentConfiguration.Validate(config, out var settings));
-        var (tail, http, correlation, log, grpc, queue, health, postfix, _) = settings;
+        var (tail, http, correlation, log, grpc, queue, health, postfix, _, certificates) = settings;
         if (errors.Count > 0)
         {
             foreach (var e in errors)
@@ -123,6 +140,9 @@ internal static partial class AgentHost
         await context.Out.WriteLineAsync(queue.Enabled
             ? $"  Queue: every {queue.Interval} (timeout {queue.Timeout}) with {string.Join(' ', [postfix.PostqueuePath, .. postfix.Arguments("-j")])}, top {queue.TopDomains} domains"
             : "  Queue:Enabled = false");
+        await context.Out.WriteLineAsync(string.IsNullOrWhiteSpace(certificates.CertificateFile)
+            ? $"  Certificates: Postfix's smtpd_tls_chain_files or smtpd_tls_cert_file, Watch = {certificates.Watch}"
+            : $"  Certificates:CertificateFile = {certificates.CertificateFile}, KeyFile = {certificates.KeyFile}, Watch = {certificates.Watch}");
         await context.Out.FlushAsync();
         return 0;
     }
@@ -138,7 +158,7 @@ internal static partial class AgentHost
 
         var config = AgentConfiguration.Build(args, out _, out var errors);
         errors.AddRange(AgentConfiguration.Validate(config, out var settings));
-        var (tail, http, correlation, agentLog, grpc, queue, health, postfix, configApply) = settings;
+        var (tail, http, correlation, agentLog, grpc, queue, health, postfix, configApply, certificates) = settings;
         if (errors.Count > 0)
         {
             foreach (var e in errors)
@@ -173,6 +193,7 @@ internal static partial class AgentHost
             .AddLogPipeline(correlation, context.Time)
             .AddLogTailing(tail)
             .AddQueueInspection(queue, postfix)
+            .AddCertificates(certificates, tail.StateDirectory, health.SmtpEndpoints)
             .AddHealth(health, postfix)
             .AddConfigApply(configApply, postfix, tail, health);
         if (grpc.Enabled)

@@ -129,17 +129,6 @@ public sealed class AgentGrpcTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task ReloadCertificates_AllowedWriter_IsUnimplemented()
-    {
-        using var channel = Channel(Client("admin"));
-        var client = new AgentService.AgentServiceClient(channel);
-
-        var reload = await Assert.ThrowsAsync<RpcException>(() => client.ReloadCertificatesAsync(new ReloadCertificatesRequest(), deadline: DateTime.UtcNow.Add(Deadline)).ResponseAsync);
-
-        Assert.Equal(StatusCode.Unimplemented, reload.StatusCode);
-    }
-
-    [Fact]
     public async Task WatchEvents_DeliveriesThenReconnect_EachEventOnceInOrder()
     {
         using var channel = Channel(Client("control-plane"));

@@ -51,7 +51,7 @@ internal static class PrivatePostfixConfig
             ("smtpd_peername_lookup", "no", "clients log as unknown[127.0.0.1]; no PTR query even without /etc/hosts"),
             ("smtp_bind_address", "127.0.0.1", null),
             ("smtp_tls_security_level", "none", null),
-            ("smtpd_tls_security_level", "none", null),
+            ("smtpd_tls_security_level", options.TlsChainFile is null ? "none" : "may", null),
             ("smtp_connect_timeout", "5s", null),
             // Deferred mail is retried within seconds.
             ("queue_run_delay", Seconds(options.QueueRunDelay), null),
@@ -63,6 +63,11 @@ internal static class PrivatePostfixConfig
             ("milter_protocol", "6", null),
             ("milter_default_action", options.MilterDefaultAction, null),
         };
+
+        if (options.TlsChainFile is { } chain)
+        {
+            settings.Add(("smtpd_tls_chain_files", chain, "opt-in TLS (PrivatePostfixOptions.TlsChainFile): key and chain in one file"));
+        }
 
         if (options.MaximalQueueLifetime is { } lifetime)
         {
@@ -129,6 +134,8 @@ internal static class PrivatePostfixConfig
             discard             unix  -       -      n      -      -       discard
             anvil               unix  -       -      n      -      1       anvil
             scache              unix  -       -      n      -      1       scache
+            # TLS (PrivatePostfixOptions.TlsChainFile) needs tlsmgr for entropy and the session cache; idle otherwise
+            tlsmgr              unix  -       -      n      1000?  1       tlsmgr
             # maillog_file needs postlogd
             postlog             unix-dgram n  -      n      -      1       postlogd
 

@@ -31,6 +31,13 @@ internal sealed record PrivatePostfixOptions
     /// </summary>
     public bool OpenDkimLogToMaillog { get; init; }
 
+    /// <summary>
+    /// Opt-in TLS: a PEM file holding the private key then the certificate chain (leaf first), used as
+    /// smtpd_tls_chain_files with smtpd_tls_security_level = may, so both the SMTP and the submission
+    /// listener offer STARTTLS with it. Null (the default) keeps TLS off.
+    /// </summary>
+    public string? TlsChainFile { get; init; }
+
     /// <summary>Deadline for the whole start: key generation, OpenDKIM, sinks and Postfix.</summary>
     public TimeSpan StartTimeout { get; init; } = TimeSpan.FromSeconds(90);
 
