@@ -122,11 +122,17 @@ install_and_check() {
   v=$(mailagent-control-plane version) && echo "$v" && grep -q '^mailagent-control-plane [0-9]' <<<"$v" || fail "mailagent-control-plane version: $v"
   # As the service user, the way systemd's ExecStartPre runs it: the packaged config must be readable and valid.
   runuser -u mailagent -- mailagent check-config || fail "mailagent check-config (as user mailagent) on the packaged /etc/mailagent/agent.json"
-  if mailagent-control-plane help 2>&1 | grep -q 'check-config'; then
-    runuser -u mailagent-cp -- mailagent-control-plane check-config || fail "mailagent-control-plane check-config (as mailagent-cp)"
-  else
-    echo "(mailagent-control-plane has no check-config command yet: not run)"
-  fi
+  # The packaged control-plane config lists no agents yet: check-config must refuse it and name the key.
+  v=$(runuser -u mailagent-cp -- mailagent-control-plane check-config 2>&1); rc=$?
+  echo "$v"
+  { [ "$rc" -eq 1 ] && grep -q 'Agents is empty' <<<"$v"; } || fail "mailagent-control-plane check-config (as mailagent-cp) on the unconfigured package: want exit 1 naming Agents, got $rc"
+  # With an agent and the certificates configured it passes.
+  pki=$(mktemp -d) && chmod 0755 "$pki"
+  mailagent pki init --dir "$pki" >/dev/null && chmod 0644 "$pki"/*.key
+  runuser -u mailagent-cp -- mailagent-control-plane check-config Agents:0:Name=oregon Agents:0:Address=https://127.0.0.1:9161 \
+    Agents:0:Region=us-west-2 Agents:0:ProviderName=postfix-oregon "Tls:CaFile=$pki/ca.crt" "Tls:CertificateFile=$pki/client.crt" \
+    "Tls:KeyFile=$pki/client.key" "Routing:SqlitePath=$pki/routing.db" || fail "mailagent-control-plane check-config (as mailagent-cp) with one agent"
+  rm -rf "$pki"
   ldd /usr/bin/mailagent | grep -q 'libcoreclr\|libhostfxr' && fail "the agent links a .NET runtime library"
   echo "agent's shared libraries: $(ldd /usr/bin/mailagent | awk '{print $1}' | tr '\n' ' ')"
 
