@@ -127,7 +127,7 @@ install_and_check() {
   echo "$v"
   { [ "$rc" -eq 1 ] && grep -q 'Agents is empty' <<<"$v"; } || fail "mailagent-control-plane check-config (as mailagent-cp) on the unconfigured package: want exit 1 naming Agents, got $rc"
   # With an agent and the certificates configured it passes.
-  pki=$(mktemp -d) && chmod 0755 "$pki"
+  pki=$(mktemp -d) && chmod 0755 "$pki" && chown mailagent-cp "$pki"
   mailagent pki init --dir "$pki" >/dev/null && chmod 0644 "$pki"/*.key
   runuser -u mailagent-cp -- mailagent-control-plane check-config Agents:0:Name=oregon Agents:0:Address=https://127.0.0.1:9161 \
     Agents:0:Region=us-west-2 Agents:0:ProviderName=postfix-oregon "Tls:CaFile=$pki/ca.crt" "Tls:CertificateFile=$pki/client.crt" \
