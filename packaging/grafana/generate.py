@@ -96,9 +96,9 @@ panel("timeseries", "Queue inspector", [
 next_line()
 
 row("Certificates and configuration")
-panel("table", "Certificate time left", [(f"mailagent_certificate_expiry_seconds{{{SEL}}} - time()", "{{instance}} {{path}}{{endpoint}}")], 0, 12, unit="s",
+panel("table", "Certificate time left", [(f"mailagent_tls_certificate_expiry_seconds{{{SEL}}}", "{{instance}} {{path}}")], 0, 12, unit="s",
       extra={"options": {"showHeader": True}})
-panel("timeseries", "Configuration applies by result", [(f"sum by (result) (increase(mailagent_config_apply_total{{{SEL}}}[1h]))", "{{result}}")], 12, 12, unit="short")
+panel("timeseries", "Configuration applies by result", [(f"sum by (result) (increase(mailagent_config_applies_total{{{SEL}}}[1h]))", "{{result}}")], 12, 12, unit="short")
 next_line()
 
 row("Control plane")

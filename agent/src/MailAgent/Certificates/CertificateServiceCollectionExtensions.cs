@@ -9,7 +9,7 @@ internal static class CertificateServiceCollectionExtensions
     public static IServiceCollection AddCertificates(this IServiceCollection services, CertificateOptions options, string stateDirectory, string healthSmtpEndpoints)
     {
         services.AddSingleton(options);
-        services.AddSingleton(sp => new CertificateMetrics(sp.GetRequiredService<CollectorRegistry>()));
+        services.AddSingleton(sp => new CertificateMetrics(sp.GetRequiredService<CollectorRegistry>(), sp.GetRequiredService<TimeProvider>()));
         services.AddSingleton(sp => Create(options, stateDirectory, healthSmtpEndpoints, sp.GetRequiredService<IPostfixControl>(),
             sp.GetRequiredService<CertificateMetrics>(), sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<CertificateDeployer>>()));
         if (options.Watch)

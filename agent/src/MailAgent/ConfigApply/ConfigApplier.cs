@@ -48,7 +48,7 @@ internal sealed class ConfigApplier : IDisposable
         _logger = logger;
         _allowList = new AllowList(settings.Options.AllowedPatterns());
         var factory = Prometheus.Metrics.WithCustomRegistry(registry);
-        _total = factory.CreateCounter("mailagent_config_apply_total", "ApplyConfig requests by result.", "result");
+        _total = factory.CreateCounter("mailagent_config_applies_total", "ApplyConfig requests by result.", "result");
         foreach (var r in Enum.GetValues<ConfigApplyResult>())
             _total.WithLabels(ConfigApplyReply.Label(r)).IncTo(0);
         _inProgress = factory.CreateGauge("mailagent_config_apply_in_progress", "1 while a config apply runs (from waiting for the lock to the reply).");

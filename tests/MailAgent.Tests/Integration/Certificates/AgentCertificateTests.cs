@@ -79,8 +79,8 @@ public sealed class AgentCertificateTests(ITestOutputHelper output) : IAsyncLife
         Assert.True(reply.Result == MailAgent.Protos.V1.CertificateReloadResult.Unchanged, reply.Reason);
         Assert.Equal(_good.Fingerprint, reply.ServedFingerprint);
         var metrics = await _agent.ScrapeAsync();
-        Assert.True(AgentProcess.Value(metrics, "mailagent_certificate_reloads_total", "result=\"refused\"") >= 1);
-        Assert.True(AgentProcess.Value(metrics, "mailagent_certificate_reloads_total", "result=\"unchanged\"") >= 2);
+        Assert.True(AgentProcess.Value(metrics, "mailagent_cert_reloads_total", "result=\"refused\"") >= 1);
+        Assert.True(AgentProcess.Value(metrics, "mailagent_cert_reloads_total", "result=\"unchanged\"") >= 2);
         await Eventually.UntilAsync(HealthAsync, b => b.Contains("\"status\": \"healthy\"", StringComparison.Ordinal), TimeSpan.FromSeconds(30), b => b);
     }
 

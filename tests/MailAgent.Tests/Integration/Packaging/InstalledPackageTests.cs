@@ -26,8 +26,8 @@ public sealed partial class InstalledPackageTests(ITestOutputHelper output)
     /// <summary>Series the rules and dashboard use that come from work not merged yet (config apply, certificates, control plane).</summary>
     private static readonly string[] PlannedSeries =
     [
-        "mailagent_config_apply_total",
-        "mailagent_certificate_expiry_seconds",
+        "mailagent_config_applies_total",
+        "mailagent_tls_certificate_expiry_seconds",
         "mailagent_cp_provider_state",
         "mailagent_cp_provider_score",
     ];

@@ -30,7 +30,7 @@ internal sealed class TlsCertificateCheck(CertificateDeployer deployer, Certific
         var findings = new List<(HealthStatus Status, string Text)>();
         var files = CertificateDeployer.Validate(location, now);
         if (files.NotAfter is { } fileNotAfter)
-            metrics.FileExpiry(fileNotAfter);
+            metrics.FileExpiry(location.CertificateFiles[0], fileNotAfter);
         if (!files.IsValid)
             findings.Add((HealthStatus.Unhealthy, $"files {string.Join(", ", location.AllFiles)}: {files.Reason}"));
         else
