@@ -9,7 +9,7 @@ internal static class CertDeployedCommand
 {
     public const string Usage = """
         NAME
-            mailagent cert-deployed — deploy renewed TLS certificate files to Postfix, safely
+            mailagent cert-deployed - deploy renewed TLS certificate files to Postfix, safely
 
         SYNOPSIS
             mailagent cert-deployed [--config FILE] [Section:Key=value ...]

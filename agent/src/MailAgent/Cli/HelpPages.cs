@@ -122,7 +122,7 @@ internal static class HelpPages
             "take one snapshot of the Postfix queue and print it",
             "mailagent queue [--format json|prometheus] [--config FILE] [Queue:Key=value ...]",
             """
-            Runs 'postqueue [-c Queue:ConfigDirectory] -j' once, the way the daemon does (streaming,
+            Runs 'postqueue [-c Postfix:ConfigDirectory] -j' once, the way the daemon does (streaming,
             killed after Queue:Timeout), and prints per queue (active, deferred, hold, incoming,
             maildrop) the messages, recipients, bytes, oldest arrival and age histogram, and the
             deferred recipients by reason class and by top domain. As a user other than root it
@@ -138,10 +138,10 @@ internal static class HelpPages
             1   postqueue failed or timed out (the JSON says why)
             2   usage or configuration error
             """,
-            CommonFiles + "\n/usr/sbin/postqueue         run as Queue:PostqueuePath",
+            CommonFiles + "\n/usr/sbin/postqueue         run as Postfix:PostqueuePath",
             """
             mailagent queue
-            mailagent queue --format prometheus Queue:ConfigDirectory=/etc/postfix-out
+            mailagent queue --format prometheus Postfix:ConfigDirectory=/etc/postfix-out
             """),
 
         ["apply-config"] = () => ApplyConfigCommand.Usage,

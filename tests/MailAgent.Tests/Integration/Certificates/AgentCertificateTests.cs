@@ -63,7 +63,8 @@ public sealed class AgentCertificateTests(ITestOutputHelper output) : IAsyncLife
         // The watcher refuses it and puts the good file back; the check says why.
         await Eventually.UntilAsync(HealthAsync,
             b => b.Contains("\"status\": \"unhealthy\"", StringComparison.Ordinal) && b.Contains("expired", StringComparison.Ordinal), TimeSpan.FromSeconds(30), b => b);
-        Assert.Equal(_good.ChainFile, await File.ReadAllTextAsync(ChainFile));
+        // The check may see the expired file before the deployer has put the good one back.
+        await Eventually.UntilAsync(ct => File.ReadAllTextAsync(ChainFile, ct), t => t == _good.ChainFile, TimeSpan.FromSeconds(30), _ => "the good chain file was not restored");
 
         var grpc = await _agent.GrpcAddressAsync();
         using (var reader = Channel(Client("control-plane"), grpc))

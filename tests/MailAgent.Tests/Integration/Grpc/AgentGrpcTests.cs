@@ -243,7 +243,7 @@ public sealed class AgentGrpcTests : IAsyncLifetime
         await using var agent = await AgentProcess.StartAsync(
             $"LogTailing:Path={postfix.LogPath}", $"LogTailing:StateDirectory={Path.Combine(_dir, "postfix-state")}",
             "LogTailing:PollInterval=00:00:00.200",
-            $"Health:PostfixPath={postfixCommand}", $"Health:ConfigDirectory={postfix.ConfigDirectory}",
+            $"Postfix:PostfixPath={postfixCommand}", $"Postfix:ConfigDirectory={postfix.ConfigDirectory}",
             $"Health:SmtpEndpoints=127.0.0.1:{postfix.SmtpPort}", $"Health:MilterAddress=127.0.0.1:{postfix.MilterPort}",
             $"Health:QueueDirectory={postfix.QueueDirectory}", "Health:Interval=00:00:00.500", "Health:CheckTimeout=00:00:03",
             "Grpc:Listen=127.0.0.1:0", $"Grpc:CaFile={_pki.CaCertificate}", $"Grpc:CertificateFile={_pki.AgentCertificate}",

@@ -70,8 +70,8 @@ public sealed class AgentHealthTests(ITestOutputHelper output)
                 $"LogTailing:Path={postfix.LogPath}",
                 $"LogTailing:StateDirectory={work}",
                 "Health:Checks=postfix;milter",
-                $"Health:PostfixPath={PostfixCommand}",
-                $"Health:ConfigDirectory={postfix.ConfigDirectory}",
+                $"Postfix:PostfixPath={PostfixCommand}",
+                $"Postfix:ConfigDirectory={postfix.ConfigDirectory}",
                 $"Health:MilterAddress=127.0.0.1:{postfix.MilterPort}",
                 "Health:Interval=00:00:00.500",
                 "Health:CheckTimeout=00:00:03");
