@@ -19,64 +19,8 @@ internal static class ControlPlaneConfiguration
     public const string DefaultFile = "/etc/mailagent/control-plane.json";
     public const string EnvironmentPrefix = "MAILAGENT_CP__";
 
-    public static IConfigurationRoot Build(IReadOnlyList<string> args, out string? configFile, out List<string> errors)
-    {
-        errors = [];
-        configFile = null;
-        var overrides = new List<string>();
-        for (int i = 0; i < args.Count; i++)
-        {
-            if (args[i] is "--config" or "-c")
-            {
-                if (i + 1 >= args.Count)
-                {
-                    errors.Add("--config needs a file name");
-                    break;
-                }
-
-                configFile = args[++i];
-            }
-            else if (args[i].StartsWith("--config=", StringComparison.Ordinal))
-                configFile = args[i]["--config=".Length..];
-            else if (args[i].Contains('=', StringComparison.Ordinal) && !args[i].StartsWith('-'))
-                overrides.Add(args[i]);
-            else
-                errors.Add($"unexpected argument '{args[i]}': settings are given as Section:Key=value");
-        }
-
-        var builder = new ConfigurationBuilder();
-        if (configFile != null)
-        {
-            if (!File.Exists(configFile))
-                errors.Add($"--config {configFile}: no such file");
-            else
-                builder.AddJsonFile(Path.GetFullPath(configFile), optional: false, reloadOnChange: false);
-        }
-        else if (File.Exists(DefaultFile))
-        {
-            configFile = DefaultFile;
-            builder.AddJsonFile(DefaultFile, optional: true, reloadOnChange: false);
-        }
-
-        builder.AddEnvironmentVariables(EnvironmentPrefix);
-        var settings = new Dictionary<string, string?>(StringComparer.OrdinalIgnoreCase);
-        foreach (var o in overrides)
-        {
-            int eq = o.IndexOf('=', StringComparison.Ordinal);
-            settings[o[..eq].Replace("__", ":", StringComparison.Ordinal)] = o[(eq + 1)..];
-        }
-
-        builder.AddInMemoryCollection(settings);
-        try
-        {
-            return builder.Build();
-        }
-        catch (Exception e) when (e is FormatException or InvalidDataException or IOException)
-        {
-            errors.Add($"{configFile}: not valid JSON ({e.Message})");
-            return new ConfigurationBuilder().Build();
-        }
-    }
+    public static IConfigurationRoot Build(IReadOnlyList<string> args, out string? configFile, out List<string> errors) =>
+        MailAgent.Common.LayeredConfiguration.Build(args, DefaultFile, EnvironmentPrefix, out configFile, out errors);
 
     /// <summary>Reads and checks every section; returns the errors, one line each.</summary>
     public static List<string> Validate(IConfiguration config, out ControlPlaneSettings settings)
