@@ -27,6 +27,25 @@ public sealed class HealthMonitorTests
     }
 
     [Fact]
+    public async Task Start_TailNotPositionedYet_FirstRoundWaitsForIt()
+    {
+        var positioned = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var check = new FakeCheck("log");
+        using var monitor = new HealthMonitor([check], Microsoft.Extensions.Options.Options.Create(_options), _time,
+            NullLogger<HealthMonitor>.Instance, null, positioned.Task);
+
+        await monitor.StartAsync(CancellationToken.None);
+        // The fake clock never reaches the start-up timeout, so only the tail can let the round run.
+        int before = check.Runs;
+        positioned.SetResult();
+        await monitor.FirstRun.WaitAsync(TimeSpan.FromSeconds(30));
+        await monitor.StopAsync(CancellationToken.None);
+
+        Assert.Equal(0, before);
+        Assert.Equal(1, check.Runs);
+    }
+
+    [Fact]
     public async Task RunDueChecksAsync_AllHealthy_HealthyAndFirstRunComplete()
     {
         var monitor = Monitor(null, new FakeCheck("a"), new FakeCheck("b", slow: true));

@@ -19,9 +19,15 @@ internal sealed partial class HealthMonitor : BackgroundService, IHealthReportSo
     private readonly TaskCompletionSource _firstRun = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private volatile HealthReport _current;
     private long _lastLoopTicks;
+    private readonly Task _startAfter;
 
-    public HealthMonitor(IEnumerable<IHealthCheck> checks, IOptions<HealthOptions> options, TimeProvider time, ILogger<HealthMonitor> logger, CollectorRegistry? registry = null)
+    /// <param name="startAfter">
+    /// The first round waits for it (at most <see cref="HealthOptions.StartupTimeout"/>): the tail's
+    /// positioning, so that the first verdicts, which readiness waits for, are not "not positioned yet".
+    /// </param>
+    public HealthMonitor(IEnumerable<IHealthCheck> checks, IOptions<HealthOptions> options, TimeProvider time, ILogger<HealthMonitor> logger, CollectorRegistry? registry = null, Task? startAfter = null)
     {
+        _startAfter = startAfter ?? Task.CompletedTask;
         _checks = checks.ToArray();
         _options = options.Value;
         _time = time;
@@ -63,6 +69,10 @@ internal sealed partial class HealthMonitor : BackgroundService, IHealthReportSo
         await Task.Yield();
         try
         {
+            // Past the timeout, or if the tail failed, check anyway: the log check then says so.
+            await Task.WhenAny(_startAfter, Task.Delay(_options.StartupTimeout, _time, stoppingToken));
+            stoppingToken.ThrowIfCancellationRequested();
+
             while (!stoppingToken.IsCancellationRequested)
             {
                 await RunDueChecksAsync(stoppingToken);

@@ -36,7 +36,8 @@ internal static class HealthServiceCollectionExtensions
 
         services.AddSingleton(sp => new HealthMonitor(
             sp.GetServices<IHealthCheck>(), sp.GetRequiredService<Microsoft.Extensions.Options.IOptions<HealthOptions>>(),
-            sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<HealthMonitor>>(), sp.GetRequiredService<CollectorRegistry>()));
+            sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<HealthMonitor>>(), sp.GetRequiredService<CollectorRegistry>(),
+            sp.GetService<TailService>()?.Started.Task));
         services.AddSingleton<IHealthReportSource>(sp => sp.GetRequiredService<HealthMonitor>());
         services.AddHostedService(sp => sp.GetRequiredService<HealthMonitor>());
         services.AddSingleton<LoopLiveness>();
