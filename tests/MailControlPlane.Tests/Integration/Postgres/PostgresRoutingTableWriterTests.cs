@@ -1,6 +1,5 @@
 using MailControlPlane.Routing;
 using MailControlPlane.Scoring;
-using MailControlPlane.Tests.Routing;
 using Npgsql;
 using static MailControlPlane.Tests.Routing.WriterHarness;
 
