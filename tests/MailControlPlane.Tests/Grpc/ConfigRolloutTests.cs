@@ -60,10 +60,13 @@ public sealed class ConfigRolloutTests
                 steps.Add(p);
             return Task.CompletedTask;
         }, CancellationToken.None);
-        for (int i = 0; i < 10_000 && !run.IsCompleted; i++)
+        // Drive the fake clock until the roll-out ends, giving its continuations real time to run
+        // (a fixed number of advances raced the thread pool on a loaded machine).
+        var deadline = System.Diagnostics.Stopwatch.StartNew();
+        while (!run.IsCompleted && deadline.Elapsed < TimeSpan.FromSeconds(60))
         {
             time.Advance(TimeSpan.FromMilliseconds(500));
-            await Task.Yield();
+            await Task.WhenAny(run, Task.Delay(1));
         }
 
         Assert.True(run.IsCompleted, "the roll-out did not end");
