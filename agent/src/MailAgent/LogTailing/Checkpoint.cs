@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using MailAgent.Metrics;
+using MailAgent.Pipeline;
 
 namespace MailAgent.LogTailing;
 
@@ -21,6 +22,12 @@ internal sealed class Checkpoint
     public string[][] SignatureLabels { get; set; } = [];
     public long[] Summary { get; set; } = [];
     public double LastLineTime { get; set; }
+    /// <summary>The correlator and the log clock, taken at the same line as the counts and offsets.</summary>
+    public PipelineState? Pipeline { get; set; }
+    /// <summary><c>mailagent_log_rotations_total</c> by kind.</summary>
+    public Dictionary<string, long> Rotations { get; set; } = new();
+    /// <summary><c>mailagent_log_gaps_total</c> by reason.</summary>
+    public Dictionary<string, long> Gaps { get; set; } = new();
 
     public void CaptureStats(LogStats stats)
     {

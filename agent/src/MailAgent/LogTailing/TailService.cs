@@ -64,7 +64,7 @@ internal sealed partial class TailService : BackgroundService, ITailObserver, IT
 
     private void Run(CancellationToken stoppingToken)
     {
-        using var tailer = new LogTailer(_options, _processor, CaptureCheckpoint, c => c.RestoreStats(_processor.Stats), this, _logger, _time);
+        using var tailer = new LogTailer(_options, _processor, CaptureCheckpoint, RestoreCheckpoint, this, _logger, _time);
         using var watcher = CreateWatcher();
         var restored = tailer.Start();
         if (restored != null)
@@ -125,7 +125,15 @@ internal sealed partial class TailService : BackgroundService, ITailObserver, IT
     {
         var checkpoint = new Checkpoint();
         checkpoint.CaptureStats(_processor.Stats);
+        checkpoint.Pipeline = _processor.CaptureState();
         return checkpoint;
+    }
+
+    private void RestoreCheckpoint(Checkpoint checkpoint)
+    {
+        checkpoint.RestoreStats(_processor.Stats);
+        if (checkpoint.Pipeline == null || !_processor.RestoreState(checkpoint.Pipeline))
+            LogCorrelationNotRestored(_logger, _options.Path);
     }
 
     private FileSystemWatcher? CreateWatcher()
@@ -164,6 +172,14 @@ internal sealed partial class TailService : BackgroundService, ITailObserver, IT
 
     void ITailObserver.Gap(string reason, long bytes) => _gaps.WithLabels(reason).Inc();
 
+    void ITailObserver.Restored(IReadOnlyDictionary<string, long> rotations, IReadOnlyDictionary<string, long> gaps)
+    {
+        foreach (var (kind, n) in rotations)
+            _rotations.WithLabels(kind).IncTo(n);
+        foreach (var (reason, n) in gaps)
+            _gaps.WithLabels(reason).IncTo(n);
+    }
+
     void ITailObserver.Lag(long bytes)
     {
         Interlocked.Exchange(ref _lagBytes, bytes);
@@ -184,6 +200,9 @@ internal sealed partial class TailService : BackgroundService, ITailObserver, IT
 
     [LoggerMessage(EventId = 1014, Level = LogLevel.Warning, Message = "No file-system notifications for {Directory} ({Reason}); polling only")]
     private static partial void LogNoWatcher(ILogger logger, string directory, string reason);
+
+    [LoggerMessage(EventId = 7401, Level = LogLevel.Warning, Message = "The checkpoint for {Path} holds no usable correlation state (written by another version): messages in flight start afresh")]
+    private static partial void LogCorrelationNotRestored(ILogger logger, string path);
 
     [LoggerMessage(EventId = 1015, Level = LogLevel.Information, Message = "Checkpoint saved to {File}")]
     private static partial void LogCheckpointSaved(ILogger logger, string file);
