@@ -26,6 +26,8 @@ internal sealed class Checkpoint
     public PipelineState? Pipeline { get; set; }
     /// <summary><c>mailagent_log_rotations_total</c> by kind.</summary>
     public Dictionary<string, long> Rotations { get; set; } = new();
+    /// <summary>Length of the <c>LogTailing:LineDigestFile</c> at this point (when it is on).</summary>
+    public long LineDigestLength { get; set; }
     /// <summary><c>mailagent_log_gaps_total</c> by reason.</summary>
     public Dictionary<string, long> Gaps { get; set; } = new();
 

@@ -23,6 +23,7 @@ internal sealed partial class TailService : BackgroundService, ITailObserver, IT
     private readonly Counter _gaps;
     private readonly Gauge _lag;
     private readonly Counter _errors;
+    private LineDigest? _digest;
 
     public TailService(IOptions<TailOptions> options, LogProcessor processor, CollectorRegistry registry, ILogger<TailService> logger, TimeProvider time)
     {
@@ -64,9 +65,13 @@ internal sealed partial class TailService : BackgroundService, ITailObserver, IT
 
     private void Run(CancellationToken stoppingToken)
     {
-        using var tailer = new LogTailer(_options, _processor, CaptureCheckpoint, RestoreCheckpoint, this, _logger, _time);
+        using var digest = string.IsNullOrEmpty(_options.LineDigestFile) ? null : new LineDigest(_processor, _options.LineDigestFile);
+        _digest = digest;
+        using var tailer = new LogTailer(_options, digest ?? (ILineSink)_processor, CaptureCheckpoint, RestoreCheckpoint, this, _logger, _time);
         using var watcher = CreateWatcher();
         var restored = tailer.Start();
+        if (restored == null)
+            digest?.Rewind(0);
         if (restored != null)
             LogResumed(_logger, _options.Path, restored.Files.Count > 0 ? restored.Files[^1].Offset : 0);
         else
@@ -126,12 +131,14 @@ internal sealed partial class TailService : BackgroundService, ITailObserver, IT
         var checkpoint = new Checkpoint();
         checkpoint.CaptureStats(_processor.Stats);
         checkpoint.Pipeline = _processor.CaptureState();
+        checkpoint.LineDigestLength = _digest?.Mark() ?? 0;
         return checkpoint;
     }
 
     private void RestoreCheckpoint(Checkpoint checkpoint)
     {
         checkpoint.RestoreStats(_processor.Stats);
+        _digest?.Rewind(checkpoint.LineDigestLength);
         if (checkpoint.Pipeline == null || !_processor.RestoreState(checkpoint.Pipeline))
             LogCorrelationNotRestored(_logger, _options.Path);
     }
