@@ -236,12 +236,14 @@ internal sealed partial class LogTailer : IDisposable
     }
 
     // A rotation is checkpointed at once: a restart must know every file still to be finished.
+    // The counter is published after the checkpoint is on disk: whoever sees it move may rely on it.
     private void Rotated(string kind)
     {
-        CountRotation(kind);
+        _rotations[kind] = _rotations.GetValueOrDefault(kind) + 1;
         _dirty = true;
         MaybeCheckpoint(force: true);
         _writer.Flush();
+        _observer.Rotated(kind);
         LogRotated(_logger, kind, _options.Path);
     }
 
