@@ -10,22 +10,29 @@ namespace MailControlPlane.Routing;
 /// </summary>
 internal sealed class PostgresRoutingStore(RoutingOptions options) : IRoutingStore
 {
-    private const string UpdateProvider =
+    /// <summary>Every changed provider in one statement: UPDATE … FROM the parameter arrays, unnested into rows.</summary>
+    private const string UpdateProviders =
         """
-        UPDATE messaging_providers
-           SET config = jsonb_set(COALESCE(config, '{}'), '{health_score}', to_jsonb(@score::integer)),
-               is_active = @active,
+        UPDATE messaging_providers AS p
+           SET config = jsonb_set(COALESCE(p.config, '{}'), '{health_score}', to_jsonb(v.score)),
+               is_active = v.active,
                updated_at = NOW()
-         WHERE provider_type = 'email' AND provider_name = @name AND deleted_at IS NULL
+          FROM unnest(@names::varchar[], @scores::integer[], @actives::boolean[]) AS v(name, score, active)
+         WHERE p.provider_type = 'email' AND p.provider_name = v.name AND p.deleted_at IS NULL
+        RETURNING p.provider_name
         """;
 
-    private const string InsertHealthLog =
+    /// <summary>A batch of health-log rows in one statement, in the order given.</summary>
+    private const string InsertHealthLogs =
         """
         INSERT INTO messaging_provider_health_logs (provider_id, check_type, status, error_message, metadata, checked_at)
-        VALUES ((SELECT id FROM messaging_providers
-                  WHERE provider_type = 'email' AND provider_name = @name AND deleted_at IS NULL
-                  ORDER BY id LIMIT 1),
-                'agent_health', @status, @reason, @metadata::jsonb, @checked_at)
+        SELECT (SELECT id FROM messaging_providers
+                 WHERE provider_type = 'email' AND provider_name = v.name AND deleted_at IS NULL
+                 ORDER BY id LIMIT 1),
+               'agent_health', v.status, v.reason, v.metadata::jsonb, v.checked_at
+          FROM unnest(@names::varchar[], @statuses::varchar[], @reasons::text[], @metadata::text[], @checked_at::timestamptz[])
+               WITH ORDINALITY AS v(name, status, reason, metadata, checked_at, n)
+         ORDER BY v.n
         """;
 
     private const string ActiveEmail =
@@ -89,39 +96,30 @@ internal sealed class PostgresRoutingStore(RoutingOptions options) : IRoutingSto
     public async Task<IReadOnlyDictionary<string, int>> WriteProvidersAsync(IReadOnlyList<ProviderRowUpdate> updates, CancellationToken cancellationToken)
     {
         var session = Session();
-        var changed = new Dictionary<string, int>(StringComparer.Ordinal);
-        await using var transaction = await session.BeginTransactionAsync(cancellationToken);
-        foreach (var update in updates)
+        var changed = updates.ToDictionary(u => u.ProviderName, _ => 0, StringComparer.Ordinal);
+        await using var command = new NpgsqlCommand(UpdateProviders, session);
+        command.Parameters.AddWithValue("names", NpgsqlDbType.Array | NpgsqlDbType.Varchar, updates.Select(u => u.ProviderName).ToArray());
+        command.Parameters.AddWithValue("scores", NpgsqlDbType.Array | NpgsqlDbType.Integer, updates.Select(u => u.Score).ToArray());
+        command.Parameters.AddWithValue("actives", NpgsqlDbType.Array | NpgsqlDbType.Boolean, updates.Select(u => u.IsActive).ToArray());
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
         {
-            await using var command = new NpgsqlCommand(UpdateProvider, session, transaction);
-            command.Parameters.AddWithValue("score", NpgsqlDbType.Integer, update.Score);
-            command.Parameters.AddWithValue("active", update.IsActive);
-            command.Parameters.AddWithValue("name", NpgsqlDbType.Varchar, update.ProviderName);
-            changed[update.ProviderName] = await command.ExecuteNonQueryAsync(cancellationToken);
+            var name = reader.GetString(0);
+            changed[name] = changed.GetValueOrDefault(name) + 1;
         }
 
-        await transaction.CommitAsync(cancellationToken);
         return changed;
     }
 
     public async Task WriteHealthLogsAsync(IReadOnlyList<HealthLogEntry> entries, CancellationToken cancellationToken)
     {
-        var session = Session();
-        await using var transaction = await session.BeginTransactionAsync(cancellationToken);
-        await using var batch = new NpgsqlBatch(session, transaction);
-        foreach (var entry in entries)
-        {
-            var command = new NpgsqlBatchCommand(InsertHealthLog);
-            command.Parameters.AddWithValue("name", NpgsqlDbType.Varchar, entry.ProviderName);
-            command.Parameters.AddWithValue("status", NpgsqlDbType.Varchar, entry.Status);
-            command.Parameters.AddWithValue("reason", NpgsqlDbType.Text, entry.Reason);
-            command.Parameters.AddWithValue("metadata", NpgsqlDbType.Text, entry.MetadataJson);
-            command.Parameters.AddWithValue("checked_at", NpgsqlDbType.TimestampTz, entry.CheckedAt.ToUniversalTime());
-            batch.BatchCommands.Add(command);
-        }
-
-        await batch.ExecuteNonQueryAsync(cancellationToken);
-        await transaction.CommitAsync(cancellationToken);
+        await using var command = new NpgsqlCommand(InsertHealthLogs, Session());
+        command.Parameters.AddWithValue("names", NpgsqlDbType.Array | NpgsqlDbType.Varchar, entries.Select(e => e.ProviderName).ToArray());
+        command.Parameters.AddWithValue("statuses", NpgsqlDbType.Array | NpgsqlDbType.Varchar, entries.Select(e => e.Status).ToArray());
+        command.Parameters.AddWithValue("reasons", NpgsqlDbType.Array | NpgsqlDbType.Text, entries.Select(e => e.Reason).ToArray());
+        command.Parameters.AddWithValue("metadata", NpgsqlDbType.Array | NpgsqlDbType.Text, entries.Select(e => e.MetadataJson).ToArray());
+        command.Parameters.AddWithValue("checked_at", NpgsqlDbType.Array | NpgsqlDbType.TimestampTz, entries.Select(e => e.CheckedAt.UtcDateTime).ToArray());
+        await command.ExecuteNonQueryAsync(cancellationToken);
     }
 
     public async Task<IReadOnlyList<string>> ActiveEmailProvidersAsync(CancellationToken cancellationToken)
