@@ -62,7 +62,7 @@ internal static class ControlPlaneHost
         }
 
         using var serilog = CreateLogger(settings.Log);
-        var app = Build(settings, context.Time, builder =>
+        var app = Build(settings, context.Time, reloadArgs: args, configure: builder =>
         {
             builder.Logging.ClearProviders();
             builder.Services.AddSerilog(serilog, dispose: false);
@@ -88,7 +88,8 @@ internal static class ControlPlaneHost
     }
 
     /// <summary>The whole control plane as a WebApplication (not started); <paramref name="configure"/> runs after the registrations (logging, service hosting, test decorators).</summary>
-    public static WebApplication Build(ControlPlaneSettings settings, TimeProvider time, Action<WebApplicationBuilder>? configure = null)
+    /// <param name="reloadArgs">The command line the configuration came from: its file is watched (and SIGHUP heard) to add and remove agents; null: no reloads.</param>
+    public static WebApplication Build(ControlPlaneSettings settings, TimeProvider time, Action<WebApplicationBuilder>? configure = null, IReadOnlyList<string>? reloadArgs = null)
     {
         var builder = WebApplication.CreateSlimBuilder();
         if (settings.Grpc.Enabled)
@@ -115,6 +116,14 @@ internal static class ControlPlaneHost
             sp.GetRequiredService<IRoutingTableSink>(), sp.GetRequiredService<ProviderBoard>(), settings.Scoring.EvaluationInterval, time,
             registry, sp.GetRequiredService<ILogger<EvaluationLoop>>()));
         services.AddHostedService(sp => sp.GetRequiredService<EvaluationLoop>());
+        if (reloadArgs != null)
+        {
+            services.AddSingleton(sp => new FleetReloader(reloadArgs, settings.Registry, sp.GetRequiredService<AgentConnections>(),
+                sp.GetRequiredService<RoutingTableWriter>(), sp.GetRequiredService<ProviderBoard>(), time, TimeSpan.FromSeconds(1),
+                sp.GetRequiredService<ILogger<FleetReloader>>()));
+            services.AddHostedService(sp => sp.GetRequiredService<FleetReloader>());
+        }
+
         services.AddSingleton<IRolloutTarget>(sp => new ConnectionRolloutTarget(sp.GetRequiredService<AgentConnections>(), time, settings.Connections.CallTimeout));
         services.AddSingleton(sp => new ConfigRollout(sp.GetRequiredService<IRolloutTarget>(), time));
         services.AddGrpc();

@@ -35,6 +35,19 @@ internal sealed class PostgresRoutingStore(RoutingOptions options) : IRoutingSto
          ORDER BY v.n
         """;
 
+    private const string CreateMissing =
+        """
+        INSERT INTO messaging_providers (provider_type, provider_name, credentials_encrypted, credentials_iv, config)
+        SELECT 'email', v.name, '', '',
+               jsonb_build_object('priority', COALESCE((SELECT MAX((config->>'priority')::numeric) FROM messaging_providers
+                                                         WHERE provider_type = 'email' AND deleted_at IS NULL), 0) + v.n,
+                                  'weight', 50, 'health_score', 0, 'email_rate_per_1000', 0.00)
+          FROM unnest(@names::varchar[]) WITH ORDINALITY AS v(name, n)
+         WHERE NOT EXISTS (SELECT 1 FROM messaging_providers m
+                            WHERE m.provider_type = 'email' AND m.provider_name = v.name AND m.deleted_at IS NULL)
+        RETURNING provider_name
+        """;
+
     private const string ActiveEmail =
         "SELECT provider_name FROM messaging_providers WHERE provider_type = 'email' AND is_active = true AND deleted_at IS NULL";
 
@@ -120,6 +133,17 @@ internal sealed class PostgresRoutingStore(RoutingOptions options) : IRoutingSto
         command.Parameters.AddWithValue("metadata", NpgsqlDbType.Array | NpgsqlDbType.Text, entries.Select(e => e.MetadataJson).ToArray());
         command.Parameters.AddWithValue("checked_at", NpgsqlDbType.Array | NpgsqlDbType.TimestampTz, entries.Select(e => e.CheckedAt.UtcDateTime).ToArray());
         await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    public async Task<IReadOnlyList<string>> CreateMissingProvidersAsync(IReadOnlyList<string> providerNames, CancellationToken cancellationToken)
+    {
+        await using var command = new NpgsqlCommand(CreateMissing, Session());
+        command.Parameters.AddWithValue("names", NpgsqlDbType.Array | NpgsqlDbType.Varchar, providerNames.ToArray());
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        var created = new List<string>();
+        while (await reader.ReadAsync(cancellationToken))
+            created.Add(reader.GetString(0));
+        return created;
     }
 
     public async Task<IReadOnlyList<string>> ActiveEmailProvidersAsync(CancellationToken cancellationToken)

@@ -38,6 +38,17 @@ internal sealed class SqliteRoutingStore(RoutingOptions options, ILogger logger)
           FROM v ORDER BY v.n
         """;
 
+    private const string CreateMissing =
+        """
+        INSERT INTO messaging_providers (provider_type, provider_name, credentials_encrypted, credentials_iv, config)
+        SELECT 'email', @name, '', '',
+               json_object('priority', COALESCE((SELECT MAX(json_extract(config, '$.priority')) FROM messaging_providers
+                                                  WHERE provider_type = 'email' AND deleted_at IS NULL), 0) + 1,
+                           'weight', 50, 'health_score', 0, 'email_rate_per_1000', 0.00)
+         WHERE NOT EXISTS (SELECT 1 FROM messaging_providers
+                            WHERE provider_type = 'email' AND provider_name = @name AND deleted_at IS NULL)
+        """;
+
     private const string ActiveEmail =
         "SELECT provider_name FROM messaging_providers WHERE provider_type = 'email' AND is_active = 1 AND deleted_at IS NULL";
 
@@ -120,6 +131,25 @@ internal sealed class SqliteRoutingStore(RoutingOptions options, ILogger logger)
         }
 
         await transaction.CommitAsync(cancellationToken);
+    }
+
+    public async Task<IReadOnlyList<string>> CreateMissingProvidersAsync(IReadOnlyList<string> providerNames, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken);
+        await using var transaction = connection.BeginTransaction();
+        var created = new List<string>();
+        foreach (var name in providerNames)
+        {
+            await using var command = connection.CreateCommand();
+            command.Transaction = transaction;
+            command.CommandText = CreateMissing;
+            command.Parameters.AddWithValue("@name", name);
+            if (await command.ExecuteNonQueryAsync(cancellationToken) > 0)
+                created.Add(name);
+        }
+
+        await transaction.CommitAsync(cancellationToken);
+        return created;
     }
 
     public async Task<IReadOnlyList<string>> ActiveEmailProvidersAsync(CancellationToken cancellationToken)
