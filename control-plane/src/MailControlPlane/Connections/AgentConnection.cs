@@ -48,12 +48,15 @@ internal sealed class AgentConnection
     private ulong _lastSequence;
     private CancellationTokenSource? _watchCall;
     private long _heartbeats;
+    private readonly Action? _changed;
+    private TimeSpan? _responseTime;
     private long _statusCalls;
     private readonly TaskCompletionSource _firstAnswer = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     public AgentConnection(RegisteredAgent agent, AgentService.AgentServiceClient client, ConnectionOptions options,
-        IDeliveryRecorder deliveries, TimeProvider time, ILogger logger)
+        IDeliveryRecorder deliveries, TimeProvider time, ILogger logger, Action? changed = null)
     {
+        _changed = changed;
         Agent = agent;
         _client = client;
         _options = options;
@@ -86,6 +89,19 @@ internal sealed class AgentConnection
     {
         lock (_lock)
             _changeStartedAt = startedAt;
+    }
+
+    /// <summary>
+    /// How long the agent takes to answer: a GetStatus round trip, or a heartbeat's transit (its
+    /// arrival less the agent's own timestamp). Null before the first.
+    /// </summary>
+    public TimeSpan? ResponseTime
+    {
+        get
+        {
+            lock (_lock)
+                return _responseTime;
+        }
     }
 
     /// <summary>Heartbeats received on the stream.</summary>
@@ -161,8 +177,11 @@ internal sealed class AgentConnection
             var heartbeat = message.Heartbeat;
             var checks = heartbeat.Status?.Checks.Select(AgentMapping.Check).ToList();
             var queue = heartbeat.Queue is { } q ? AgentMapping.Queue(q) : null;
+            var transit = heartbeat.At is { } sent ? _time.GetUtcNow() - sent.ToDateTimeOffset() : (TimeSpan?)null;
             lock (_lock)
             {
+                if (transit != null)
+                    _responseTime = transit < TimeSpan.Zero ? TimeSpan.Zero : transit;
                 if (checks != null)
                     _checks = checks;
                 if (queue != null)
@@ -184,6 +203,7 @@ internal sealed class AgentConnection
         {
             lock (_lock)
                 _checks = AgentMapping.WithChange(_checks, e.HealthChange);
+            _changed?.Invoke();
         }
     }
 
@@ -248,10 +268,15 @@ internal sealed class AgentConnection
     private async Task PollAsync(CancellationToken cancellationToken)
     {
         Interlocked.Increment(ref _statusCalls);
+        var started = _time.GetTimestamp();
         var status = await _client.GetStatusAsync(new GetStatusRequest(), deadline: Deadline(), cancellationToken: cancellationToken);
+        var took = _time.GetElapsedTime(started);
         var checks = status.Checks.Select(AgentMapping.Check).ToList();
         lock (_lock)
+        {
             _checks = checks;
+            _responseTime = took;
+        }
         Heard();
         try
         {
@@ -341,6 +366,7 @@ internal sealed class AgentConnection
         }
 
         Log.StateChanged(_logger, Agent.Name, Agent.Address, from, state, detail);
+        _changed?.Invoke();
     }
 
     private DateTime Deadline() => _time.GetUtcNow().UtcDateTime + _options.CallTimeout;

@@ -47,6 +47,9 @@ internal sealed class AgentConnections : BackgroundService, Hosting.IObservation
 
     public IReadOnlyList<AgentConnection> All => Volatile.Read(ref _all);
 
+    /// <summary>Called when an agent's checks change or its connection comes or goes (the evaluation loop's nudge).</summary>
+    public Action? Changed { get; set; }
+
     public AgentConnection? Find(string name) => All.FirstOrDefault(c => c.Agent.Name == name);
 
     public int ConnectedCount => All.Count(c => c.Snapshot().State == ConnectionState.Connected);
@@ -181,7 +184,7 @@ internal sealed class AgentConnections : BackgroundService, Hosting.IObservation
         }
 
         var channel = CreateChannel(agent.Address, _client, _ca, _time, _options);
-        var connection = new AgentConnection(agent, new AgentService.AgentServiceClient(channel), _options, _deliveries, _time, _logger);
+        var connection = new AgentConnection(agent, new AgentService.AgentServiceClient(channel), _options, _deliveries, _time, _logger, () => Changed?.Invoke());
         var running = new Running(++_created, connection, channel, new CancellationTokenSource(), Task.CompletedTask);
         _running[agent.Name] = _started ? Start(running) : running;
         Publish();

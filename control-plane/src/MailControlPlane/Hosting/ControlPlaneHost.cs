@@ -112,9 +112,15 @@ internal static class ControlPlaneHost
         services.AddRoutingTable(settings.Routing, settings.Registry.ProviderNames);
         services.AddSingleton<IRoutingHealth>(sp => new WriterRoutingHealth(sp.GetRequiredService<RoutingTableWriter>(), settings.Routing, time));
         services.AddSingleton<ProviderBoard>();
-        services.AddSingleton(sp => new EvaluationLoop(sp.GetRequiredService<AgentConnections>(), sp.GetRequiredService<IProviderEvaluator>(),
-            sp.GetRequiredService<IRoutingTableSink>(), sp.GetRequiredService<ProviderBoard>(), settings.Scoring.EvaluationInterval, time,
-            registry, sp.GetRequiredService<ILogger<EvaluationLoop>>()));
+        services.AddSingleton(sp =>
+        {
+            var connections = sp.GetRequiredService<AgentConnections>();
+            var loop = new EvaluationLoop(connections, sp.GetRequiredService<IProviderEvaluator>(),
+                sp.GetRequiredService<IRoutingTableSink>(), sp.GetRequiredService<ProviderBoard>(), settings.Scoring.EvaluationInterval, time,
+                registry, sp.GetRequiredService<ILogger<EvaluationLoop>>());
+            connections.Changed = loop.Nudge;
+            return loop;
+        });
         services.AddHostedService(sp => sp.GetRequiredService<EvaluationLoop>());
         if (reloadArgs != null)
         {
@@ -133,7 +139,7 @@ internal static class ControlPlaneHost
         var app = builder.Build();
         app.MapMetrics("/metrics", registry);
         app.MapGet("/health", (HttpContext http) => Health(app.Services, time, http));
-        app.MapGet("/", () => Results.Text("mailagent-control-plane: see /metrics and /health; the API is gRPC (mailagent.controlplane.v1)\n"));
+        StatusPage.StatusEndpoints.MapStatusPage(app, time);
         if (settings.Grpc.Enabled)
             app.MapGrpcApi();
         return app;

@@ -8,7 +8,7 @@ namespace MailControlPlane.Routing;
 /// and carries every write, so only the lock holder can write, and when this process dies the
 /// server ends the session and releases the lock for a standby.
 /// </summary>
-internal sealed class PostgresRoutingStore(RoutingOptions options) : IRoutingStore
+internal sealed class PostgresRoutingStore(RoutingOptions options) : IRoutingStore, IHealthHistoryReader
 {
     /// <summary>Every changed provider in one statement: UPDATE … FROM the parameter arrays, unnested into rows.</summary>
     private const string UpdateProviders =
@@ -173,6 +173,27 @@ internal sealed class PostgresRoutingStore(RoutingOptions options) : IRoutingSto
         }
 
         return rows;
+    }
+
+    public async Task<IReadOnlyList<HealthPoint>> ReadHistoryAsync(DateTimeOffset since, int limit, CancellationToken cancellationToken)
+    {
+        await using var command = _pooled.CreateCommand(
+            """
+            SELECT name, checked_at, score, state FROM (
+              SELECT l.id, p.provider_name AS name, l.checked_at, COALESCE((l.metadata->>'score')::integer, 0) AS score,
+                     COALESCE(l.metadata->>'state', l.status) AS state
+                FROM messaging_provider_health_logs l JOIN messaging_providers p ON p.id = l.provider_id
+               WHERE l.check_type = 'agent_health' AND l.checked_at >= @since
+               ORDER BY l.id DESC LIMIT @limit) newest
+             ORDER BY id
+            """);
+        command.Parameters.AddWithValue("since", NpgsqlDbType.TimestampTz, since.UtcDateTime);
+        command.Parameters.AddWithValue("limit", limit);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        var points = new List<HealthPoint>();
+        while (await reader.ReadAsync(cancellationToken))
+            points.Add(new HealthPoint(reader.GetString(0), new DateTimeOffset(reader.GetDateTime(1).ToUniversalTime()), reader.GetInt32(2), reader.GetString(3)));
+        return points;
     }
 
     /// <summary>Creates the platform's tables if they do not exist (tests, a fresh database).</summary>

@@ -8,7 +8,7 @@ namespace MailControlPlane.Routing;
 /// (created in a fresh file, seeded when empty if asked) and the same statements, with json_set on
 /// the TEXT config column. A single process owns the file, so it is always the leader.
 /// </summary>
-internal sealed class SqliteRoutingStore(RoutingOptions options, ILogger logger) : IRoutingStore
+internal sealed class SqliteRoutingStore(RoutingOptions options, ILogger logger) : IRoutingStore, IHealthHistoryReader
 {
     /// <summary>Rows per statement: well under SQLite's parameter limit.</summary>
     private const int RowsPerStatement = 1000;
@@ -180,6 +180,34 @@ internal sealed class SqliteRoutingStore(RoutingOptions options, ILogger logger)
         }
 
         return rows;
+    }
+
+    public async Task<IReadOnlyList<HealthPoint>> ReadHistoryAsync(DateTimeOffset since, int limit, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken);
+        await using var command = connection.CreateCommand();
+        command.CommandText =
+            """
+            SELECT name, checked_at, score, state FROM (
+              SELECT l.id, p.provider_name AS name, l.checked_at, COALESCE(json_extract(l.metadata, '$.score'), 0) AS score,
+                     COALESCE(json_extract(l.metadata, '$.state'), l.status) AS state
+                FROM messaging_provider_health_logs l JOIN messaging_providers p ON p.id = l.provider_id
+               WHERE l.check_type = 'agent_health' AND l.checked_at >= @since
+               ORDER BY l.id DESC LIMIT @limit)
+             ORDER BY id
+            """;
+        command.Parameters.AddWithValue("@since", since.ToUniversalTime().ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture));
+        command.Parameters.AddWithValue("@limit", limit);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        var points = new List<HealthPoint>();
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            points.Add(new HealthPoint(reader.GetString(0),
+                DateTimeOffset.Parse(reader.GetString(1), CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal),
+                (int)reader.GetInt64(2), reader.GetString(3)));
+        }
+
+        return points;
     }
 
     public ValueTask DisposeAsync() => ValueTask.CompletedTask;
