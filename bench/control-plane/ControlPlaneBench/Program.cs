@@ -143,7 +143,8 @@ internal static class Bench
                 fleet.Load = true;
                 await Task.Delay(TimeSpan.FromSeconds(5));
                 using var stopProbes = new CancellationTokenSource();
-                var probes = ProbeAsync(fleet, database, stopProbes.Token);
+                var shuffled = fleet.Agents.OrderBy(_ => Random.Shared.Next()).ToList();
+                var probes = Task.WhenAll(Enumerable.Range(0, 4).Select(w => ProbeAsync(shuffled.Where((_, i) => i % 4 == w).ToList(), database, stopProbes.Token)));
                 long sentBefore = Interlocked.Read(ref fleet.EventsSent);
                 long statusBefore = Interlocked.Read(ref fleet.StatusCalls);
                 double loadCpu, loadRss, benchCpu;
@@ -154,7 +155,9 @@ internal static class Bench
                 result.EventsPerSecond = (Interlocked.Read(ref fleet.EventsSent) - sentBefore) / (double)options.LoadSeconds;
                 result.StatusCallsPerSecondLoad = (Interlocked.Read(ref fleet.StatusCalls) - statusBefore) / (double)options.LoadSeconds;
                 await stopProbes.CancelAsync();
-                var (latencies, timedOut) = await probes;
+                var parts = await probes;
+                var latencies = parts.SelectMany(p => p.Latencies).ToList();
+                int timedOut = parts.Sum(p => p.TimedOut);
                 fleet.Load = false;
                 latencies.Sort();
                 result.Probes = latencies.Count;
@@ -191,11 +194,10 @@ internal static class Bench
     /// Flips one agent's postfix check to unhealthy at a time (a HealthChange event on its stream) and
     /// times until its provider's row changes; each agent is probed once.
     /// </summary>
-    private static async Task<(List<double> Latencies, int TimedOut)> ProbeAsync(Fleet fleet, string database, CancellationToken stop)
+    private static async Task<(List<double> Latencies, int TimedOut)> ProbeAsync(List<FakeAgent> order, string database, CancellationToken stop)
     {
         var latencies = new List<double>();
         int timedOut = 0;
-        var order = fleet.Agents.OrderBy(_ => Random.Shared.Next()).ToList();
         await using var connection = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = database, Mode = SqliteOpenMode.ReadOnly }.ConnectionString);
         await connection.OpenAsync(CancellationToken.None);
         await using var command = connection.CreateCommand();
@@ -220,7 +222,7 @@ internal static class Bench
                     break;
                 }
 
-                await Task.Delay(5, CancellationToken.None);
+                await Task.Delay(10, CancellationToken.None);
             }
 
             if (changed)
@@ -324,6 +326,13 @@ internal static class Bench
     {
         using var connection = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = path, Pooling = false }.ConnectionString);
         connection.Open();
+        // WAL, so that the bench's readers never hold up the control plane's writes (and the other way round).
+        using (var wal = connection.CreateCommand())
+        {
+            wal.CommandText = "PRAGMA journal_mode=WAL";
+            wal.ExecuteNonQuery();
+        }
+
         using var transaction = connection.BeginTransaction();
         using (var create = connection.CreateCommand())
         {

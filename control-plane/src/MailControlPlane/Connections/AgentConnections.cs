@@ -25,8 +25,7 @@ internal sealed class AgentConnections : BackgroundService, Hosting.IObservation
     private readonly TimeSpan _readyTimeout;
     private readonly List<RegisteredAgent> _initial;
     private IReadOnlyList<AgentConnection> _all = [];
-    private X509Certificate2Collection? _ca;
-    private X509Certificate2? _client;
+    private SocketsHttpHandler? _handler;
     private CancellationToken _stopping = CancellationToken.None;
     private bool _started;
     private long _created;
@@ -127,27 +126,33 @@ internal sealed class AgentConnections : BackgroundService, Hosting.IObservation
     /// A channel over mutual TLS: our client certificate, and the agent's server certificate checked
     /// against the configured CA only (not the system store) and against the address's host name.
     /// </summary>
-    public static GrpcChannel CreateChannel(Uri address, X509Certificate2 clientCertificate, X509Certificate2Collection ca, TimeProvider time, ConnectionOptions options)
+    public static GrpcChannel CreateChannel(Uri address, X509Certificate2 clientCertificate, X509Certificate2Collection ca, TimeProvider time, ConnectionOptions options) =>
+        GrpcChannel.ForAddress(address, new GrpcChannelOptions { HttpHandler = CreateHandler(clientCertificate, ca, time, options), DisposeHttpClient = true });
+
+    /// <summary>
+    /// The one handler every agent's channel shares: a connection pool per agent address inside one
+    /// handler, rather than a handler (timers, pools, TLS state) per agent; a thousand agents cost
+    /// a thousand connections and nothing more.
+    /// </summary>
+    public static SocketsHttpHandler CreateHandler(X509Certificate2 clientCertificate, X509Certificate2Collection ca, TimeProvider time, ConnectionOptions options) => new()
     {
-        var handler = new SocketsHttpHandler
+        ConnectTimeout = options.CallTimeout,
+        EnableMultipleHttp2Connections = true,
+        // Pings find a dead peer on an otherwise silent watch stream.
+        KeepAlivePingDelay = options.HeartbeatTimeout,
+        KeepAlivePingTimeout = options.CallTimeout,
+        KeepAlivePingPolicy = HttpKeepAlivePingPolicy.Always,
+        // A removed agent's connection closes soon after its stream was cancelled.
+        PooledConnectionIdleTimeout = TimeSpan.FromSeconds(30),
+        SslOptions = new SslClientAuthenticationOptions
         {
-            ConnectTimeout = options.CallTimeout,
-            EnableMultipleHttp2Connections = true,
-            // Pings find a dead peer on an otherwise silent watch stream.
-            KeepAlivePingDelay = options.HeartbeatTimeout,
-            KeepAlivePingTimeout = options.CallTimeout,
-            KeepAlivePingPolicy = HttpKeepAlivePingPolicy.Always,
-            SslOptions = new SslClientAuthenticationOptions
-            {
-                ClientCertificates = [clientCertificate],
-                RemoteCertificateValidationCallback = (_, certificate, _, errors) =>
-                    (errors & (SslPolicyErrors.RemoteCertificateNameMismatch | SslPolicyErrors.RemoteCertificateNotAvailable)) == 0
-                    && certificate is X509Certificate2 server
-                    && Certificates.ChainsTo(server, ca, time.GetUtcNow(), Certificates.ServerAuth, out _),
-            },
-        };
-        return GrpcChannel.ForAddress(address, new GrpcChannelOptions { HttpHandler = handler, DisposeHttpClient = true });
-    }
+            ClientCertificates = [clientCertificate],
+            RemoteCertificateValidationCallback = (_, certificate, _, errors) =>
+                (errors & (SslPolicyErrors.RemoteCertificateNameMismatch | SslPolicyErrors.RemoteCertificateNotAvailable)) == 0
+                && certificate is X509Certificate2 server
+                && Certificates.ChainsTo(server, ca, time.GetUtcNow(), Certificates.ServerAuth, out _),
+        },
+    };
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -177,13 +182,14 @@ internal sealed class AgentConnections : BackgroundService, Hosting.IObservation
     /// <summary>A connection for <paramref name="agent"/> (under the lock or in the constructor); started at once when the host runs.</summary>
     private void Create(RegisteredAgent agent)
     {
-        if (_client == null || _ca == null)
+        if (_handler == null)
         {
-            _ca = Certificates.LoadCa(_tls.CaFile);
-            _client = X509Certificate2.CreateFromPemFile(_tls.CertificateFile, _tls.KeyFile);
+            var ca = Certificates.LoadCa(_tls.CaFile);
+            var client = X509Certificate2.CreateFromPemFile(_tls.CertificateFile, _tls.KeyFile);
+            _handler = CreateHandler(client, ca, _time, _options);
         }
 
-        var channel = CreateChannel(agent.Address, _client, _ca, _time, _options);
+        var channel = GrpcChannel.ForAddress(agent.Address, new GrpcChannelOptions { HttpHandler = _handler, DisposeHttpClient = false });
         var connection = new AgentConnection(agent, new AgentService.AgentServiceClient(channel), _options, _deliveries, _time, _logger, () => Changed?.Invoke());
         var running = new Running(++_created, connection, channel, new CancellationTokenSource(), Task.CompletedTask);
         _running[agent.Name] = _started ? Start(running) : running;
@@ -210,6 +216,7 @@ internal sealed class AgentConnections : BackgroundService, Hosting.IObservation
             }
         }
 
+        _handler?.Dispose();
         base.Dispose();
     }
 }
