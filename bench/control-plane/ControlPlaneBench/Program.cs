@@ -24,8 +24,8 @@ var stamp = DateTime.UtcNow.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCul
 var file = Path.Combine(options.OutputDirectory, $"control-plane-{options.Label}-{stamp}.json");
 await File.WriteAllTextAsync(file, JsonSerializer.Serialize(results, new JsonSerializerOptions { WriteIndented = true, IncludeFields = true }));
 Console.WriteLine();
-Console.WriteLine("| run | agents | connected | first row, all providers | idle CPU (% of a core) | idle RSS | load CPU | load RSS | events/s | p50 | p95 | p99 | probes | GetStatus calls/s (load) | load avg |");
-Console.WriteLine("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+Console.WriteLine("| run | agents | connected | first row, all providers | idle CPU (% of a core) | idle RSS | load CPU | load RSS | events/s | p50 | p95 | p99 | probes | GetStatus calls/s (load) | warnings logged | load avg |");
+Console.WriteLine("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
 foreach (var r in results)
     Console.WriteLine(r.Row(options.Label));
 Console.WriteLine($"results: {file}");
@@ -80,9 +80,10 @@ internal sealed class RunResult
     public double StatusCallsPerSecondLoad;
     public double BenchCpuLoad;
     public string LoadAverage = "";
+    public int WarningsLogged;
 
     public string Row(string label) => string.Create(CultureInfo.InvariantCulture,
-        $"| {label} | {Agents} | {Connected} ({StreamsOpen} streams) | {FirstAllRowsSeconds:0.0} s | {IdleCpu:0.0} % | {IdleRssMb:0} MB | {LoadCpu:0.0} % | {LoadRssMb:0} MB | {EventsPerSecond:0} | {P50Ms:0} ms | {P95Ms:0} ms | {P99Ms:0} ms | {Probes}{(ProbesTimedOut > 0 ? $" ({ProbesTimedOut} timed out)" : "")} | {StatusCallsPerSecondLoad:0.0} | {LoadAverage} (bench itself {BenchCpuLoad:0} %) |");
+        $"| {label} | {Agents} | {Connected} ({StreamsOpen} streams) | {FirstAllRowsSeconds:0.0} s | {IdleCpu:0.0} % | {IdleRssMb:0} MB | {LoadCpu:0.0} % | {LoadRssMb:0} MB | {EventsPerSecond:0} | {P50Ms:0} ms | {P95Ms:0} ms | {P99Ms:0} ms | {Probes}{(ProbesTimedOut > 0 ? $" ({ProbesTimedOut} timed out)" : "")} | {StatusCallsPerSecondLoad:0.0} | {WarningsLogged} | {LoadAverage} (bench itself {BenchCpuLoad:0} %) |");
 }
 
 internal static class Bench
@@ -132,12 +133,8 @@ internal static class Bench
                 result.FirstAllRowsSeconds = started.Elapsed.TotalSeconds;
                 Console.WriteLine($"  every provider's row written after {result.FirstAllRowsSeconds:0.0} s");
 
-                // Idle: connected, heartbeats only.
-                await Task.Delay(TimeSpan.FromSeconds(10));
-                (result.IdleCpu, result.IdleRssMb, _, _) = await SampleAsync(process.Id, options.IdleSeconds, fleet);
                 result.Connected = await ConnectedAsync(httpPort);
                 result.StreamsOpen = Volatile.Read(ref fleet.OpenStreams);
-                Console.WriteLine($"  idle: {result.IdleCpu:0.0} % of a core, {result.IdleRssMb:0} MB RSS, {result.Connected} connected");
 
                 // Load: every agent streams its events; latency probes run meanwhile.
                 fleet.Load = true;
@@ -166,6 +163,10 @@ internal static class Bench
                 result.P95Ms = Percentile(latencies, 0.95);
                 result.P99Ms = Percentile(latencies, 0.99);
                 result.LoadAverage = File.ReadAllText("/proc/loadavg").Split(' ')[0];
+                // Idle after the load (steady state: the start-up's JIT and TLS work is over): connected, heartbeats only.
+                await Task.Delay(TimeSpan.FromSeconds(10));
+                (result.IdleCpu, result.IdleRssMb, _, _) = await SampleAsync(process.Id, options.IdleSeconds, fleet);
+                Console.WriteLine($"  idle: {result.IdleCpu:0.0} % of a core, {result.IdleRssMb:0} MB RSS, {result.Connected} connected");
                 Console.WriteLine($"  load: {result.LoadCpu:0.0} % of a core, {result.LoadRssMb:0} MB RSS, {result.EventsPerSecond:0} events/s; event -> row p50 {result.P50Ms:0} ms, p95 {result.P95Ms:0} ms, p99 {result.P99Ms:0} ms ({result.Probes} probes, {timedOut} timed out)");
             }
             finally
@@ -177,7 +178,12 @@ internal static class Bench
                 }
 
                 lock (log)
-                    File.WriteAllText(Path.Combine(options.OutputDirectory is { } o && Directory.Exists(o) ? o : dir, $"control-plane-{options.Label}-{count}.log"), log.ToString());
+                    {
+                    Directory.CreateDirectory(options.OutputDirectory);
+                    File.WriteAllText(Path.Combine(options.OutputDirectory, $"control-plane-{options.Label}-{count}.log"), log.ToString());
+                }
+
+                result.WarningsLogged = log.ToString().Split('\n').Count(l => l.Contains(" WRN ", StringComparison.Ordinal));
             }
 
             await agents.StopAsync();

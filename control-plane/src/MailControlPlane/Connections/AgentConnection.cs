@@ -116,6 +116,16 @@ internal sealed class AgentConnection
     private async Task WatchLoopAsync(CancellationToken cancellationToken)
     {
         var backoff = new Backoff(_options.BackoffMin, _options.BackoffMax, Random.Shared);
+        try
+        {
+            // Spread the first dials: a thousand TLS handshakes at once only make each of them late.
+            await Task.Delay(InitialSpread(), _time, cancellationToken);
+        }
+        catch (OperationCanceledException)
+        {
+            return;
+        }
+
         while (!cancellationToken.IsCancellationRequested)
         {
             using var call = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
@@ -215,6 +225,16 @@ internal sealed class AgentConnection
     private async Task WatchdogLoopAsync(CancellationToken cancellationToken)
     {
         var backoff = new Backoff(_options.BackoffMin, _options.BackoffMax, Random.Shared);
+        try
+        {
+            // The stream's first heartbeat normally arrives before this: poll only if it did not.
+            await Task.Delay(InitialSpread() + Jitter(_options.StatusInterval), _time, cancellationToken);
+        }
+        catch (OperationCanceledException)
+        {
+            return;
+        }
+
         while (!cancellationToken.IsCancellationRequested)
         {
             var wait = Jitter(_options.StatusInterval);
@@ -290,6 +310,10 @@ internal sealed class AgentConnection
             // No queue inspector on that agent (Queue:Enabled=false): the score goes without the queue.
         }
     }
+
+    /// <summary>A random delay of up to two seconds (at most BackoffMax) before the first dial.</summary>
+    private TimeSpan InitialSpread() =>
+        TimeSpan.FromMilliseconds(Random.Shared.NextDouble() * Math.Min(2000, _options.BackoffMax.TotalMilliseconds));
 
     /// <summary>0.8 to 1.2 times <paramref name="interval"/>, so that a thousand agents' timers do not fire together.</summary>
     private static TimeSpan Jitter(TimeSpan interval) => interval * (0.8 + (Random.Shared.NextDouble() * 0.4));
