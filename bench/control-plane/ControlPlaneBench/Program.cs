@@ -307,25 +307,32 @@ internal static class Bench
     private static double Percentile(List<double> sorted, double p) =>
         sorted.Count == 0 ? double.NaN : sorted[Math.Clamp((int)Math.Ceiling(p * sorted.Count) - 1, 0, sorted.Count - 1)];
 
+    /// <summary>
+    /// Ports below the ephemeral range (32768 and up on Linux), free right now: the control plane's
+    /// own thousands of outgoing connections take ephemeral ports and must not collide with them.
+    /// </summary>
     private static List<int> FreePorts(int count)
     {
-        var listeners = new List<TcpListener>();
-        try
+        var ports = new List<int>();
+        for (int port = 12000; port < 32768 && ports.Count < count; port++)
         {
-            for (int i = 0; i < count; i++)
+            var listener = new TcpListener(IPAddress.Loopback, port);
+            try
             {
-                var l = new TcpListener(IPAddress.Loopback, 0);
-                l.Start();
-                listeners.Add(l);
+                listener.Start();
+                ports.Add(port);
             }
+            catch (SocketException)
+            {
+                // Taken: the next one.
+            }
+            finally
+            {
+                listener.Stop();
+            }
+        }
 
-            return listeners.Select(l => ((IPEndPoint)l.LocalEndpoint).Port).ToList();
-        }
-        finally
-        {
-            foreach (var l in listeners)
-                l.Stop();
-        }
+        return ports.Count == count ? ports : throw new InvalidOperationException($"only {ports.Count} free ports between 12000 and 32767");
     }
 
     private static void CreateDatabase(string path, int count)

@@ -182,6 +182,9 @@ public sealed class FleetReloadTests(ITestOutputHelper output) : IAsyncLifetime
             rows => Service<ProviderBoard>().Latest().FirstOrDefault(a => a.ProviderName == "postfix-oregon") is { State: ProviderState.Healthy } o
                 && rows.SequenceEqual([o.Score.ToString(System.Globalization.CultureInfo.InvariantCulture)]),
             Timeout, rows => $"oregon row {string.Join(",", rows)}; board {Board()}");
+        // The seed already says 100: let the writer run a few cycles so that its first write of oregon is behind us.
+        var settled = Service<MailControlPlane.Routing.RoutingTableWriter>().LoopTurns;
+        await Eventually.UntilAsync(() => Service<MailControlPlane.Routing.RoutingTableWriter>().LoopTurns, t => t >= settled + 3, Timeout, t => $"{t} turns");
         Assert.Empty(Query("SELECT id FROM messaging_providers WHERE provider_name = 'postfix-frankfurt'"));
         var rowsBefore = Query("SELECT id, provider_name, config, is_active, updated_at FROM messaging_providers WHERE provider_name <> 'postfix-frankfurt' ORDER BY id");
         using (var connection = Open())
@@ -197,6 +200,9 @@ public sealed class FleetReloadTests(ITestOutputHelper output) : IAsyncLifetime
 
         var connections = Service<AgentConnections>();
         var reloader = Service<FleetReloader>();
+        // Push, not poll: from here on oregon's state comes from heartbeats on its stream, not GetStatus.
+        var oregon = connections.Find("postfix-oregon")!;
+        long statusCalls = oregon.StatusCalls, heartbeats = oregon.Heartbeats;
 
         // Added by editing the file: connected over its issued certificate, its row created and scored.
         await WriteConfigAsync("postfix-oregon", "postfix-frankfurt");
@@ -229,6 +235,8 @@ public sealed class FleetReloadTests(ITestOutputHelper output) : IAsyncLifetime
         Assert.All(Query("SELECT provider_name FROM row_changes"), name => Assert.Equal("postfix-frankfurt", name));
         Assert.Contains("postfix-frankfurt|insert", Query("SELECT provider_name, kind FROM row_changes"));
         Assert.Equal(2, reloader.Applied);
+        Assert.True(oregon.Heartbeats >= heartbeats + 3, $"{oregon.Heartbeats - heartbeats} heartbeats meanwhile");
+        Assert.True(oregon.StatusCalls <= statusCalls + 1, $"{oregon.StatusCalls - statusCalls} GetStatus calls meanwhile (heartbeats flowed)");
         Assert.True(connections.Find("postfix-oregon")!.Snapshot().State == ConnectionState.Connected);
     }
 }
