@@ -22,7 +22,7 @@ foreach (var n in options.Agents)
 Directory.CreateDirectory(options.OutputDirectory);
 var stamp = DateTime.UtcNow.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture);
 var file = Path.Combine(options.OutputDirectory, $"control-plane-{options.Label}-{stamp}.json");
-await File.WriteAllTextAsync(file, JsonSerializer.Serialize(results, new JsonSerializerOptions { WriteIndented = true, IncludeFields = true }));
+await File.WriteAllTextAsync(file, JsonSerializer.Serialize(results, new JsonSerializerOptions { WriteIndented = true, IncludeFields = true, NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals }));
 Console.WriteLine();
 Console.WriteLine("| run | agents | connected | first row, all providers | idle CPU (% of a core) | idle RSS | load CPU | load RSS | events/s | p50 | p95 | p99 | probes | GetStatus calls/s (load) | warnings logged | load avg |");
 Console.WriteLine("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
