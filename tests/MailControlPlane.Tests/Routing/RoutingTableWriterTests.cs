@@ -146,6 +146,9 @@ public sealed class RoutingTableWriterTests
             return Task.CompletedTask;
         }
 
+        public Task<IReadOnlyList<string>> CreateMissingProvidersAsync(IReadOnlyList<string> providerNames, CancellationToken cancellationToken) =>
+            Task.FromResult<IReadOnlyList<string>>([]);
+
         public Task<IReadOnlyList<string>> ActiveEmailProvidersAsync(CancellationToken cancellationToken) =>
             Task.FromResult<IReadOnlyList<string>>(["postfix-oregon", "elastic-email"]);
 

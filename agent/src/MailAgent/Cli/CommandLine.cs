@@ -13,6 +13,7 @@ internal static class CommandLine
           mailagent check-config [--config FILE] [Section:Key=value ...]
           mailagent apply-config FILE [--dry-run] [--expected-hash HASH]   change main.cf safely
           mailagent pki init --dir DIR [--agent-name NAME] [--client-name NAME] [--days N]
+          mailagent pki issue --ca-dir DIR --agent-name NAME [--san NAME ...]   one more agent's certificate
           mailagent cert-deployed [--config FILE] [Section:Key=value ...]   certbot deploy hook
           mailagent version
           mailagent help [COMMAND]   also: mailagent COMMAND --help

@@ -60,6 +60,7 @@ internal static class GrpcApi
     public static IServiceCollection AddGrpcApi(this IServiceCollection services, GrpcOptions grpc, TimeProvider time)
     {
         var startedAt = time.GetUtcNow();
+        services.TryAddSingleton(time);
         services.AddSingleton(new EventRing(grpc.EventBufferSize, time));
         services.AddSingleton<ILineObserver, DeliveryEventObserver>();
         services.TryAddSingleton<IPostfixVersionSource, PostconfVersionSource>();

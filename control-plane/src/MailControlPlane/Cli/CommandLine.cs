@@ -48,12 +48,12 @@ internal static class CommandLine
           Tls:CaFile                    CA the agents' certificates chain to (not the system store) [/etc/mailagent/pki/ca.crt]
           Tls:CertificateFile           the control plane's client certificate [/etc/mailagent/pki/client.crt]
           Tls:KeyFile                   its private key [/etc/mailagent/pki/client.key]
-          Connections:StatusInterval    GetStatus and GetQueue every [00:00:02]
-          Connections:HeartbeatTimeout  no answer this long: unreachable, dial again [00:00:10]
+          Connections:StatusInterval    heartbeat (status, queue) pushed by each agent every [00:00:05]
+          Connections:HeartbeatTimeout  no answer this long: unreachable, dial again [00:00:15]
           Connections:BackoffMin        first wait after a failure (jittered, doubling) [00:00:00.5]
           Connections:BackoffMax        longest wait [00:00:30]
           Connections:CallTimeout       deadline of one call [00:00:05]
-          Http:Urls                     /metrics and /health listener(s), ';'-separated, port 0 picks one [http://127.0.0.1:9170]
+          Http:Urls                     the status page (/), /api/*, /metrics and /health listener(s), ';'-separated, port 0 picks one [http://127.0.0.1:9170]
           Grpc:Listen                   the API's ADDRESS:PORT (TLS, HTTP/2, client certificates); empty: off []
           Grpc:CertificateFile          the API's server certificate (PEM) []
           Grpc:KeyFile                  its private key []
@@ -61,9 +61,12 @@ internal static class CommandLine
           Scoring:EvaluationInterval    score every [00:00:02]; Scoring:* holds every number of health-score.md
           Routing:ConnectionString      PostgreSQL (Npgsql) connection string; empty: the SQLite file []
           Routing:SqlitePath            the stand-alone routing table
+          Routing:CreateMissingProviders insert an agent's missing messaging_providers row with defaults [false]
           Log:FilePath                  the control plane's own log; empty: console only [/var/log/mailagent/control-plane.log]
           Log:Level                     Verbose … Fatal [Information]
           Log:RetainedDays              rolled log files kept [14]
+        Agents are reloaded without a restart when the configuration file changes or on SIGHUP
+        (checked first; on any error the running agents are kept). Other sections need a restart.
         Environment: MAILAGENT_CP__Agents__0__Address=… and so on. README.md, "Control plane",
         lists every Scoring:* and Routing:* key.
 

@@ -62,7 +62,7 @@ internal static class ControlPlaneHost
         }
 
         using var serilog = CreateLogger(settings.Log);
-        var app = Build(settings, context.Time, builder =>
+        var app = Build(settings, context.Time, reloadArgs: args, configure: builder =>
         {
             builder.Logging.ClearProviders();
             builder.Services.AddSerilog(serilog, dispose: false);
@@ -88,7 +88,8 @@ internal static class ControlPlaneHost
     }
 
     /// <summary>The whole control plane as a WebApplication (not started); <paramref name="configure"/> runs after the registrations (logging, service hosting, test decorators).</summary>
-    public static WebApplication Build(ControlPlaneSettings settings, TimeProvider time, Action<WebApplicationBuilder>? configure = null)
+    /// <param name="reloadArgs">The command line the configuration came from: its file is watched (and SIGHUP heard) to add and remove agents; null: no reloads.</param>
+    public static WebApplication Build(ControlPlaneSettings settings, TimeProvider time, Action<WebApplicationBuilder>? configure = null, IReadOnlyList<string>? reloadArgs = null)
     {
         var builder = WebApplication.CreateSlimBuilder();
         if (settings.Grpc.Enabled)
@@ -111,10 +112,24 @@ internal static class ControlPlaneHost
         services.AddRoutingTable(settings.Routing, settings.Registry.ProviderNames);
         services.AddSingleton<IRoutingHealth>(sp => new WriterRoutingHealth(sp.GetRequiredService<RoutingTableWriter>(), settings.Routing, time));
         services.AddSingleton<ProviderBoard>();
-        services.AddSingleton(sp => new EvaluationLoop(sp.GetRequiredService<AgentConnections>(), sp.GetRequiredService<IProviderEvaluator>(),
-            sp.GetRequiredService<IRoutingTableSink>(), sp.GetRequiredService<ProviderBoard>(), settings.Scoring.EvaluationInterval, time,
-            registry, sp.GetRequiredService<ILogger<EvaluationLoop>>()));
+        services.AddSingleton(sp =>
+        {
+            var connections = sp.GetRequiredService<AgentConnections>();
+            var loop = new EvaluationLoop(connections, sp.GetRequiredService<IProviderEvaluator>(),
+                sp.GetRequiredService<IRoutingTableSink>(), sp.GetRequiredService<ProviderBoard>(), settings.Scoring.EvaluationInterval, time,
+                registry, sp.GetRequiredService<ILogger<EvaluationLoop>>());
+            connections.Changed = loop.Nudge;
+            return loop;
+        });
         services.AddHostedService(sp => sp.GetRequiredService<EvaluationLoop>());
+        if (reloadArgs != null)
+        {
+            services.AddSingleton(sp => new FleetReloader(reloadArgs, settings.Registry, sp.GetRequiredService<AgentConnections>(),
+                sp.GetRequiredService<RoutingTableWriter>(), sp.GetRequiredService<ProviderBoard>(), time, TimeSpan.FromSeconds(1),
+                sp.GetRequiredService<ILogger<FleetReloader>>()));
+            services.AddHostedService(sp => sp.GetRequiredService<FleetReloader>());
+        }
+
         services.AddSingleton<IRolloutTarget>(sp => new ConnectionRolloutTarget(sp.GetRequiredService<AgentConnections>(), time, settings.Connections.CallTimeout));
         services.AddSingleton(sp => new ConfigRollout(sp.GetRequiredService<IRolloutTarget>(), time));
         services.AddGrpc();
@@ -124,7 +139,7 @@ internal static class ControlPlaneHost
         var app = builder.Build();
         app.MapMetrics("/metrics", registry);
         app.MapGet("/health", (HttpContext http) => Health(app.Services, time, http));
-        app.MapGet("/", () => Results.Text("mailagent-control-plane: see /metrics and /health; the API is gRPC (mailagent.controlplane.v1)\n"));
+        StatusPage.StatusEndpoints.MapStatusPage(app, time);
         if (settings.Grpc.Enabled)
             app.MapGrpcApi();
         return app;

@@ -18,4 +18,13 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 1004, Level = LogLevel.Information, Message = "mailagent-control-plane {Version} starting: {Agents} agent(s), routing table in {Routing}")]
     public static partial void Starting(ILogger logger, string version, int agents, string routing);
+
+    [LoggerMessage(EventId = 17610, Level = LogLevel.Information, Message = "Fleet: watching {File} for agent changes (also reloaded on SIGHUP)")]
+    public static partial void WatchingConfiguration(ILogger logger, string file);
+
+    [LoggerMessage(EventId = 17611, Level = LogLevel.Information, Message = "Fleet reloaded ({Why}): {Agents} agent(s); added {Added}; removed {Removed}")]
+    public static partial void Reloaded(ILogger logger, string why, int agents, string added, string removed);
+
+    [LoggerMessage(EventId = 17612, Level = LogLevel.Error, Message = "Fleet reload ({Why}) refused, the running agents are kept: {Errors}")]
+    public static partial void ReloadRejected(ILogger logger, string why, string errors);
 }

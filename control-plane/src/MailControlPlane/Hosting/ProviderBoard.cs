@@ -35,6 +35,16 @@ internal sealed class ProviderBoard
         }
     }
 
+    /// <summary>Forgets the providers no agent backs any more (a configuration reload removed them).</summary>
+    public void Remove(IEnumerable<string> providerNames)
+    {
+        lock (_lock)
+        {
+            foreach (var name in providerNames)
+                _latest.Remove(name);
+        }
+    }
+
     /// <summary>The current verdicts, then changes; a watcher that falls more than a buffer behind loses the oldest changes.</summary>
     public async IAsyncEnumerable<ProviderAssessment> WatchAsync([System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
     {

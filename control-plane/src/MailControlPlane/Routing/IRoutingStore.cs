@@ -29,6 +29,9 @@ internal interface IRoutingStore : IRoutingOrderReader, IAsyncDisposable
     /// <summary>Inserts health-log rows in one transaction.</summary>
     Task WriteHealthLogsAsync(IReadOnlyList<HealthLogEntry> entries, CancellationToken cancellationToken);
 
+    /// <summary>Inserts a live email row for each of <paramref name="providerNames"/> that has none (Routing:CreateMissingProviders); returns those inserted.</summary>
+    Task<IReadOnlyList<string>> CreateMissingProvidersAsync(IReadOnlyList<string> providerNames, CancellationToken cancellationToken);
+
     /// <summary>provider_name of every active, live email row (one per row).</summary>
     Task<IReadOnlyList<string>> ActiveEmailProvidersAsync(CancellationToken cancellationToken);
 }

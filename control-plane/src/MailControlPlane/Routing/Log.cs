@@ -31,4 +31,7 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 6109, Level = LogLevel.Information, Message = "Seeded the empty SQLite routing table {Path} with {Providers}")]
     public static partial void Seeded(this ILogger logger, string path, string providers);
+
+    [LoggerMessage(EventId = 17600, Level = LogLevel.Information, Message = "Routing table: created the messaging_providers row for {Provider} (Routing:CreateMissingProviders)")]
+    public static partial void ProviderRowCreated(this ILogger logger, string provider);
 }

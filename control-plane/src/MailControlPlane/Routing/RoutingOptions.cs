@@ -43,6 +43,13 @@ internal sealed class RoutingOptions
     /// <summary>Seed an empty SQLite table with postfix-oregon, postfix-virginia and elastic-email (the stand-alone default).</summary>
     public bool SeedStandalone { get; set; } = true;
 
+    /// <summary>
+    /// Inserts the messaging_providers row of an agent's provider when there is none (an email row
+    /// with empty credentials, priority after the others, weight 50, health_score 0 until scored).
+    /// Off: a missing row is only logged.
+    /// </summary>
+    public bool CreateMissingProviders { get; set; }
+
     /// <summary>"mailcprt" in ASCII: a key unlikely to collide with the platform's own advisory locks.</summary>
     public const long DefaultLeaderLockKey = 0x6D61696C63707274;
 
@@ -58,7 +65,7 @@ internal sealed class RoutingOptions
         }
         catch (InvalidOperationException e)
         {
-            errors.Add($"{e.Message.TrimEnd('.')}: Routing takes ConnectionString, SqlitePath, SeedStandalone (true|false), HealthLogBufferSize, LeaderLockKey (integers) and WriteInterval, HealthLogInterval, RetryMinDelay, RetryMaxDelay, LeaderRetryInterval, CommandTimeout as hh:mm:ss");
+            errors.Add($"{e.Message.TrimEnd('.')}: Routing takes ConnectionString, SqlitePath, SeedStandalone and CreateMissingProviders (true|false), HealthLogBufferSize, LeaderLockKey (integers) and WriteInterval, HealthLogInterval, RetryMinDelay, RetryMaxDelay, LeaderRetryInterval, CommandTimeout as hh:mm:ss");
         }
 
         errors.AddRange(options.Validate());

@@ -170,6 +170,36 @@ public sealed class AgentGrpcTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task WatchEvents_HeartbeatAsked_StatusOnScheduleWhetherOrNotEventsFlow()
+    {
+        using var channel = Channel(Client("control-plane"));
+        var client = new AgentService.AgentServiceClient(channel);
+        using var watch = client.WatchEvents(
+            new WatchEventsRequest { HeartbeatInterval = Google.Protobuf.WellKnownTypes.Duration.FromTimeSpan(TimeSpan.FromSeconds(1)) },
+            deadline: DateTime.UtcNow.Add(Deadline));
+        var heartbeats = new List<Heartbeat>();
+        AgentEvent? delivery = null;
+        await AppendAsync(Delivery("sent", "2.0.0", "mx.example.net[192.0.2.10]:25"));
+        // Three heartbeats, at least one after the delivery: a quiet stream still beats, a busy one too.
+        while (heartbeats.Count < 3 || delivery == null || heartbeats[^1].LastSequence < delivery.Sequence)
+        {
+            Assert.True(await watch.ResponseStream.MoveNext(CancellationToken.None), "the stream ended");
+            var message = watch.ResponseStream.Current;
+            if (message.KindCase == WatchEventsResponse.KindOneofCase.Heartbeat)
+                heartbeats.Add(message.Heartbeat);
+            else if (message.Event is { KindCase: AgentEvent.KindOneofCase.Delivery } e)
+                delivery = e;
+        }
+
+        Assert.All(heartbeats, h => Assert.Contains(h.Status.Checks, c => c.Name == "log"));
+        Assert.All(heartbeats, h => Assert.False(string.IsNullOrEmpty(h.Status.Hostname)));
+        // No queue snapshot in this fixture (postqueue fails): the heartbeat says so by leaving it out.
+        Assert.All(heartbeats, h => Assert.Null(h.Queue));
+        Assert.Equal(heartbeats.Select(h => h.At.ToDateTimeOffset()).Order(), heartbeats.Select(h => h.At.ToDateTimeOffset()));
+        Assert.Equal(heartbeats.Count, heartbeats.Select(h => h.At).Distinct().Count());
+    }
+
+    [Fact]
     public async Task Rejections_NoCertOtherCaExpiredNotAllowed_AreRejectedAndCounted()
     {
         using var otherCa = AgentPki.CreateCa("other CA", DateTimeOffset.UtcNow.AddMinutes(-5), DateTimeOffset.UtcNow.AddDays(30));
