@@ -111,7 +111,13 @@ internal static class ControlPlaneHost
         services.AddRoutingTable(settings.Routing, settings.Registry.ProviderNames);
         services.AddSingleton<IRoutingHealth>(sp => new WriterRoutingHealth(sp.GetRequiredService<RoutingTableWriter>(), settings.Routing, time));
         services.AddSingleton<ProviderBoard>();
-        services.AddSingleton(sp => new EvaluationLoop(sp.GetRequiredService<AgentConnections>(), sp.GetRequiredService<IProviderEvaluator>(),
+        services.AddSingleton<Probing.ISmtpProber>(new Probing.SmtpProber(settings.Probing, time));
+        services.AddSingleton(sp => new Probing.ProbeRunner(settings.Probing, settings.Registry.Agents, sp.GetRequiredService<Probing.ISmtpProber>(),
+            sp.GetRequiredService<IRoutingOrderReader>(), time, registry, sp.GetRequiredService<ILogger<Probing.ProbeRunner>>()));
+        services.AddHostedService(sp => sp.GetRequiredService<Probing.ProbeRunner>());
+        services.AddSingleton(sp => new EvaluationLoop(
+            new Probing.ProbedObservationSource(sp.GetRequiredService<AgentConnections>(), sp.GetRequiredService<Probing.ProbeRunner>()),
+            sp.GetRequiredService<IProviderEvaluator>(),
             sp.GetRequiredService<IRoutingTableSink>(), sp.GetRequiredService<ProviderBoard>(), settings.Scoring.EvaluationInterval, time,
             registry, sp.GetRequiredService<ILogger<EvaluationLoop>>()));
         services.AddHostedService(sp => sp.GetRequiredService<EvaluationLoop>());

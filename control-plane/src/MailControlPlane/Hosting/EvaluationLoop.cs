@@ -79,7 +79,7 @@ internal sealed class EvaluationLoop : BackgroundService
         foreach (var a in assessments)
         {
             _sink.Publish(a);
-            if (a.StateChanged)
+            if (a.StateChanged || a.ActiveChanged)
             {
                 _sink.Enqueue(ToLogEntry(a));
                 Log.ProviderStateChanged(_logger, a.ProviderName, a.State, a.Score, a.IsActive, a.Reason);
@@ -110,6 +110,7 @@ internal sealed class EvaluationLoop : BackgroundService
         using (var json = new Utf8JsonWriter(buffer))
         {
             json.WriteStartObject();
+            json.WriteString("kind", a.StateChanged ? HealthLogEntries.StateChange : HealthLogEntries.ActiveChange);
             json.WriteString("state", StateName(a.State));
             json.WriteNumber("score", a.Score);
             json.WriteBoolean("is_active", a.IsActive);
@@ -120,7 +121,7 @@ internal sealed class EvaluationLoop : BackgroundService
             json.WriteEndObject();
         }
 
-        return new HealthLogEntry(a.ProviderName, status, a.Reason, System.Text.Encoding.UTF8.GetString(buffer.ToArray()), a.EvaluatedAt);
+        return new HealthLogEntry(a.ProviderName, status, a.Reason, System.Text.Encoding.UTF8.GetString(buffer.ToArray()), a.EvaluatedAt, a.ResponseTimeMs);
     }
 
     public static string StateName(ProviderState state) => state.ToString().ToLower(CultureInfo.InvariantCulture);

@@ -31,4 +31,7 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 6109, Level = LogLevel.Information, Message = "Seeded the empty SQLite routing table {Path} with {Providers}")]
     public static partial void Seeded(this ILogger logger, string path, string providers);
+
+    [LoggerMessage(EventId = 17720, Level = LogLevel.Information, Message = "Shutting down: releasing the routing table (advisory lock {LockKey}) so that a standby takes over")]
+    public static partial void LeadReleased(this ILogger logger, long lockKey);
 }

@@ -21,11 +21,11 @@ internal sealed class PostgresRoutingStore(RoutingOptions options) : IRoutingSto
 
     private const string InsertHealthLog =
         """
-        INSERT INTO messaging_provider_health_logs (provider_id, check_type, status, error_message, metadata, checked_at)
+        INSERT INTO messaging_provider_health_logs (provider_id, check_type, status, error_message, response_time_ms, metadata, checked_at)
         VALUES ((SELECT id FROM messaging_providers
                   WHERE provider_type = 'email' AND provider_name = @name AND deleted_at IS NULL
                   ORDER BY id LIMIT 1),
-                'agent_health', @status, @reason, @metadata::jsonb, @checked_at)
+                'agent_health', @status, @reason, @response_time_ms, @metadata::jsonb, @checked_at)
         """;
 
     private const string ActiveEmail =
@@ -115,6 +115,7 @@ internal sealed class PostgresRoutingStore(RoutingOptions options) : IRoutingSto
             command.Parameters.AddWithValue("name", NpgsqlDbType.Varchar, entry.ProviderName);
             command.Parameters.AddWithValue("status", NpgsqlDbType.Varchar, entry.Status);
             command.Parameters.AddWithValue("reason", NpgsqlDbType.Text, entry.Reason);
+            command.Parameters.AddWithValue("response_time_ms", NpgsqlDbType.Integer, entry.ResponseTimeMs is { } ms ? ms : DBNull.Value);
             command.Parameters.AddWithValue("metadata", NpgsqlDbType.Text, entry.MetadataJson);
             command.Parameters.AddWithValue("checked_at", NpgsqlDbType.TimestampTz, entry.CheckedAt.ToUniversalTime());
             batch.BatchCommands.Add(command);

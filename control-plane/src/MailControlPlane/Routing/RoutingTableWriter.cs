@@ -29,6 +29,7 @@ internal sealed class RoutingTableWriter : BackgroundService, IRoutingTableSink
     private long _loopTurns;
     private int _activeWithoutAgent;
     private bool _bufferFullLogged;
+    private bool _keepRowsThroughOutage;
 
     public RoutingTableWriter(
         RoutingOptions options,
@@ -103,7 +104,7 @@ internal sealed class RoutingTableWriter : BackgroundService, IRoutingTableSink
             try
             {
                 var leader = await _store.TryLeadAsync(stoppingToken);
-                SetLeader(leader);
+                SetLeader(leader, leader ? LeadChange.Took : LeadChange.AnotherReplica);
                 if (leader)
                 {
                     await CycleAsync(stoppingToken);
@@ -119,6 +120,7 @@ internal sealed class RoutingTableWriter : BackgroundService, IRoutingTableSink
                 }
 
                 DiscardStandbyRows();
+                _keepRowsThroughOutage = false;
                 wait = _options.LeaderRetryInterval;
             }
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
@@ -131,7 +133,11 @@ internal sealed class RoutingTableWriter : BackgroundService, IRoutingTableSink
             {
                 failures++;
                 _metrics.WriteFailures.Inc();
-                SetLeader(false);
+                // The replica that wrote keeps its periodic rows through the outage (within the buffer bound).
+                _keepRowsThroughOutage |= IsLeader;
+                if (_keepRowsThroughOutage)
+                    AddPeriodicRows(_time.GetUtcNow());
+                SetLeader(false, LeadChange.DatabaseFailed);
                 await _store.ResetAsync();
                 wait = Backoff(failures, _options.RetryMinDelay, _options.RetryMaxDelay, Random.Shared.NextDouble());
                 if (failures == 1)
@@ -155,7 +161,7 @@ internal sealed class RoutingTableWriter : BackgroundService, IRoutingTableSink
             }
         }
 
-        SetLeader(false);
+        SetLeader(false, LeadChange.ShuttingDown);
     }
 
     public override async Task StopAsync(CancellationToken cancellationToken)
@@ -180,23 +186,10 @@ internal sealed class RoutingTableWriter : BackgroundService, IRoutingTableSink
 
     private async Task CycleAsync(CancellationToken cancellationToken)
     {
-        var now = _time.GetUtcNow();
+        AddPeriodicRows(_time.GetUtcNow());
         List<ProviderRowUpdate> updates;
         lock (_gate)
         {
-            foreach (var (name, assessment) in _latest)
-            {
-                if (!_nextPeriodic.TryGetValue(name, out var due))
-                {
-                    _nextPeriodic[name] = now + _options.HealthLogInterval;
-                }
-                else if (now >= due)
-                {
-                    EnqueueLocked(HealthLogEntries.From(assessment, HealthLogEntries.Periodic) with { CheckedAt = now });
-                    _nextPeriodic[name] = now + _options.HealthLogInterval;
-                }
-            }
-
             updates = [.. _latest.Values
                 .Select(a => new ProviderRowUpdate(a.ProviderName, Math.Clamp(a.Score, 0, 100), a.IsActive))
                 .Where(u => !_written.TryGetValue(u.ProviderName, out var last) || last != u)
@@ -270,6 +263,26 @@ internal sealed class RoutingTableWriter : BackgroundService, IRoutingTableSink
         }
     }
 
+    /// <summary>A periodic health-log row per provider every Routing:HealthLogInterval (also while the database is down).</summary>
+    private void AddPeriodicRows(DateTimeOffset now)
+    {
+        lock (_gate)
+        {
+            foreach (var (name, assessment) in _latest)
+            {
+                if (!_nextPeriodic.TryGetValue(name, out var due))
+                {
+                    _nextPeriodic[name] = now + _options.HealthLogInterval;
+                }
+                else if (now >= due)
+                {
+                    EnqueueLocked(HealthLogEntries.From(assessment, HealthLogEntries.Periodic) with { CheckedAt = now });
+                    _nextPeriodic[name] = now + _options.HealthLogInterval;
+                }
+            }
+        }
+    }
+
     private void EnqueueLocked(HealthLogEntry entry)
     {
         if (_buffer.Count >= _options.HealthLogBufferSize)
@@ -297,7 +310,15 @@ internal sealed class RoutingTableWriter : BackgroundService, IRoutingTableSink
         }
     }
 
-    private void SetLeader(bool leader)
+    private enum LeadChange
+    {
+        Took,
+        AnotherReplica,
+        DatabaseFailed,
+        ShuttingDown,
+    }
+
+    private void SetLeader(bool leader, LeadChange why)
     {
         if (leader == IsLeader)
         {
@@ -321,10 +342,16 @@ internal sealed class RoutingTableWriter : BackgroundService, IRoutingTableSink
             {
                 _logger.BecameLeader(_options.LeaderLockKey);
             }
-            else
+            else if (why == LeadChange.AnotherReplica)
             {
                 _logger.StandingBy(_options.LeaderLockKey, _options.LeaderRetryInterval);
             }
+            else if (why == LeadChange.ShuttingDown)
+            {
+                _logger.LeadReleased(_options.LeaderLockKey);
+            }
+
+            // DatabaseFailed: WriteFailed already said so; leadership is retaken when the database answers.
         }
     }
 

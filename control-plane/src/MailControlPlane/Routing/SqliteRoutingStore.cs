@@ -20,11 +20,11 @@ internal sealed class SqliteRoutingStore(RoutingOptions options, ILogger logger)
 
     private const string InsertHealthLog =
         """
-        INSERT INTO messaging_provider_health_logs (provider_id, check_type, status, error_message, metadata, checked_at)
+        INSERT INTO messaging_provider_health_logs (provider_id, check_type, status, error_message, response_time_ms, metadata, checked_at)
         VALUES ((SELECT id FROM messaging_providers
                   WHERE provider_type = 'email' AND provider_name = @name AND deleted_at IS NULL
                   ORDER BY id LIMIT 1),
-                'agent_health', @status, @reason, json(@metadata), @checked_at)
+                'agent_health', @status, @reason, @response_time_ms, json(@metadata), @checked_at)
         """;
 
     private const string ActiveEmail =
@@ -89,6 +89,7 @@ internal sealed class SqliteRoutingStore(RoutingOptions options, ILogger logger)
             command.Parameters.AddWithValue("@name", entry.ProviderName);
             command.Parameters.AddWithValue("@status", entry.Status);
             command.Parameters.AddWithValue("@reason", entry.Reason);
+            command.Parameters.AddWithValue("@response_time_ms", entry.ResponseTimeMs is { } ms ? ms : DBNull.Value);
             command.Parameters.AddWithValue("@metadata", entry.MetadataJson);
             command.Parameters.AddWithValue("@checked_at", entry.CheckedAt.ToUniversalTime().ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", System.Globalization.CultureInfo.InvariantCulture));
             await command.ExecuteNonQueryAsync(cancellationToken);
