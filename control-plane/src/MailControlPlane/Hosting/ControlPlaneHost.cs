@@ -103,6 +103,7 @@ internal static class ControlPlaneHost
         services.AddSingleton(settings);
         services.AddSingleton(settings.Registry);
         services.AddSingleton(new HealthScorer(settings.Scoring, time));
+        services.AddSingleton<IScorerMemory>(sp => sp.GetRequiredService<HealthScorer>());
         services.AddSingleton<IProviderEvaluator>(sp => new ScorerEvaluator(sp.GetRequiredService<HealthScorer>()));
         services.AddSingleton<IDeliveryRecorder>(sp => sp.GetRequiredService<IProviderEvaluator>());
         services.AddSingleton(sp => new AgentConnections(settings.Registry, settings.Tls, settings.Connections,

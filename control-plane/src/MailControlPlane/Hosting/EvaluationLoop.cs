@@ -78,6 +78,9 @@ internal sealed class EvaluationLoop : BackgroundService
         var assessments = _evaluator.Evaluate(_source.Observations(), _sink.ActiveProvidersWithoutAgent);
         foreach (var a in assessments)
         {
+            // Never raise (or write at all) a provider this process has not scored yet: the row keeps what it has.
+            if (!a.Evaluated)
+                continue;
             _sink.Publish(a);
             if (a.StateChanged || a.ActiveChanged)
             {

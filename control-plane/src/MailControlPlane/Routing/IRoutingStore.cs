@@ -1,7 +1,9 @@
 namespace MailControlPlane.Routing;
 
 /// <summary>A provider's row values as the writer sets them.</summary>
-internal readonly record struct ProviderRowUpdate(string ProviderName, int Score, bool IsActive);
+/// <remarks><paramref name="MayReactivate"/>: whether is_active may go from false to true — only when the control plane itself
+/// wrote the false (a person's is_active = false stays).</remarks>
+internal readonly record struct ProviderRowUpdate(string ProviderName, int Score, bool IsActive, bool MayReactivate = true);
 
 /// <summary>A row of the platform's routing query, in its order.</summary>
 internal sealed record RoutedProvider(long Id, string ProviderName, string ConfigJson);
@@ -28,6 +30,12 @@ internal interface IRoutingStore : IRoutingOrderReader, IAsyncDisposable
 
     /// <summary>Inserts health-log rows in one transaction.</summary>
     Task WriteHealthLogsAsync(IReadOnlyList<HealthLogEntry> entries, CancellationToken cancellationToken);
+
+    /// <summary>The scorer's memory per provider from the control plane's own table (created when missing).</summary>
+    Task<IReadOnlyList<Scoring.ScorerState>> ReadScorerStateAsync(CancellationToken cancellationToken);
+
+    /// <summary>Saves the scorer's memory (upsert per provider), in one transaction.</summary>
+    Task WriteScorerStateAsync(IReadOnlyList<Scoring.ScorerState> states, CancellationToken cancellationToken);
 
     /// <summary>provider_name of every active, live email row (one per row).</summary>
     Task<IReadOnlyList<string>> ActiveEmailProvidersAsync(CancellationToken cancellationToken);

@@ -14,7 +14,7 @@ internal sealed class PostgresRoutingStore(RoutingOptions options) : IRoutingSto
         """
         UPDATE messaging_providers
            SET config = jsonb_set(COALESCE(config, '{}'), '{health_score}', to_jsonb(@score::integer)),
-               is_active = @active,
+               is_active = CASE WHEN NOT @active THEN false WHEN is_active THEN true ELSE @reactivate END,
                updated_at = NOW()
          WHERE provider_type = 'email' AND provider_name = @name AND deleted_at IS NULL
         """;
@@ -96,6 +96,7 @@ internal sealed class PostgresRoutingStore(RoutingOptions options) : IRoutingSto
             await using var command = new NpgsqlCommand(UpdateProvider, session, transaction);
             command.Parameters.AddWithValue("score", NpgsqlDbType.Integer, update.Score);
             command.Parameters.AddWithValue("active", update.IsActive);
+            command.Parameters.AddWithValue("reactivate", update.MayReactivate);
             command.Parameters.AddWithValue("name", NpgsqlDbType.Varchar, update.ProviderName);
             changed[update.ProviderName] = await command.ExecuteNonQueryAsync(cancellationToken);
         }
@@ -165,6 +166,17 @@ internal sealed class PostgresRoutingStore(RoutingOptions options) : IRoutingSto
     {
         await ResetAsync();
         await _pooled.DisposeAsync();
+    }
+
+    public Task<IReadOnlyList<Scoring.ScorerState>> ReadScorerStateAsync(CancellationToken cancellationToken) =>
+        ScorerStateTable.ReadAsync(Session(), null, postgres: true, cancellationToken);
+
+    public async Task WriteScorerStateAsync(IReadOnlyList<Scoring.ScorerState> states, CancellationToken cancellationToken)
+    {
+        var session = Session();
+        await using var transaction = await session.BeginTransactionAsync(cancellationToken);
+        await ScorerStateTable.WriteAsync(session, transaction, postgres: true, states, cancellationToken);
+        await transaction.CommitAsync(cancellationToken);
     }
 
     private NpgsqlConnection Session() =>

@@ -30,6 +30,10 @@ internal sealed class RoutingTableWriter : BackgroundService, IRoutingTableSink
     private int _activeWithoutAgent;
     private bool _bufferFullLogged;
     private bool _keepRowsThroughOutage;
+    private readonly IScorerMemory? _memory;
+    private readonly Dictionary<string, bool> _deactivatedByUs = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, ScorerState> _saved = new(StringComparer.Ordinal);
+    private bool _restored;
 
     public RoutingTableWriter(
         RoutingOptions options,
@@ -37,8 +41,10 @@ internal sealed class RoutingTableWriter : BackgroundService, IRoutingTableSink
         IReadOnlyCollection<string> agentProviderNames,
         RoutingMetrics metrics,
         TimeProvider time,
-        ILogger<RoutingTableWriter> logger)
+        ILogger<RoutingTableWriter> logger,
+        IScorerMemory? memory = null)
     {
+        _memory = memory;
         _options = options;
         _store = store;
         _agentProviders = new HashSet<string>(agentProviderNames, StringComparer.Ordinal);
@@ -107,6 +113,11 @@ internal sealed class RoutingTableWriter : BackgroundService, IRoutingTableSink
                 SetLeader(leader, leader ? LeadChange.Took : LeadChange.AnotherReplica);
                 if (leader)
                 {
+                    if (!_restored)
+                    {
+                        await RestoreAsync(stoppingToken);
+                    }
+
                     await CycleAsync(stoppingToken);
                     if (failures > 0)
                     {
@@ -121,6 +132,8 @@ internal sealed class RoutingTableWriter : BackgroundService, IRoutingTableSink
 
                 DiscardStandbyRows();
                 _keepRowsThroughOutage = false;
+                // A standby keeps the leader's memory current, so that a takeover goes on where the leader stopped.
+                await FollowAsync(stoppingToken);
                 wait = _options.LeaderRetryInterval;
             }
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
@@ -191,8 +204,8 @@ internal sealed class RoutingTableWriter : BackgroundService, IRoutingTableSink
         lock (_gate)
         {
             updates = [.. _latest.Values
-                .Select(a => new ProviderRowUpdate(a.ProviderName, Math.Clamp(a.Score, 0, 100), a.IsActive))
-                .Where(u => !_written.TryGetValue(u.ProviderName, out var last) || last != u)
+                .Select(a => new ProviderRowUpdate(a.ProviderName, Math.Clamp(a.Score, 0, 100), a.IsActive, _deactivatedByUs.GetValueOrDefault(a.ProviderName)))
+                .Where(u => !_written.TryGetValue(u.ProviderName, out var last) || last with { MayReactivate = u.MayReactivate } != u)
                 .OrderBy(u => u.ProviderName, StringComparer.Ordinal)];
         }
 
@@ -204,6 +217,12 @@ internal sealed class RoutingTableWriter : BackgroundService, IRoutingTableSink
                 foreach (var update in updates)
                 {
                     _written[update.ProviderName] = update;
+                    bool before = _deactivatedByUs.GetValueOrDefault(update.ProviderName);
+                    _deactivatedByUs[update.ProviderName] = !update.IsActive;
+                    if (update.IsActive && before)
+                    {
+                        _logger.Reactivated(update.ProviderName);
+                    }
                 }
             }
 
@@ -249,6 +268,8 @@ internal sealed class RoutingTableWriter : BackgroundService, IRoutingTableSink
             written += batch.Count;
         }
 
+        await SaveStateAsync(cancellationToken);
+
         var active = await _store.ActiveEmailProvidersAsync(cancellationToken);
         var withoutAgent = active.Count(name => !_agentProviders.Contains(name));
         Volatile.Write(ref _activeWithoutAgent, withoutAgent);
@@ -260,6 +281,84 @@ internal sealed class RoutingTableWriter : BackgroundService, IRoutingTableSink
         if (updates.Count > 0 || written > 0)
         {
             _logger.Written(updates.Count, written);
+        }
+    }
+
+    /// <summary>
+    /// Before its first write a leader takes over the scorer's memory from the state table; the verdicts published before
+    /// that were computed without it and are dropped (the next evaluation publishes ones that know it).
+    /// </summary>
+    private async Task RestoreAsync(CancellationToken cancellationToken)
+    {
+        if (_memory != null)
+        {
+            var states = await _store.ReadScorerStateAsync(cancellationToken);
+            _memory.Import(states);
+            lock (_gate)
+            {
+                _latest.Clear();
+                _saved.Clear();
+                foreach (var s in states)
+                {
+                    _deactivatedByUs[s.ProviderName] = s.DeactivatedByControlPlane;
+                    _saved[s.ProviderName] = s;
+                }
+            }
+
+            if (_logger.IsEnabled(LogLevel.Information))
+                _logger.StateRestored(states.Count, string.Join(", ", states.Select(s => $"{s.ProviderName} {s.State.ToString().ToLowerInvariant()} {s.Score}{(s.IsActive ? "" : " inactive")}")));
+        }
+
+        _restored = true;
+    }
+
+    private async Task FollowAsync(CancellationToken cancellationToken)
+    {
+        _restored = false;
+        if (_memory == null)
+        {
+            return;
+        }
+
+        var states = await _store.ReadScorerStateAsync(cancellationToken);
+        _memory.Import(states);
+        lock (_gate)
+        {
+            foreach (var s in states)
+            {
+                _deactivatedByUs[s.ProviderName] = s.DeactivatedByControlPlane;
+            }
+        }
+    }
+
+    /// <summary>Saves the scorer's memory for the providers whose memory changed since the last save.</summary>
+    private async Task SaveStateAsync(CancellationToken cancellationToken)
+    {
+        if (_memory == null)
+        {
+            return;
+        }
+
+        List<ScorerState> changed;
+        lock (_gate)
+        {
+            changed = [.. _memory.Export()
+                .Select(s => s with { DeactivatedByControlPlane = _deactivatedByUs.GetValueOrDefault(s.ProviderName) })
+                .Where(s => !_saved.TryGetValue(s.ProviderName, out var last) || last with { SavedAt = s.SavedAt } != s)];
+        }
+
+        if (changed.Count == 0)
+        {
+            return;
+        }
+
+        await _store.WriteScorerStateAsync(changed, cancellationToken);
+        lock (_gate)
+        {
+            foreach (var s in changed)
+            {
+                _saved[s.ProviderName] = s;
+            }
         }
     }
 

@@ -13,7 +13,7 @@ internal sealed class SqliteRoutingStore(RoutingOptions options, ILogger logger)
         """
         UPDATE messaging_providers
            SET config = json_set(COALESCE(config, '{}'), '$.health_score', CAST(@score AS INTEGER)),
-               is_active = @active,
+               is_active = CASE WHEN @active = 0 THEN 0 WHEN is_active = 1 THEN 1 ELSE @reactivate END,
                updated_at = strftime('%Y-%m-%d %H:%M:%f', 'now')
          WHERE provider_type = 'email' AND provider_name = @name AND deleted_at IS NULL
         """;
@@ -69,6 +69,7 @@ internal sealed class SqliteRoutingStore(RoutingOptions options, ILogger logger)
             command.CommandText = UpdateProvider;
             command.Parameters.AddWithValue("@score", update.Score);
             command.Parameters.AddWithValue("@active", update.IsActive ? 1 : 0);
+            command.Parameters.AddWithValue("@reactivate", update.MayReactivate ? 1 : 0);
             command.Parameters.AddWithValue("@name", update.ProviderName);
             changed[update.ProviderName] = await command.ExecuteNonQueryAsync(cancellationToken);
         }
@@ -174,6 +175,20 @@ internal sealed class SqliteRoutingStore(RoutingOptions options, ILogger logger)
 
         await transaction.CommitAsync(cancellationToken);
         logger.Seeded(options.SqlitePath, RoutingTableSchema.StandaloneSeedNames);
+    }
+
+    public async Task<IReadOnlyList<Scoring.ScorerState>> ReadScorerStateAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken);
+        return await ScorerStateTable.ReadAsync(connection, null, postgres: false, cancellationToken);
+    }
+
+    public async Task WriteScorerStateAsync(IReadOnlyList<Scoring.ScorerState> states, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken);
+        await using var transaction = connection.BeginTransaction();
+        await ScorerStateTable.WriteAsync(connection, transaction, postgres: false, states, cancellationToken);
+        await transaction.CommitAsync(cancellationToken);
     }
 
     private async Task<SqliteConnection> OpenAsync(CancellationToken cancellationToken)

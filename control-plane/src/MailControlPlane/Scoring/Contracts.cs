@@ -83,4 +83,7 @@ internal sealed record ProviderAssessment(
 
     /// <summary>True when is_active differs from the previous evaluation's.</summary>
     public bool ActiveChanged { get; init; }
+
+    /// <summary>True once this process scored the provider on its agent's signals; until then the row is not written (never raised unseen).</summary>
+    public bool Evaluated { get; init; } = true;
 }

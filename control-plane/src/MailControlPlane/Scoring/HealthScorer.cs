@@ -8,7 +8,7 @@ namespace MailControlPlane.Scoring;
 /// <see cref="Evaluate"/> every <see cref="ScoringOptions.EvaluationInterval"/>; the watch streams call
 /// <see cref="RecordDelivery"/> from any thread.
 /// </summary>
-internal sealed class HealthScorer
+internal sealed class HealthScorer : IScorerMemory
 {
     private readonly ScoringOptions _options;
     private readonly TimeProvider _time;
@@ -37,6 +37,62 @@ internal sealed class HealthScorer
         ArgumentNullException.ThrowIfNull(providerName);
         var window = _deliveries.GetOrAdd(providerName, _ => new DeliveryWindow(_options.DeliveryWindow, _options.DeliveryBucket));
         window.Record(at, _time.GetUtcNow(), DeliveryClassifier.Classify(outcome, dsn));
+    }
+
+    /// <summary>The memory of every provider scored since start (or restored), for the state table; ownership is the writer's.</summary>
+    public IReadOnlyList<ScorerState> Export()
+    {
+        lock (_evaluating)
+        {
+            var now = _time.GetUtcNow();
+            return [.. _tracks.Where(t => t.Value.State != ProviderState.Unknown).OrderBy(t => t.Key, StringComparer.Ordinal).Select(t => new ScorerState(
+                t.Key, t.Value.State, t.Value.Score, t.Value.IsActive, [.. t.Value.Ejections],
+                t.Value.State is ProviderState.Failed or ProviderState.Probation ? t.Value.FailedAt : null,
+                t.Value.State == ProviderState.Failed ? t.Value.ProbationAt : null,
+                t.Value.FailedEvaluations, t.Value.AtOrAboveRecover, false, now))];
+        }
+    }
+
+    /// <summary>
+    /// Takes over the memory the last writer left (a starting leader before its first write; a standby to stay current).
+    /// A restored provider is not yet evaluated by this process: its score is not raised until it is.
+    /// </summary>
+    public void Import(IEnumerable<ScorerState> states)
+    {
+        ArgumentNullException.ThrowIfNull(states);
+        lock (_evaluating)
+        {
+            var now = _time.GetUtcNow();
+            foreach (var s in states)
+            {
+                if (s.State == ProviderState.Unknown)
+                    continue;
+                if (!_tracks.TryGetValue(s.ProviderName, out var track))
+                    _tracks[s.ProviderName] = track = new ProviderTrack(now);
+                track.State = s.State;
+                track.ReportedState = s.State;
+                track.StateReason = "restored from the control plane's state table";
+                track.Score = s.Score;
+                track.Ewma = Math.Min(track.HasEwma ? track.Ewma : 100, s.Score);
+                track.HasEwma = true;
+                track.IsActive = s.IsActive;
+                track.ReportedActive = s.IsActive;
+                track.Ejections.Clear();
+                foreach (var e in s.Ejections.Where(e => now - e < _options.EjectionHistory).Order())
+                    track.Ejections.Enqueue(e);
+                track.FailedAt = s.FailedAt ?? track.FailedAt;
+                track.ProbationAt = s.OutUntil ?? track.ProbationAt;
+                track.FailedEvaluations = s.FailedEvaluations;
+                track.AtOrAboveRecover = s.ProbationProgress;
+                track.BelowFailed = s.State == ProviderState.Failed ? _options.FailedEvaluations : 0;
+                if (s.State == ProviderState.Failed)
+                {
+                    // Evidence counts from the restore on: the deliveries this process sees, or a probe after the failure.
+                    track.LastFailureAtEjection = null;
+                    track.SuccessesAtEjection = 0;
+                }
+            }
+        }
     }
 
     /// <summary>The delivery counts of a provider over the window now.</summary>
@@ -75,6 +131,7 @@ internal sealed class HealthScorer
                 {
                     ResponseTimeMs = s.ResponseTimeMs,
                     ActiveChanged = activeChanged,
+                    Evaluated = s.Track.Evaluated,
                 };
             }
 
@@ -120,6 +177,7 @@ internal sealed class HealthScorer
             }
         }
 
+        track.Evaluated = true;
         var caps = _signals.Caps(observation, now);
         if (probeFails != null)
             caps.Insert(0, new ScoreCap(0, $"the agent is unreachable and the SMTP probe fails ({probeFails.Reason})"));
@@ -320,6 +378,7 @@ internal sealed class HealthScorer
         public int Score { get; set; } = 100;
         public bool IsActive { get; set; } = true;
         public bool ReportedActive { get; set; } = true;
+        public bool Evaluated { get; set; }
         public DateTimeOffset FailedAt { get; set; }
         public DateTimeOffset? DeliveryAfter { get; set; }
         public DateTimeOffset? LastFailureAtEjection { get; set; }
