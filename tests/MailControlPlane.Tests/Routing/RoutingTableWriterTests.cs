@@ -160,14 +160,14 @@ public sealed class RoutingTableWriterTests
 
         public Task ResetAsync() => Task.CompletedTask;
 
-        public Task<IReadOnlyDictionary<string, int>> WriteProvidersAsync(IReadOnlyList<ProviderRowUpdate> updates, CancellationToken cancellationToken)
+        public Task<IReadOnlyDictionary<string, ProviderRowsWritten>> WriteProvidersAsync(IReadOnlyList<ProviderRowUpdate> updates, CancellationToken cancellationToken)
         {
             lock (_gate)
             {
                 _updates.AddRange(updates);
             }
 
-            return Task.FromResult<IReadOnlyDictionary<string, int>>(updates.ToDictionary(u => u.ProviderName, _ => 1));
+            return Task.FromResult<IReadOnlyDictionary<string, ProviderRowsWritten>>(updates.ToDictionary(u => u.ProviderName, _ => new ProviderRowsWritten(1, 1)));
         }
 
         public Task WriteHealthLogsAsync(IReadOnlyList<HealthLogEntry> entries, CancellationToken cancellationToken)

@@ -12,11 +12,17 @@ internal sealed class PostgresRoutingStore(RoutingOptions options) : IRoutingSto
 {
     private const string UpdateProvider =
         """
-        UPDATE messaging_providers
-           SET config = jsonb_set(COALESCE(config, '{}'), '{health_score}', to_jsonb(@score::integer)),
-               is_active = CASE WHEN NOT @active THEN false WHEN is_active THEN true ELSE @reactivate END,
+        WITH old AS (
+          SELECT id, is_active FROM messaging_providers
+           WHERE provider_type = 'email' AND provider_name = @name AND deleted_at IS NULL
+           FOR UPDATE)
+        UPDATE messaging_providers p
+           SET config = jsonb_set(COALESCE(p.config, '{}'), '{health_score}', to_jsonb(@score::integer)),
+               is_active = CASE WHEN NOT @active THEN false WHEN old.is_active THEN true ELSE @reactivate END,
                updated_at = NOW()
-         WHERE provider_type = 'email' AND provider_name = @name AND deleted_at IS NULL
+          FROM old
+         WHERE p.id = old.id
+        RETURNING old.is_active
         """;
 
     private const string InsertHealthLog =
@@ -86,10 +92,10 @@ internal sealed class PostgresRoutingStore(RoutingOptions options) : IRoutingSto
         }
     }
 
-    public async Task<IReadOnlyDictionary<string, int>> WriteProvidersAsync(IReadOnlyList<ProviderRowUpdate> updates, CancellationToken cancellationToken)
+    public async Task<IReadOnlyDictionary<string, ProviderRowsWritten>> WriteProvidersAsync(IReadOnlyList<ProviderRowUpdate> updates, CancellationToken cancellationToken)
     {
         var session = Session();
-        var changed = new Dictionary<string, int>(StringComparer.Ordinal);
+        var changed = new Dictionary<string, ProviderRowsWritten>(StringComparer.Ordinal);
         await using var transaction = await session.BeginTransactionAsync(cancellationToken);
         foreach (var update in updates)
         {
@@ -98,7 +104,17 @@ internal sealed class PostgresRoutingStore(RoutingOptions options) : IRoutingSto
             command.Parameters.AddWithValue("active", update.IsActive);
             command.Parameters.AddWithValue("reactivate", update.MayReactivate);
             command.Parameters.AddWithValue("name", NpgsqlDbType.Varchar, update.ProviderName);
-            changed[update.ProviderName] = await command.ExecuteNonQueryAsync(cancellationToken);
+            int rows = 0, wereActive = 0;
+            await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
+            {
+                while (await reader.ReadAsync(cancellationToken))
+                {
+                    rows++;
+                    wereActive += reader.GetBoolean(0) ? 1 : 0;
+                }
+            }
+
+            changed[update.ProviderName] = new ProviderRowsWritten(rows, wereActive);
         }
 
         await transaction.CommitAsync(cancellationToken);

@@ -218,7 +218,9 @@ internal sealed class RoutingTableWriter : BackgroundService, IRoutingTableSink
                 {
                     _written[update.ProviderName] = update;
                     bool before = _deactivatedByUs.GetValueOrDefault(update.ProviderName);
-                    _deactivatedByUs[update.ProviderName] = !update.IsActive;
+                    // Ours only where our false replaced a true; a false that was there first is a person's and stays.
+                    _deactivatedByUs[update.ProviderName] = !update.IsActive
+                        && (before || (changed.TryGetValue(update.ProviderName, out var result) && result.WereActive > 0));
                     if (update.IsActive && before)
                     {
                         _logger.Reactivated(update.ProviderName);
@@ -226,10 +228,10 @@ internal sealed class RoutingTableWriter : BackgroundService, IRoutingTableSink
                 }
             }
 
-            _metrics.ProviderUpdates.Inc(changed.Values.Sum());
-            foreach (var (name, rows) in changed)
+            _metrics.ProviderUpdates.Inc(changed.Values.Sum(r => r.Rows));
+            foreach (var (name, result) in changed)
             {
-                if (rows == 0 && _missingRowsLogged.Add(name))
+                if (result.Rows == 0 && _missingRowsLogged.Add(name))
                 {
                     _logger.NoProviderRow(name);
                 }

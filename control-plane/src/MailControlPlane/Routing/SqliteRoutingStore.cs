@@ -18,6 +18,9 @@ internal sealed class SqliteRoutingStore(RoutingOptions options, ILogger logger)
          WHERE provider_type = 'email' AND provider_name = @name AND deleted_at IS NULL
         """;
 
+    private const string CountActive =
+        "SELECT COUNT(*) FROM messaging_providers WHERE provider_type = 'email' AND provider_name = @name AND deleted_at IS NULL AND is_active = 1";
+
     private const string InsertHealthLog =
         """
         INSERT INTO messaging_provider_health_logs (provider_id, check_type, status, error_message, response_time_ms, metadata, checked_at)
@@ -57,13 +60,22 @@ internal sealed class SqliteRoutingStore(RoutingOptions options, ILogger logger)
         return Task.CompletedTask;
     }
 
-    public async Task<IReadOnlyDictionary<string, int>> WriteProvidersAsync(IReadOnlyList<ProviderRowUpdate> updates, CancellationToken cancellationToken)
+    public async Task<IReadOnlyDictionary<string, ProviderRowsWritten>> WriteProvidersAsync(IReadOnlyList<ProviderRowUpdate> updates, CancellationToken cancellationToken)
     {
         await using var connection = await OpenAsync(cancellationToken);
         await using var transaction = connection.BeginTransaction();
-        var changed = new Dictionary<string, int>(StringComparer.Ordinal);
+        var changed = new Dictionary<string, ProviderRowsWritten>(StringComparer.Ordinal);
         foreach (var update in updates)
         {
+            long wereActive;
+            await using (var count = connection.CreateCommand())
+            {
+                count.Transaction = transaction;
+                count.CommandText = CountActive;
+                count.Parameters.AddWithValue("@name", update.ProviderName);
+                wereActive = (long)(await count.ExecuteScalarAsync(cancellationToken))!;
+            }
+
             await using var command = connection.CreateCommand();
             command.Transaction = transaction;
             command.CommandText = UpdateProvider;
@@ -71,7 +83,7 @@ internal sealed class SqliteRoutingStore(RoutingOptions options, ILogger logger)
             command.Parameters.AddWithValue("@active", update.IsActive ? 1 : 0);
             command.Parameters.AddWithValue("@reactivate", update.MayReactivate ? 1 : 0);
             command.Parameters.AddWithValue("@name", update.ProviderName);
-            changed[update.ProviderName] = await command.ExecuteNonQueryAsync(cancellationToken);
+            changed[update.ProviderName] = new ProviderRowsWritten(await command.ExecuteNonQueryAsync(cancellationToken), (int)wereActive);
         }
 
         await transaction.CommitAsync(cancellationToken);

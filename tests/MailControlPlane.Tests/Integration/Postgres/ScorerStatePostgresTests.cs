@@ -191,4 +191,37 @@ public sealed class ScorerStatePostgresTests : IAsyncLifetime
 
         await Eventually.UntilAsync(_ => RowAsync(Virginia), r => r.Active, Timeout, r => $"virginia {r}");
     }
+    [Fact]
+    public async Task OperatorDeactivationFirst_ThenOwnDeactivation_NeverRaisedOnEvidenceOrRestart()
+    {
+        DateTimeOffset clock;
+        await using (var first = await StartReplicaAsync())
+        {
+            var f = first.Scoring;
+            first.Round(new Dictionary<string, AgentObservation> { [Virginia] = f.Healthy() });
+            await Eventually.UntilAsync(_ => RowAsync(Virginia), r => r == (true, 100), Timeout, r => $"virginia {r}");
+
+            // A person takes virginia out first; then the scorer fails it and writes is_active = false too.
+            await ExecuteAsync("UPDATE messaging_providers SET is_active = false WHERE provider_name = 'postfix-virginia'");
+            await FailVirginiaAsync(first);
+
+            // Fresh evidence brings the scorer's verdict back to active, but the false was the person's.
+            ProviderAssessment a;
+            do
+            {
+                a = first.Round(new Dictionary<string, AgentObservation> { [Virginia] = f.Serving(Virginia, 100) with { Checks = [new("postfix", CheckStatus.Healthy, "running")] } }).Single();
+            }
+            while (!a.IsActive);
+
+            await first.Writer.WaitForCyclesAsync(3);
+            Assert.False((await RowAsync(Virginia)).Active);
+            clock = f.Time.GetUtcNow();
+        }
+
+        await using var second = await StartReplicaAsync(clock);
+        for (int i = 0; i < 5; i++)
+            second.Round(new Dictionary<string, AgentObservation> { [Virginia] = second.Scoring.Serving(Virginia, 100) with { Checks = [new("postfix", CheckStatus.Healthy, "running")] } });
+        await second.Writer.WaitForCyclesAsync(3);
+        Assert.False((await RowAsync(Virginia)).Active);
+    }
 }
