@@ -73,8 +73,7 @@ db="$run/routing.db"
   "Tls:CaFile=$run/pki/ca.crt" "Tls:CertificateFile=$run/pki/client.crt" "Tls:KeyFile=$run/pki/client.key" \
   "Http:Urls=http://127.0.0.1:$((base + 10))" "Grpc:Listen=127.0.0.1:$((base + 11))" \
   "Grpc:CertificateFile=$run/pki/agent.crt" "Grpc:KeyFile=$run/pki/agent.key" Grpc:Clients=control-plane \
-  "Routing:SqlitePath=$db" \
-  Scoring:DeliveryWindow=00:01:00 Scoring:EjectionBase=00:01:10 \
+  "Routing:SqlitePath=$db" Scoring:DeliveryWindow=00:01:00 \
   "Log:FilePath=$run/control-plane.log" > "$run/control-plane.out" 2>&1 &
 pids+=($!)
 wait_for "$run/control-plane.out" 'mailagent-control-plane listening on' "the control plane"
@@ -99,9 +98,11 @@ Everything runs (agents: oregon pid ${pids[0]}, virginia pid ${pids[1]}; control
                   sqlite3 -readonly $db "SELECT checked_at, provider_id, status, error_message FROM messaging_provider_health_logs ORDER BY id"
   logs:           .run/control-plane.log, .run/postfix-*/agent.log
 Note: there is no Postfix here, so the agents run only the checks that make sense for a replayed
-log (Health:Checks=log;delivery) and no queue listing (Queue:Enabled=false). So that a whole fall
-and recovery fits in a few minutes, the scorer's delivery window is 1 min and its ejection time
-70 s (Scoring:DeliveryWindow, Scoring:EjectionBase; defaults 15 min and 2 min).
+log (Health:Checks=log;delivery) and no queue listing (Queue:Enabled=false), and the control plane's
+SMTP probes stay off (Probing:Enabled). The replay puts hours of the corpus's deliveries into the
+first seconds, so the delivery window is 1 min (Scoring:DeliveryWindow; default 15 min) for the
+live lines to count; every other timing is the default: virginia is taken out on proven failures
+and comes back on fresh evidence (successful deliveries after the outage), not on a timer.
 Each agent replays the corpus ($corpus, deferrals left out), then follows live lines;
 after ${bad_after} s of live traffic virginia gets ${bad_for} s of connection refusals and 451 4.7.1 deferrals, then recovers.
 Ctrl-C stops everything.

@@ -76,9 +76,43 @@ public sealed class RoutingTableWriterTests
             n => n == 2, Timeout, n => $"{n} rows");
         await writer.StopAsync(CancellationToken.None);
 
-        Assert.Equal([new ProviderRowUpdate("postfix-oregon", 20, false)], store.Updates);
+        Assert.Equal([new ProviderRowUpdate("postfix-oregon", 20, false, MayReactivate: false)], store.Updates);
         Assert.Equal(["first", "second"], store.Rows.Select(r => r.Reason));
         Assert.Equal(0, writer.BufferedRows);
+    }
+
+    [Fact]
+    public async Task Cycle_DatabaseOutageAfterLeading_PeriodicRowsKeptAndWrittenAfter()
+    {
+        var time = new FakeTimeProvider(DateTimeOffset.Parse("2026-11-28T00:00:00Z", System.Globalization.CultureInfo.InvariantCulture));
+        var store = new FakeStore();
+        var options = new RoutingOptions
+        {
+            HealthLogInterval = TimeSpan.FromMinutes(1), WriteInterval = TimeSpan.FromSeconds(1),
+            RetryMinDelay = TimeSpan.FromSeconds(10), RetryMaxDelay = TimeSpan.FromSeconds(10),
+        };
+        using var writer = NewWriter(options, store, time);
+        await writer.StartAsync(CancellationToken.None);
+        writer.Publish(Assessment("postfix-oregon", 100, ProviderState.Healthy, active: true));
+        await Eventually.UntilAsync(() => store.Updates.Count, n => n == 1, Timeout, n => $"{n} updates");
+
+        store.Failing = true;
+        var outageStart = time.GetUtcNow();
+        await Eventually.UntilAsync(
+            () => { time.Advance(TimeSpan.FromSeconds(5)); return time.GetUtcNow() - outageStart; },
+            t => t >= TimeSpan.FromMinutes(5), Timeout, t => $"{t}");
+        Assert.Empty(store.Rows);
+        Assert.InRange(writer.BufferedRows, 3, 6);
+
+        store.Failing = false;
+        await Eventually.UntilAsync(
+            () => { time.Advance(TimeSpan.FromSeconds(5)); return store.Rows.Count; },
+            n => n >= 4, Timeout, n => $"{n} rows");
+        await writer.StopAsync(CancellationToken.None);
+
+        var during = store.Rows.Where(r => r.CheckedAt > outageStart && r.CheckedAt < outageStart + TimeSpan.FromMinutes(5)).ToList();
+        Assert.InRange(during.Count, 3, 6);
+        Assert.All(during, r => Assert.Contains("\"kind\":\"periodic\"", r.MetadataJson, StringComparison.Ordinal));
     }
 
     private static RoutingTableWriter NewWriter(RoutingOptions options, IRoutingStore store, TimeProvider time) =>
@@ -126,14 +160,14 @@ public sealed class RoutingTableWriterTests
 
         public Task ResetAsync() => Task.CompletedTask;
 
-        public Task<IReadOnlyDictionary<string, int>> WriteProvidersAsync(IReadOnlyList<ProviderRowUpdate> updates, CancellationToken cancellationToken)
+        public Task<IReadOnlyDictionary<string, ProviderRowsWritten>> WriteProvidersAsync(IReadOnlyList<ProviderRowUpdate> updates, CancellationToken cancellationToken)
         {
             lock (_gate)
             {
                 _updates.AddRange(updates);
             }
 
-            return Task.FromResult<IReadOnlyDictionary<string, int>>(updates.ToDictionary(u => u.ProviderName, _ => 1));
+            return Task.FromResult<IReadOnlyDictionary<string, ProviderRowsWritten>>(updates.ToDictionary(u => u.ProviderName, _ => new ProviderRowsWritten(1, 1)));
         }
 
         public Task WriteHealthLogsAsync(IReadOnlyList<HealthLogEntry> entries, CancellationToken cancellationToken)
@@ -151,6 +185,11 @@ public sealed class RoutingTableWriterTests
 
         public Task<IReadOnlyList<string>> ActiveEmailProvidersAsync(CancellationToken cancellationToken) =>
             Task.FromResult<IReadOnlyList<string>>(["postfix-oregon", "elastic-email"]);
+
+        public Task<IReadOnlyList<ScorerState>> ReadScorerStateAsync(CancellationToken cancellationToken) =>
+            Task.FromResult<IReadOnlyList<ScorerState>>([]);
+
+        public Task WriteScorerStateAsync(IReadOnlyList<ScorerState> states, CancellationToken cancellationToken) => Task.CompletedTask;
 
         public Task<IReadOnlyList<RoutedProvider>> ReadOrderAsync(CancellationToken cancellationToken) =>
             Task.FromResult<IReadOnlyList<RoutedProvider>>([]);

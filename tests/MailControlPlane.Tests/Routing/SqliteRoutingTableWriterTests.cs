@@ -66,7 +66,8 @@ public sealed class SqliteRoutingTableWriterTests : IDisposable
         Assert.Equal(
             ["postfix-virginia", "elastic-email", "postfix-oregon"],
             (await harness.Store.ReadOrderAsync(CancellationToken.None)).Select(r => r.ProviderName));
-        Assert.Equal(1, harness.Writer.ActiveProvidersWithoutAgent);
+        // The active count is read at the end of the cycle that wrote the scores.
+        await Eventually.UntilAsync(() => harness.Writer.ActiveProvidersWithoutAgent, n => n == 1, Timeout, n => $"{n} active providers without agent");
 
         harness.Writer.Publish(Assessment("postfix-oregon", 0, ProviderState.Failed, active: false));
         await Eventually.UntilAsync(() => Scalar<long>("SELECT is_active FROM messaging_providers WHERE provider_type='email' AND provider_name='postfix-oregon' AND deleted_at IS NULL"), a => a == 0, Timeout, a => $"is_active {a}");

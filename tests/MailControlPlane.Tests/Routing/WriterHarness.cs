@@ -40,14 +40,14 @@ internal sealed class WriterHarness : IAsyncDisposable
         CommandTimeout = TimeSpan.FromSeconds(5),
     };
 
-    public static async Task<WriterHarness> StartAsync(RoutingOptions options)
+    public static async Task<WriterHarness> StartAsync(RoutingOptions options, IScorerMemory? memory = null)
     {
         Assert.Empty(options.Validate());
         IRoutingStore store = options.UsesPostgres
             ? new PostgresRoutingStore(options)
             : new SqliteRoutingStore(options, NullLogger.Instance);
         var metrics = new RoutingMetrics(Prometheus.Metrics.NewCustomRegistry());
-        var writer = new RoutingTableWriter(options, store, AgentProviders, metrics, TimeProvider.System, NullLogger<RoutingTableWriter>.Instance);
+        var writer = new RoutingTableWriter(options, store, AgentProviders, metrics, TimeProvider.System, NullLogger<RoutingTableWriter>.Instance, memory);
         await writer.StartAsync(CancellationToken.None);
         return new WriterHarness(options, store, metrics, writer);
     }

@@ -28,8 +28,25 @@ public sealed class HealthScorerDeliveryTests
         Assert.Equal(ProviderState.Healthy, a.State);
     }
 
+    [Theory]
+    [InlineData(0)]
+    [InlineData(20)]
+    [InlineData(1000)]
+    public void Evaluate_HealthyHostAnyVolume_Scores100(int attempts)
+    {
+        var f = new ScoringFixture();
+        Record(f, attempts, DeliveryOutcomeKind.Sent, "2.0.0");
+
+        var a = f.Evaluate(Provider, f.Healthy());
+
+        Assert.Equal(100, a.Score);
+        Assert.Equal(1.0, a.Components["delivery"], 9);
+        Assert.Equal(1.0, a.Components["reputation"], 9);
+        Assert.Equal(ProviderState.Healthy, a.State);
+    }
+
     [Fact]
-    public void Evaluate_TwoPercentConnectionFailures_DeliveryFromWilsonBound()
+    public void Evaluate_TwoPercentConnectionFailures_DeliveryFromProvenFailureRate()
     {
         var f = new ScoringFixture();
         Record(f, 980, DeliveryOutcomeKind.Sent, "2.0.0");
@@ -37,24 +54,33 @@ public sealed class HealthScorerDeliveryTests
 
         var a = f.Evaluate(Provider, f.Healthy());
 
-        // Wilson lower bound of 980/1000 is 0.969310; (0.969310 - 0.90) / 0.09 = 0.770108.
-        Assert.Equal(0.770108, a.Components["delivery"], 5);
+        // Wilson lower bound of 20/1000 failures is 0.012984; (0.10 - 0.012984) / 0.09 = 0.966849.
+        Assert.Equal(0.966849, a.Components["delivery"], 5);
         Assert.Equal(1.0, a.Components["reputation"], 9);
-        Assert.Equal(91, a.Score); // 40 × 0.770108 + 60 = 90.8
+        Assert.Equal(99, a.Score); // 40 × 0.966849 + 60 = 98.7
         Assert.Contains("20 server failures in 1000 attempts", a.Reason, StringComparison.Ordinal);
         Assert.Contains("20 connection", a.Reason, StringComparison.Ordinal);
     }
 
     [Fact]
-    public void Evaluate_FewAttemptsAllSent_BlendsTowardOne()
+    public void Evaluate_OneFailureInThousand_NotProven()
     {
         var f = new ScoringFixture();
-        Record(f, 50, DeliveryOutcomeKind.Sent, "2.0.0");
+        Record(f, 999, DeliveryOutcomeKind.Sent, "2.0.0");
+        Record(f, 1, DeliveryOutcomeKind.Deferred, "4.4.1");
 
-        var a = f.Evaluate(Provider, f.Healthy());
+        Assert.Equal(100, f.Evaluate(Provider, f.Healthy()).Score);
+    }
 
-        // bound 0.928650 blended half toward 1: 0.964325 → (0.964325 - 0.90) / 0.09.
-        Assert.Equal(0.714722, a.Components["delivery"], 5);
+    [Fact]
+    public void Evaluate_TwoFailuresInTwenty_LowerBoundOnly()
+    {
+        var f = new ScoringFixture();
+        Record(f, 18, DeliveryOutcomeKind.Sent, "2.0.0");
+        Record(f, 2, DeliveryOutcomeKind.Deferred, "4.4.1");
+
+        // 10% observed, but at 20 attempts only 2.79% is proven: (0.10 - 0.027866) / 0.09 = 0.801490.
+        Assert.Equal(0.801490, f.Evaluate(Provider, f.Healthy()).Components["delivery"], 5);
     }
 
     [Fact]
@@ -66,8 +92,8 @@ public sealed class HealthScorerDeliveryTests
 
         var a = f.Evaluate(Provider, f.Healthy());
 
-        Assert.Equal(0.5, a.Components["reputation"], 9); // 5 per 1000, zero at 10
-        Assert.Contains("5 refusals (4.7.x/5.7.x) per 1000 attempts", a.Reason, StringComparison.Ordinal);
+        Assert.Equal(0.786250, a.Components["reputation"], 5); // at least 2.14 per 1000 proven, zero at 10
+        Assert.Contains("at least 2.1 refusals (4.7.x/5.7.x) per 1000 attempts", a.Reason, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -24,7 +24,7 @@ public sealed class HealthScorerStateTests
 
         Assert.Equal(65, f.Evaluate(Provider, f.Soft(65)).Score);
         Assert.Equal(20, f.Step(Provider, () => f.Soft(20)).Score);
-        Assert.Equal(100, f.Step(Provider, () => f.Soft(100)).Score);
+        Assert.Equal(100, f.Step(Provider, () => f.Serving(Provider)).Score);
     }
 
     [Fact]
@@ -109,7 +109,7 @@ public sealed class HealthScorerStateTests
         ProviderAssessment a;
         do
         {
-            a = f.Step(Provider, () => f.Soft(100), withoutAgent: 1);
+            a = f.Step(Provider, () => f.Serving(Provider), withoutAgent: 1);
             if (a.State == ProviderState.Failed)
                 Assert.False(a.IsActive);
         }
@@ -121,7 +121,7 @@ public sealed class HealthScorerStateTests
         Assert.True(a.StateChanged);
         Assert.InRange(ejection, TimeSpan.FromSeconds(108), TimeSpan.FromSeconds(132) + f.Options.EvaluationInterval);
 
-        var probation = Enumerable.Range(0, 5).Select(_ => f.Step(Provider, () => f.Soft(100), withoutAgent: 1)).ToArray();
+        var probation = Enumerable.Range(0, 5).Select(_ => f.Step(Provider, () => f.Serving(Provider), withoutAgent: 1)).ToArray();
         Assert.All(probation.Take(4), p => Assert.Equal(ProviderState.Probation, p.State));
         Assert.Equal(ProviderState.Healthy, probation[4].State);
         Assert.StartsWith("healthy (recovered: score 80 or above for 5 evaluations on probation)", probation[4].Reason, StringComparison.Ordinal);
@@ -135,7 +135,18 @@ public sealed class HealthScorerStateTests
         for (int i = 0; i < 150; i++)
             Assert.Equal(ProviderState.Failed, f.Step(Provider, () => PostfixDown(f), withoutAgent: 1).State);
 
-        Assert.Equal(ProviderState.Probation, f.Step(Provider, () => f.Soft(100), withoutAgent: 1).State);
+        // Healthy again and long past the ejection time, but time is not evidence: still failed.
+        for (int i = 0; i < 100; i++)
+            Assert.Equal(ProviderState.Failed, f.Step(Provider, () => f.Soft(100), withoutAgent: 1).State);
+
+        // Fresh evidence (RecoverDeliveries successful deliveries): probation.
+        f.Scorer.RecordDelivery(Provider, f.Time.GetUtcNow(), DeliveryOutcomeKind.Sent, "2.0.0");
+        f.Scorer.RecordDelivery(Provider, f.Time.GetUtcNow(), DeliveryOutcomeKind.Sent, "2.0.0");
+        var a = f.Step(Provider, () => f.Serving(Provider), withoutAgent: 1);
+        Assert.Equal(ProviderState.Probation, a.State);
+        Assert.True(a.IsActive);
+        Assert.True(a.ActiveChanged);
+        Assert.Contains("3 deliveries without a server failure", a.Reason, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -143,13 +154,13 @@ public sealed class HealthScorerStateTests
     {
         var f = Fixture();
         f.Evaluate(Provider, PostfixDown(f), withoutAgent: 1);
-        while (f.Step(Provider, () => f.Soft(100), withoutAgent: 1).State != ProviderState.Probation)
+        while (f.Step(Provider, () => f.Serving(Provider), withoutAgent: 1).State != ProviderState.Probation)
         {
         }
 
         var again = f.Step(Provider, () => f.Soft(20), withoutAgent: 1);
         var failedAt = f.Time.GetUtcNow();
-        while (f.Step(Provider, () => f.Soft(100), withoutAgent: 1).State != ProviderState.Probation)
+        while (f.Step(Provider, () => f.Serving(Provider), withoutAgent: 1).State != ProviderState.Probation)
         {
         }
 
@@ -169,7 +180,7 @@ public sealed class HealthScorerStateTests
         {
             Assert.Equal(ProviderState.Failed, f.Step(Provider, () => PostfixDown(f), withoutAgent: 1).State);
             var failedAt = f.Time.GetUtcNow();
-            while (f.Step(Provider, () => f.Soft(100), withoutAgent: 1).State != ProviderState.Probation)
+            while (f.Step(Provider, () => f.Serving(Provider), withoutAgent: 1).State != ProviderState.Probation)
             {
             }
 
@@ -186,7 +197,7 @@ public sealed class HealthScorerStateTests
         f.Time.Advance(TimeSpan.FromHours(25));
         Assert.Equal(ProviderState.Failed, f.Evaluate(Provider, PostfixDown(f), withoutAgent: 1).State);
         var start = f.Time.GetUtcNow();
-        while (f.Step(Provider, () => f.Soft(100), withoutAgent: 1).State != ProviderState.Probation)
+        while (f.Step(Provider, () => f.Serving(Provider), withoutAgent: 1).State != ProviderState.Probation)
         {
         }
 

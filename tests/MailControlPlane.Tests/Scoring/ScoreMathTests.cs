@@ -33,14 +33,6 @@ public sealed class ScoreMathTests
         Assert.Equal(expected, ScoreMath.Linear(success, 0.90, 0.99), 9);
     }
 
-    [Fact]
-    public void BlendTowardOne_HalfOfEnough_IsHalfway()
-    {
-        Assert.Equal(0.75, ScoreMath.BlendTowardOne(0.5, 50, 100), 9);
-        Assert.Equal(0.5, ScoreMath.BlendTowardOne(0.5, 100, 100), 9);
-        Assert.Equal(1.0, ScoreMath.BlendTowardOne(0.0, 0, 100), 9);
-    }
-
     [Theory]
     [InlineData(42, "42 s")]
     [InlineData(127, "2 min 7 s")]

@@ -26,6 +26,8 @@ internal sealed class ScoringFixture
         JitterSeed = 7,
         // health-score.md's failed threshold, which these state tests walk around (the product default is 50).
         FailedBelow = 40,
+        // the first design's 2-minute ejection, whose growth these tests measure (the product default is 30 s).
+        EjectionBase = TimeSpan.FromMinutes(2),
         EwmaAlpha = 1,
         DeliveryWeight = 0,
         ReputationWeight = 0,
@@ -57,6 +59,13 @@ internal sealed class ScoringFixture
                 new("disk", CheckStatus.Healthy, "space", 15 + (1 - host / 30) * 15),
             ],
             new QueueObservation(now, age, 0, 0, 0));
+    }
+
+    /// <summary>Fresh evidence that <paramref name="provider"/> works: one successful delivery now; then an observation at <paramref name="soft"/>.</summary>
+    public AgentObservation Serving(string provider, double soft = 100)
+    {
+        Scorer.RecordDelivery(provider, Time.GetUtcNow(), DeliveryOutcomeKind.Sent, "2.0.0");
+        return Soft(soft);
     }
 
     public ProviderAssessment Evaluate(string provider, AgentObservation observation, int withoutAgent = 0) =>

@@ -20,13 +20,13 @@ public sealed class ScoringOptionsTests
         Assert.Equal(TimeSpan.FromMinutes(15), o.DeliveryWindow);
         Assert.Equal([40.0, 15, 15, 20, 10], [o.DeliveryWeight, o.ReputationWeight, o.QueueWeight, o.ChecksWeight, o.HostWeight]);
         Assert.Equal(0.3, o.EwmaAlpha);
-        Assert.Equal([0.99, 0.90], [o.DeliverySuccessFull, o.DeliverySuccessZero]);
-        Assert.Equal(100, o.DeliveryBlendAttempts);
+        Assert.Equal([0.01, 0.10], [o.DeliveryFailureFull, o.DeliveryFailureZero]);
+        Assert.Equal(3, o.RecoverDeliveries);
         Assert.Equal(10, o.ReputationZeroPerThousand);
         Assert.Equal([TimeSpan.FromSeconds(30), TimeSpan.FromSeconds(90)], [o.HeartbeatFreezeAfter, o.HeartbeatZeroAfter]);
         Assert.Equal([40, 10, 50], [o.DkimBrokenCap, o.DiskCap, o.ChangeCap]);
         Assert.Equal([70, 2, 50, 3, 10, 80, 5], [o.DegradedBelow, o.DegradedEvaluations, o.FailedBelow, o.FailedEvaluations, o.DeactivateAfterFailedEvaluations, o.RecoverAtOrAbove, o.RecoverEvaluations]);
-        Assert.Equal([TimeSpan.FromMinutes(2), TimeSpan.FromMinutes(30), TimeSpan.FromHours(24)], [o.EjectionBase, o.EjectionMax, o.EjectionHistory]);
+        Assert.Equal([TimeSpan.FromSeconds(30), TimeSpan.FromMinutes(30), TimeSpan.FromHours(24)], [o.EjectionBase, o.EjectionMax, o.EjectionHistory]);
         Assert.Equal(0.1, o.EjectionJitter);
     }
 

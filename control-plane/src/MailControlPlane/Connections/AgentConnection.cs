@@ -81,7 +81,7 @@ internal sealed class AgentConnection
     public AgentObservation Observation()
     {
         lock (_lock)
-            return new AgentObservation(_lastHeartbeat, _checks, _queue, _changeStartedAt);
+            return new AgentObservation(_lastHeartbeat, _checks, _queue, _changeStartedAt, AgentGone: _lastHeartbeat != null && _state != ConnectionState.Connected);
     }
 
     /// <summary>Marks a config apply in progress (the scorer caps the score meanwhile); null ends it.</summary>
@@ -177,7 +177,11 @@ internal sealed class AgentConnection
     {
         if (message.KindCase == WatchEventsResponse.KindOneofCase.EventsLost)
         {
-            Log.EventsLost(_logger, Agent.Name, message.EventsLost.FirstMissed, message.EventsLost.FirstAvailable);
+            var lost = message.EventsLost;
+            if (lost.FirstMissed > lost.FirstAvailable)
+                Log.AgentRestarted(_logger, Agent.Name, lost.FirstAvailable, lost.FirstMissed - 1);
+            else
+                Log.EventsLost(_logger, Agent.Name, lost.FirstMissed, lost.FirstAvailable - 1, lost.FirstAvailable);
             return;
         }
 

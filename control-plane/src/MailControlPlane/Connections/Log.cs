@@ -5,8 +5,11 @@ internal static partial class Log
     [LoggerMessage(EventId = 1100, Level = LogLevel.Information, Message = "Agent {Agent} ({Address}): {From} -> {To}{Detail}")]
     public static partial void StateChanged(ILogger logger, string agent, Uri address, ConnectionState from, ConnectionState to, string detail);
 
-    [LoggerMessage(EventId = 1101, Level = LogLevel.Warning, Message = "Agent {Agent}: events {FirstMissed}..{FirstAvailable} were lost (agent buffer overrun or agent restart); resuming at {FirstAvailable}")]
-    public static partial void EventsLost(ILogger logger, string agent, ulong firstMissed, ulong firstAvailable);
+    [LoggerMessage(EventId = 1101, Level = LogLevel.Warning, Message = "Agent {Agent}: events {FirstMissed}..{LastMissed} were lost (the agent's event buffer overran); resuming at {FirstAvailable}")]
+    public static partial void EventsLost(ILogger logger, string agent, ulong firstMissed, ulong lastMissed, ulong firstAvailable);
+
+    [LoggerMessage(EventId = 17710, Level = LogLevel.Warning, Message = "Agent {Agent} restarted: its event sequence starts again at {FirstAvailable} (this connection had seen up to {LastSeen}); events of its earlier run after that are not known")]
+    public static partial void AgentRestarted(ILogger logger, string agent, ulong firstAvailable, ulong lastSeen);
 
     [LoggerMessage(EventId = 1102, Level = LogLevel.Warning, Message = "Agent {Agent}: no answer for {Silence}, more than Connections:HeartbeatTimeout; dialling again")]
     public static partial void HeartbeatMissed(ILogger logger, string agent, TimeSpan silence);

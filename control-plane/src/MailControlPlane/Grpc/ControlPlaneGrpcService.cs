@@ -11,7 +11,8 @@ using ProtoProviderState = MailAgent.Protos.ControlPlane.V1.ProviderState;
 namespace MailControlPlane.Grpc;
 
 /// <summary>mailagent.controlplane.v1.ControlPlaneService: maps the connections, the board and the roll-out.</summary>
-internal sealed class ControlPlaneGrpcService(AgentConnections connections, ProviderBoard board, ConfigRollout rollout) : ControlPlaneService.ControlPlaneServiceBase
+internal sealed class ControlPlaneGrpcService(AgentConnections connections, ProviderBoard board, ConfigRollout rollout, Routing.IRoutingOrderReader rows)
+    : ControlPlaneService.ControlPlaneServiceBase
 {
     public override Task<ListAgentsResponse> ListAgents(ListAgentsRequest request, ServerCallContext context)
     {
@@ -20,11 +21,30 @@ internal sealed class ControlPlaneGrpcService(AgentConnections connections, Prov
         return Task.FromResult(response);
     }
 
-    public override Task<ListProvidersResponse> ListProviders(ListProvidersRequest request, ServerCallContext context)
+    public override async Task<ListProvidersResponse> ListProviders(ListProvidersRequest request, ServerCallContext context)
     {
+        HashSet<string>? active = null;
+        try
+        {
+            // The platform's own query lists exactly the active rows.
+            active = (await rows.ReadOrderAsync(context.CancellationToken)).Select(r => r.ProviderName).ToHashSet(StringComparer.Ordinal);
+        }
+#pragma warning disable CA1031 // the database may be down: the verdicts are still worth showing
+        catch (Exception e) when (e is not OperationCanceledException)
+#pragma warning restore CA1031
+        {
+        }
+
         var response = new ListProvidersResponse();
-        response.Providers.Add(board.Latest().Select(Map));
-        return Task.FromResult(response);
+        foreach (var a in board.Latest())
+        {
+            var health = Map(a);
+            if (active != null)
+                health.RowIsActive = active.Contains(a.ProviderName);
+            response.Providers.Add(health);
+        }
+
+        return response;
     }
 
     public override async Task WatchProviders(WatchProvidersRequest request, IServerStreamWriter<ProviderHealth> responseStream, ServerCallContext context)
@@ -94,6 +114,8 @@ internal sealed class ControlPlaneGrpcService(AgentConnections connections, Prov
             Reason = a.Reason,
             EvaluatedAt = Timestamp.FromDateTimeOffset(a.EvaluatedAt),
         };
+        if (a.ResponseTimeMs is { } ms)
+            health.ProbeResponseTimeMs = ms;
         foreach (var (name, value) in a.Components)
             health.Components[name] = value;
         return health;

@@ -104,6 +104,7 @@ internal static class ControlPlaneHost
         services.AddSingleton(settings);
         services.AddSingleton(settings.Registry);
         services.AddSingleton(new HealthScorer(settings.Scoring, time));
+        services.AddSingleton<IScorerMemory>(sp => sp.GetRequiredService<HealthScorer>());
         services.AddSingleton<IProviderEvaluator>(sp => new ScorerEvaluator(sp.GetRequiredService<HealthScorer>()));
         services.AddSingleton<IDeliveryRecorder>(sp => sp.GetRequiredService<IProviderEvaluator>());
         services.AddSingleton(sp => new AgentConnections(settings.Registry, settings.Tls, settings.Connections,
@@ -112,10 +113,16 @@ internal static class ControlPlaneHost
         services.AddRoutingTable(settings.Routing, settings.Registry.ProviderNames);
         services.AddSingleton<IRoutingHealth>(sp => new WriterRoutingHealth(sp.GetRequiredService<RoutingTableWriter>(), settings.Routing, time));
         services.AddSingleton<ProviderBoard>();
+        services.AddSingleton<Probing.ISmtpProber>(new Probing.SmtpProber(settings.Probing, time));
+        services.AddSingleton(sp => new Probing.ProbeRunner(settings.Probing, settings.Registry.Agents, sp.GetRequiredService<Probing.ISmtpProber>(),
+            sp.GetRequiredService<IRoutingOrderReader>(), time, registry, sp.GetRequiredService<ILogger<Probing.ProbeRunner>>()));
+        services.AddHostedService(sp => sp.GetRequiredService<Probing.ProbeRunner>());
         services.AddSingleton(sp =>
         {
             var connections = sp.GetRequiredService<AgentConnections>();
-            var loop = new EvaluationLoop(connections, sp.GetRequiredService<IProviderEvaluator>(),
+            var loop = new EvaluationLoop(
+                new Probing.ProbedObservationSource(connections, sp.GetRequiredService<Probing.ProbeRunner>()),
+                sp.GetRequiredService<IProviderEvaluator>(),
                 sp.GetRequiredService<IRoutingTableSink>(), sp.GetRequiredService<ProviderBoard>(), settings.Scoring.EvaluationInterval, time,
                 registry, sp.GetRequiredService<ILogger<EvaluationLoop>>());
             connections.Changed = loop.Nudge;

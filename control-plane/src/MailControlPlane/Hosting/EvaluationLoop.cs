@@ -87,8 +87,11 @@ internal sealed class EvaluationLoop : BackgroundService
         var assessments = _evaluator.Evaluate(_source.Observations(), _sink.ActiveProvidersWithoutAgent);
         foreach (var a in assessments)
         {
+            // Never raise (or write at all) a provider this process has not scored yet: the row keeps what it has.
+            if (!a.Evaluated)
+                continue;
             _sink.Publish(a);
-            if (a.StateChanged)
+            if (a.StateChanged || a.ActiveChanged)
             {
                 _sink.Enqueue(ToLogEntry(a));
                 Log.ProviderStateChanged(_logger, a.ProviderName, a.State, a.Score, a.IsActive, a.Reason);
@@ -119,6 +122,7 @@ internal sealed class EvaluationLoop : BackgroundService
         using (var json = new Utf8JsonWriter(buffer))
         {
             json.WriteStartObject();
+            json.WriteString("kind", a.StateChanged ? HealthLogEntries.StateChange : HealthLogEntries.ActiveChange);
             json.WriteString("state", StateName(a.State));
             json.WriteNumber("score", a.Score);
             json.WriteBoolean("is_active", a.IsActive);
@@ -129,7 +133,7 @@ internal sealed class EvaluationLoop : BackgroundService
             json.WriteEndObject();
         }
 
-        return new HealthLogEntry(a.ProviderName, status, a.Reason, System.Text.Encoding.UTF8.GetString(buffer.ToArray()), a.EvaluatedAt);
+        return new HealthLogEntry(a.ProviderName, status, a.Reason, System.Text.Encoding.UTF8.GetString(buffer.ToArray()), a.EvaluatedAt, a.ResponseTimeMs);
     }
 
     public static string StateName(ProviderState state) => state.ToString().ToLower(CultureInfo.InvariantCulture);

@@ -1,7 +1,8 @@
 namespace MailControlPlane.Registry;
 
 /// <summary>An agent from the configuration, checked.</summary>
-internal sealed record RegisteredAgent(string Name, Uri Address, string Region, string ProviderName);
+/// <param name="ProbeHost">The SMTP endpoint the control plane probes (Agents:N:ProbeHost); null: the routing row's config.smtp_host.</param>
+internal sealed record RegisteredAgent(string Name, Uri Address, string Region, string ProviderName, string? ProbeHost = null, int? ProbePort = null);
 
 /// <summary>Which agents exist, where they are and which routing-table provider each one backs; replaced whole on a configuration reload.</summary>
 internal sealed class AgentRegistry

@@ -8,7 +8,11 @@ namespace MailControlPlane.Registry;
 /// <summary>Every section of the control plane's configuration, bound and checked together.</summary>
 internal sealed record ControlPlaneSettings(
     AgentRegistry Registry, TlsOptions Tls, ConnectionOptions Connections, HttpOptions Http, GrpcApiOptions Grpc,
-    ScoringOptions Scoring, RoutingOptions Routing, LogOptions Log);
+    ScoringOptions Scoring, RoutingOptions Routing, LogOptions Log)
+{
+    /// <summary>The active SMTP probes (section Probing; off unless enabled).</summary>
+    public Probing.ProbeOptions Probing { get; init; } = new();
+}
 
 /// <summary>
 /// Builds the control plane's configuration (JSON file, then MAILAGENT_CP__ environment variables,
@@ -32,6 +36,7 @@ internal static class ControlPlaneConfiguration
         var grpc = new GrpcApiOptions();
         var scoring = new ScoringOptions();
         var log = new LogOptions();
+        var probing = new Probing.ProbeOptions();
         // One concrete Bind call per section: the binder's source generator (Native AOT) handles concrete types only.
         Bind(() => config.GetSection(TlsOptions.SectionName).Bind(tls, Strict), "Tls takes CaFile, CertificateFile and KeyFile (PEM paths)", errors);
         Bind(() => config.GetSection(ConnectionOptions.SectionName).Bind(connections, Strict), "Connections takes StatusInterval, HeartbeatTimeout, BackoffMin, BackoffMax and CallTimeout as hh:mm:ss", errors);
@@ -41,6 +46,7 @@ internal static class ControlPlaneConfiguration
         // The routing section checks itself (RoutingOptions.Load names key, value and what is valid).
         var routing = RoutingOptions.Load(config, errors);
         Bind(() => config.GetSection(LogOptions.SectionName).Bind(log, Strict), "Log takes FilePath, Level and RetainedDays", errors);
+        Bind(() => config.GetSection(Probing.ProbeOptions.SectionName).Bind(probing, Strict), "Probing takes Enabled, Interval, Timeout, EhloName, RequireStartTls, CertificateName, AuthUser, AuthPassword and MessageRecipient", errors);
 
         var agents = ValidateAgents(config, errors);
         ValidateTls(tls, agents.Count > 0, errors);
@@ -64,12 +70,13 @@ internal static class ControlPlaneConfiguration
 
         ValidateGrpc(grpc, tls, errors);
         errors.AddRange(scoring.Validate());
+        errors.AddRange(probing.Validate());
         if (!Enum.TryParse<Serilog.Events.LogEventLevel>(log.Level, ignoreCase: true, out _))
             errors.Add($"Log:Level = '{log.Level}' is not valid: use Verbose, Debug, Information, Warning, Error or Fatal");
         if (log.RetainedDays is < 1 or > 3650)
             errors.Add($"Log:RetainedDays = {log.RetainedDays} is not valid: use 1 to 3650");
 
-        settings = new ControlPlaneSettings(new AgentRegistry(agents), tls, connections, http, grpc, scoring, routing, log);
+        settings = new ControlPlaneSettings(new AgentRegistry(agents), tls, connections, http, grpc, scoring, routing, log) { Probing = probing };
         return errors;
     }
 
@@ -80,7 +87,7 @@ internal static class ControlPlaneConfiguration
         {
             var a = new AgentOptions();
             string key = $"Agents:{section.Key}";
-            Bind(() => section.Bind(a, Strict), "each agent takes Name, Address (https://host:port), Region and ProviderName", errors);
+            Bind(() => section.Bind(a, Strict), "each agent takes Name, Address (https://host:port), Region, ProviderName and optionally ProbeHost and ProbePort (the SMTP endpoint the control plane probes)", errors);
             if (string.IsNullOrWhiteSpace(a.Name))
                 errors.Add($"{key}:Name is empty: give the agent a unique name, e.g. postfix-oregon");
             else if (agents.Any(x => x.Name == a.Name))
@@ -96,7 +103,9 @@ internal static class ControlPlaneConfiguration
                 continue;
             }
 
-            agents.Add(new RegisteredAgent(a.Name, address, a.Region, a.ProviderName));
+            if (a.ProbePort is { } probePort && probePort is < 1 or > 65535)
+                errors.Add($"{key}:ProbePort = {probePort} is not valid: use 1 to 65535");
+            agents.Add(new RegisteredAgent(a.Name, address, a.Region, a.ProviderName, string.IsNullOrWhiteSpace(a.ProbeHost) ? null : a.ProbeHost.Trim(), a.ProbePort));
         }
 
         if (agents.Count == 0 && errors.Count == 0)

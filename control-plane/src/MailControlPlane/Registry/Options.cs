@@ -13,6 +13,12 @@ internal sealed class AgentOptions
 
     /// <summary>The routing table's provider_name this agent's Postfix backs.</summary>
     public string ProviderName { get; set; } = "";
+
+    /// <summary>The SMTP host the control plane probes for this provider; empty: config.smtp_host of its routing row.</summary>
+    public string ProbeHost { get; set; } = "";
+
+    /// <summary>The SMTP port probed; empty: config.smtp_port of the routing row (with ProbeHost: 25).</summary>
+    public int? ProbePort { get; set; }
 }
 
 /// <summary>The control plane's client certificate for the agents and the CA their certificates chain to.</summary>

@@ -11,6 +11,9 @@ internal static class HealthLogEntries
     /// <summary>A row for a state change (the host enqueues these).</summary>
     public const string StateChange = "state_change";
 
+    /// <summary>A row for an is_active flip without a state change (the host enqueues these).</summary>
+    public const string ActiveChange = "active_change";
+
     /// <summary>A row the writer adds every Routing:HealthLogInterval.</summary>
     public const string Periodic = "periodic";
 
@@ -53,6 +56,7 @@ internal static class HealthLogEntries
             StatusOf(assessment.State),
             assessment.Reason,
             Encoding.UTF8.GetString(buffer.ToArray()),
-            assessment.EvaluatedAt);
+            assessment.EvaluatedAt,
+            assessment.ResponseTimeMs);
     }
 }

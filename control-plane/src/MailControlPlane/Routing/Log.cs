@@ -34,4 +34,12 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 17600, Level = LogLevel.Information, Message = "Routing table: created the messaging_providers row for {Provider} (Routing:CreateMissingProviders)")]
     public static partial void ProviderRowCreated(this ILogger logger, string provider);
+    [LoggerMessage(EventId = 17720, Level = LogLevel.Information, Message = "Shutting down: releasing the routing table (advisory lock {LockKey}) so that a standby takes over")]
+    public static partial void LeadReleased(this ILogger logger, long lockKey);
+
+    [LoggerMessage(EventId = 17721, Level = LogLevel.Information, Message = "Scorer state restored from mailagent_scorer_state before the first write: {Count} provider(s) {States}")]
+    public static partial void StateRestored(this ILogger logger, int count, string states);
+
+    [LoggerMessage(EventId = 17722, Level = LogLevel.Information, Message = "Re-activating {Provider}: the control plane deactivated it itself (a person's is_active = false is never raised)")]
+    public static partial void Reactivated(this ILogger logger, string provider);
 }

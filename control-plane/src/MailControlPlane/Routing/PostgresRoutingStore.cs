@@ -13,25 +13,33 @@ internal sealed class PostgresRoutingStore(RoutingOptions options) : IRoutingSto
     /// <summary>Every changed provider in one statement: UPDATE … FROM the parameter arrays, unnested into rows.</summary>
     private const string UpdateProviders =
         """
-        UPDATE messaging_providers AS p
-           SET config = jsonb_set(COALESCE(p.config, '{}'), '{health_score}', to_jsonb(v.score)),
-               is_active = v.active,
+        WITH v AS (
+          SELECT * FROM unnest(@names::varchar[], @scores::integer[], @actives::boolean[], @reactivates::boolean[])
+                   AS v(name, score, active, reactivate)),
+        old AS (
+          SELECT p.id, p.is_active, v.name, v.score, v.active, v.reactivate
+            FROM messaging_providers p JOIN v ON p.provider_name = v.name
+           WHERE p.provider_type = 'email' AND p.deleted_at IS NULL
+             FOR UPDATE OF p)
+        UPDATE messaging_providers p
+           SET config = jsonb_set(COALESCE(p.config, '{}'), '{health_score}', to_jsonb(old.score)),
+               is_active = CASE WHEN NOT old.active THEN false WHEN old.is_active THEN true ELSE old.reactivate END,
                updated_at = NOW()
-          FROM unnest(@names::varchar[], @scores::integer[], @actives::boolean[]) AS v(name, score, active)
-         WHERE p.provider_type = 'email' AND p.provider_name = v.name AND p.deleted_at IS NULL
-        RETURNING p.provider_name
+          FROM old
+         WHERE p.id = old.id
+        RETURNING old.name, old.is_active
         """;
 
     /// <summary>A batch of health-log rows in one statement, in the order given.</summary>
     private const string InsertHealthLogs =
         """
-        INSERT INTO messaging_provider_health_logs (provider_id, check_type, status, error_message, metadata, checked_at)
+        INSERT INTO messaging_provider_health_logs (provider_id, check_type, status, error_message, response_time_ms, metadata, checked_at)
         SELECT (SELECT id FROM messaging_providers
                  WHERE provider_type = 'email' AND provider_name = v.name AND deleted_at IS NULL
                  ORDER BY id LIMIT 1),
-               'agent_health', v.status, v.reason, v.metadata::jsonb, v.checked_at
-          FROM unnest(@names::varchar[], @statuses::varchar[], @reasons::text[], @metadata::text[], @checked_at::timestamptz[])
-               WITH ORDINALITY AS v(name, status, reason, metadata, checked_at, n)
+               'agent_health', v.status, v.reason, v.response_time_ms, v.metadata::jsonb, v.checked_at
+          FROM unnest(@names::varchar[], @statuses::varchar[], @reasons::text[], @response_times::integer[], @metadata::text[], @checked_at::timestamptz[])
+               WITH ORDINALITY AS v(name, status, reason, response_time_ms, metadata, checked_at, n)
          ORDER BY v.n
         """;
 
@@ -106,19 +114,21 @@ internal sealed class PostgresRoutingStore(RoutingOptions options) : IRoutingSto
         }
     }
 
-    public async Task<IReadOnlyDictionary<string, int>> WriteProvidersAsync(IReadOnlyList<ProviderRowUpdate> updates, CancellationToken cancellationToken)
+    public async Task<IReadOnlyDictionary<string, ProviderRowsWritten>> WriteProvidersAsync(IReadOnlyList<ProviderRowUpdate> updates, CancellationToken cancellationToken)
     {
         var session = Session();
-        var changed = updates.ToDictionary(u => u.ProviderName, _ => 0, StringComparer.Ordinal);
+        var changed = updates.ToDictionary(u => u.ProviderName, _ => new ProviderRowsWritten(0, 0), StringComparer.Ordinal);
         await using var command = new NpgsqlCommand(UpdateProviders, session);
         command.Parameters.AddWithValue("names", NpgsqlDbType.Array | NpgsqlDbType.Varchar, updates.Select(u => u.ProviderName).ToArray());
         command.Parameters.AddWithValue("scores", NpgsqlDbType.Array | NpgsqlDbType.Integer, updates.Select(u => u.Score).ToArray());
         command.Parameters.AddWithValue("actives", NpgsqlDbType.Array | NpgsqlDbType.Boolean, updates.Select(u => u.IsActive).ToArray());
+        command.Parameters.AddWithValue("reactivates", NpgsqlDbType.Array | NpgsqlDbType.Boolean, updates.Select(u => u.MayReactivate).ToArray());
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         while (await reader.ReadAsync(cancellationToken))
         {
             var name = reader.GetString(0);
-            changed[name] = changed.GetValueOrDefault(name) + 1;
+            var was = changed[name];
+            changed[name] = new ProviderRowsWritten(was.Rows + 1, was.WereActive + (reader.GetBoolean(1) ? 1 : 0));
         }
 
         return changed;
@@ -130,6 +140,7 @@ internal sealed class PostgresRoutingStore(RoutingOptions options) : IRoutingSto
         command.Parameters.AddWithValue("names", NpgsqlDbType.Array | NpgsqlDbType.Varchar, entries.Select(e => e.ProviderName).ToArray());
         command.Parameters.AddWithValue("statuses", NpgsqlDbType.Array | NpgsqlDbType.Varchar, entries.Select(e => e.Status).ToArray());
         command.Parameters.AddWithValue("reasons", NpgsqlDbType.Array | NpgsqlDbType.Text, entries.Select(e => e.Reason).ToArray());
+        command.Parameters.AddWithValue("response_times", NpgsqlDbType.Array | NpgsqlDbType.Integer, entries.Select(e => e.ResponseTimeMs).ToArray());
         command.Parameters.AddWithValue("metadata", NpgsqlDbType.Array | NpgsqlDbType.Text, entries.Select(e => e.MetadataJson).ToArray());
         command.Parameters.AddWithValue("checked_at", NpgsqlDbType.Array | NpgsqlDbType.TimestampTz, entries.Select(e => e.CheckedAt.UtcDateTime).ToArray());
         await command.ExecuteNonQueryAsync(cancellationToken);
@@ -207,6 +218,17 @@ internal sealed class PostgresRoutingStore(RoutingOptions options) : IRoutingSto
     {
         await ResetAsync();
         await _pooled.DisposeAsync();
+    }
+
+    public Task<IReadOnlyList<Scoring.ScorerState>> ReadScorerStateAsync(CancellationToken cancellationToken) =>
+        ScorerStateTable.ReadAsync(Session(), null, postgres: true, cancellationToken);
+
+    public async Task WriteScorerStateAsync(IReadOnlyList<Scoring.ScorerState> states, CancellationToken cancellationToken)
+    {
+        var session = Session();
+        await using var transaction = await session.BeginTransactionAsync(cancellationToken);
+        await ScorerStateTable.WriteAsync(session, transaction, postgres: true, states, cancellationToken);
+        await transaction.CommitAsync(cancellationToken);
     }
 
     private NpgsqlConnection Session() =>

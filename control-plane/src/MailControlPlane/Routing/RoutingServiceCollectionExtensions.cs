@@ -28,7 +28,8 @@ internal static class RoutingServiceCollectionExtensions
             agentProviderNames,
             sp.GetRequiredService<RoutingMetrics>(),
             sp.GetRequiredService<TimeProvider>(),
-            sp.GetRequiredService<ILogger<RoutingTableWriter>>()));
+            sp.GetRequiredService<ILogger<RoutingTableWriter>>(),
+            sp.GetService<Scoring.IScorerMemory>()));
         services.AddSingleton<IRoutingTableSink>(sp => sp.GetRequiredService<RoutingTableWriter>());
         services.AddSingleton<IHostedService>(sp => sp.GetRequiredService<RoutingTableWriter>());
         return services;

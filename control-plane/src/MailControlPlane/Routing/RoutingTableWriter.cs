@@ -30,6 +30,11 @@ internal sealed class RoutingTableWriter : BackgroundService, IRoutingTableSink
     private long _loopTurns;
     private int _activeWithoutAgent;
     private bool _bufferFullLogged;
+    private bool _keepRowsThroughOutage;
+    private readonly IScorerMemory? _memory;
+    private readonly Dictionary<string, bool> _deactivatedByUs = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, ScorerState> _saved = new(StringComparer.Ordinal);
+    private bool _restored;
 
     public RoutingTableWriter(
         RoutingOptions options,
@@ -37,8 +42,10 @@ internal sealed class RoutingTableWriter : BackgroundService, IRoutingTableSink
         IReadOnlyCollection<string> agentProviderNames,
         RoutingMetrics metrics,
         TimeProvider time,
-        ILogger<RoutingTableWriter> logger)
+        ILogger<RoutingTableWriter> logger,
+        IScorerMemory? memory = null)
     {
+        _memory = memory;
         _options = options;
         _store = store;
         _agentProviders = new HashSet<string>(agentProviderNames, StringComparer.Ordinal);
@@ -133,9 +140,14 @@ internal sealed class RoutingTableWriter : BackgroundService, IRoutingTableSink
             try
             {
                 var leader = await _store.TryLeadAsync(stoppingToken);
-                SetLeader(leader);
+                SetLeader(leader, leader ? LeadChange.Took : LeadChange.AnotherReplica);
                 if (leader)
                 {
+                    if (!_restored)
+                    {
+                        await RestoreAsync(stoppingToken);
+                    }
+
                     await CycleAsync(stoppingToken);
                     if (failures > 0)
                     {
@@ -149,6 +161,9 @@ internal sealed class RoutingTableWriter : BackgroundService, IRoutingTableSink
                 }
 
                 DiscardStandbyRows();
+                _keepRowsThroughOutage = false;
+                // A standby keeps the leader's memory current, so that a takeover goes on where the leader stopped.
+                await FollowAsync(stoppingToken);
                 wait = _options.LeaderRetryInterval;
             }
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
@@ -161,7 +176,11 @@ internal sealed class RoutingTableWriter : BackgroundService, IRoutingTableSink
             {
                 failures++;
                 _metrics.WriteFailures.Inc();
-                SetLeader(false);
+                // The replica that wrote keeps its periodic rows through the outage (within the buffer bound).
+                _keepRowsThroughOutage |= IsLeader;
+                if (_keepRowsThroughOutage)
+                    AddPeriodicRows(_time.GetUtcNow());
+                SetLeader(false, LeadChange.DatabaseFailed);
                 await _store.ResetAsync();
                 wait = Backoff(failures, _options.RetryMinDelay, _options.RetryMaxDelay, Random.Shared.NextDouble());
                 if (failures == 1)
@@ -185,7 +204,7 @@ internal sealed class RoutingTableWriter : BackgroundService, IRoutingTableSink
             }
         }
 
-        SetLeader(false);
+        SetLeader(false, LeadChange.ShuttingDown);
     }
 
     public override async Task StopAsync(CancellationToken cancellationToken)
@@ -231,26 +250,13 @@ internal sealed class RoutingTableWriter : BackgroundService, IRoutingTableSink
             }
         }
 
-        var now = _time.GetUtcNow();
+        AddPeriodicRows(_time.GetUtcNow());
         List<ProviderRowUpdate> updates;
         lock (_gate)
         {
-            foreach (var (name, assessment) in _latest)
-            {
-                if (!_nextPeriodic.TryGetValue(name, out var due))
-                {
-                    _nextPeriodic[name] = now + _options.HealthLogInterval;
-                }
-                else if (now >= due)
-                {
-                    EnqueueLocked(HealthLogEntries.From(assessment, HealthLogEntries.Periodic) with { CheckedAt = now });
-                    _nextPeriodic[name] = now + _options.HealthLogInterval;
-                }
-            }
-
             updates = [.. _latest.Values
-                .Select(a => new ProviderRowUpdate(a.ProviderName, Math.Clamp(a.Score, 0, 100), a.IsActive))
-                .Where(u => !_written.TryGetValue(u.ProviderName, out var last) || last != u)
+                .Select(a => new ProviderRowUpdate(a.ProviderName, Math.Clamp(a.Score, 0, 100), a.IsActive, _deactivatedByUs.GetValueOrDefault(a.ProviderName)))
+                .Where(u => !_written.TryGetValue(u.ProviderName, out var last) || last with { MayReactivate = u.MayReactivate } != u)
                 .OrderBy(u => u.ProviderName, StringComparer.Ordinal)];
         }
 
@@ -262,13 +268,21 @@ internal sealed class RoutingTableWriter : BackgroundService, IRoutingTableSink
                 foreach (var update in updates)
                 {
                     _written[update.ProviderName] = update;
+                    bool before = _deactivatedByUs.GetValueOrDefault(update.ProviderName);
+                    // Ours only where our false replaced a true; a false that was there first is a person's and stays.
+                    _deactivatedByUs[update.ProviderName] = !update.IsActive
+                        && (before || (changed.TryGetValue(update.ProviderName, out var result) && result.WereActive > 0));
+                    if (update.IsActive && before)
+                    {
+                        _logger.Reactivated(update.ProviderName);
+                    }
                 }
             }
 
-            _metrics.ProviderUpdates.Inc(changed.Values.Sum());
-            foreach (var (name, rows) in changed)
+            _metrics.ProviderUpdates.Inc(changed.Values.Sum(r => r.Rows));
+            foreach (var (name, result) in changed)
             {
-                if (rows == 0 && _missingRowsLogged.Add(name))
+                if (result.Rows == 0 && _missingRowsLogged.Add(name))
                 {
                     _logger.NoProviderRow(name);
                 }
@@ -307,6 +321,8 @@ internal sealed class RoutingTableWriter : BackgroundService, IRoutingTableSink
             written += batch.Count;
         }
 
+        await SaveStateAsync(cancellationToken);
+
         var active = await _store.ActiveEmailProvidersAsync(cancellationToken);
         int withoutAgent;
         lock (_gate)
@@ -320,6 +336,104 @@ internal sealed class RoutingTableWriter : BackgroundService, IRoutingTableSink
         if (updates.Count > 0 || written > 0)
         {
             _logger.Written(updates.Count, written);
+        }
+    }
+
+    /// <summary>
+    /// Before its first write a leader takes over the scorer's memory from the state table; the verdicts published before
+    /// that were computed without it and are dropped (the next evaluation publishes ones that know it).
+    /// </summary>
+    private async Task RestoreAsync(CancellationToken cancellationToken)
+    {
+        if (_memory != null)
+        {
+            var states = await _store.ReadScorerStateAsync(cancellationToken);
+            _memory.Import(states);
+            lock (_gate)
+            {
+                _latest.Clear();
+                _saved.Clear();
+                foreach (var s in states)
+                {
+                    _deactivatedByUs[s.ProviderName] = s.DeactivatedByControlPlane;
+                    _saved[s.ProviderName] = s;
+                }
+            }
+
+            if (_logger.IsEnabled(LogLevel.Information))
+                _logger.StateRestored(states.Count, string.Join(", ", states.Select(s => $"{s.ProviderName} {s.State.ToString().ToLowerInvariant()} {s.Score}{(s.IsActive ? "" : " inactive")}")));
+        }
+
+        _restored = true;
+    }
+
+    private async Task FollowAsync(CancellationToken cancellationToken)
+    {
+        _restored = false;
+        if (_memory == null)
+        {
+            return;
+        }
+
+        var states = await _store.ReadScorerStateAsync(cancellationToken);
+        _memory.Import(states);
+        lock (_gate)
+        {
+            foreach (var s in states)
+            {
+                _deactivatedByUs[s.ProviderName] = s.DeactivatedByControlPlane;
+            }
+        }
+    }
+
+    /// <summary>Saves the scorer's memory for the providers whose memory changed since the last save.</summary>
+    private async Task SaveStateAsync(CancellationToken cancellationToken)
+    {
+        if (_memory == null)
+        {
+            return;
+        }
+
+        List<ScorerState> changed;
+        lock (_gate)
+        {
+            changed = [.. _memory.Export()
+                .Select(s => s with { DeactivatedByControlPlane = _deactivatedByUs.GetValueOrDefault(s.ProviderName) })
+                .Where(s => !_saved.TryGetValue(s.ProviderName, out var last) || last with { SavedAt = s.SavedAt } != s)];
+        }
+
+        if (changed.Count == 0)
+        {
+            return;
+        }
+
+        await _store.WriteScorerStateAsync(changed, cancellationToken);
+        lock (_gate)
+        {
+            foreach (var s in changed)
+            {
+                _saved[s.ProviderName] = s;
+            }
+        }
+    }
+
+    /// <summary>A periodic health-log row per provider every Routing:HealthLogInterval (also while the database is down).</summary>
+    private void AddPeriodicRows(DateTimeOffset now)
+    {
+        lock (_gate)
+        {
+            foreach (var (name, assessment) in _latest)
+            {
+                if (!_nextPeriodic.TryGetValue(name, out var due))
+                {
+                    _nextPeriodic[name] = now + _options.HealthLogInterval;
+                }
+                else if (now >= due)
+                {
+                    EnqueueLocked(HealthLogEntries.From(assessment, HealthLogEntries.Periodic) with { CheckedAt = now });
+                    _nextPeriodic[name] = now + _options.HealthLogInterval;
+                }
+            }
         }
     }
 
@@ -350,7 +464,15 @@ internal sealed class RoutingTableWriter : BackgroundService, IRoutingTableSink
         }
     }
 
-    private void SetLeader(bool leader)
+    private enum LeadChange
+    {
+        Took,
+        AnotherReplica,
+        DatabaseFailed,
+        ShuttingDown,
+    }
+
+    private void SetLeader(bool leader, LeadChange why)
     {
         if (leader == IsLeader)
         {
@@ -374,10 +496,16 @@ internal sealed class RoutingTableWriter : BackgroundService, IRoutingTableSink
             {
                 _logger.BecameLeader(_options.LeaderLockKey);
             }
-            else
+            else if (why == LeadChange.AnotherReplica)
             {
                 _logger.StandingBy(_options.LeaderLockKey, _options.LeaderRetryInterval);
             }
+            else if (why == LeadChange.ShuttingDown)
+            {
+                _logger.LeadReleased(_options.LeaderLockKey);
+            }
+
+            // DatabaseFailed: WriteFailed already said so; leadership is retaken when the database answers.
         }
     }
 

@@ -16,25 +16,33 @@ internal sealed class SqliteRoutingStore(RoutingOptions options, ILogger logger)
     /// <summary>Every changed provider in one statement (UPDATE … FROM a VALUES list); @@rows is the list.</summary>
     private const string UpdateProviders =
         """
-        WITH v(name, score, active) AS (VALUES @@rows)
+        WITH v(name, score, active, reactivate) AS (VALUES @@rows)
         UPDATE messaging_providers
            SET config = json_set(COALESCE(config, '{}'), '$.health_score', CAST(v.score AS INTEGER)),
-               is_active = v.active,
+               is_active = CASE WHEN v.active = 0 THEN 0 WHEN is_active = 1 THEN 1 ELSE v.reactivate END,
                updated_at = strftime('%Y-%m-%d %H:%M:%f', 'now')
           FROM v
          WHERE provider_type = 'email' AND provider_name = v.name AND deleted_at IS NULL
         RETURNING provider_name
         """;
 
+    /// <summary>Active rows per provider among @@names, read before the update in the same transaction.</summary>
+    private const string CountActive =
+        """
+        SELECT provider_name, COUNT(*) FROM messaging_providers
+         WHERE provider_type = 'email' AND deleted_at IS NULL AND is_active = 1 AND provider_name IN (@@names)
+         GROUP BY provider_name
+        """;
+
     /// <summary>A batch of health-log rows in one statement, in the order given; @@rows is the VALUES list.</summary>
     private const string InsertHealthLogs =
         """
-        WITH v(n, name, status, reason, metadata, checked_at) AS (VALUES @@rows)
-        INSERT INTO messaging_provider_health_logs (provider_id, check_type, status, error_message, metadata, checked_at)
+        WITH v(n, name, status, reason, response_time_ms, metadata, checked_at) AS (VALUES @@rows)
+        INSERT INTO messaging_provider_health_logs (provider_id, check_type, status, error_message, response_time_ms, metadata, checked_at)
         SELECT (SELECT id FROM messaging_providers
                  WHERE provider_type = 'email' AND provider_name = v.name AND deleted_at IS NULL
                  ORDER BY id LIMIT 1),
-               'agent_health', v.status, v.reason, json(v.metadata), v.checked_at
+               'agent_health', v.status, v.reason, v.response_time_ms, json(v.metadata), v.checked_at
           FROM v ORDER BY v.n
         """;
 
@@ -79,28 +87,41 @@ internal sealed class SqliteRoutingStore(RoutingOptions options, ILogger logger)
         return Task.CompletedTask;
     }
 
-    public async Task<IReadOnlyDictionary<string, int>> WriteProvidersAsync(IReadOnlyList<ProviderRowUpdate> updates, CancellationToken cancellationToken)
+    public async Task<IReadOnlyDictionary<string, ProviderRowsWritten>> WriteProvidersAsync(IReadOnlyList<ProviderRowUpdate> updates, CancellationToken cancellationToken)
     {
         await using var connection = await OpenAsync(cancellationToken);
         await using var transaction = connection.BeginTransaction();
-        var changed = updates.ToDictionary(u => u.ProviderName, _ => 0, StringComparer.Ordinal);
+        var changed = updates.ToDictionary(u => u.ProviderName, _ => new ProviderRowsWritten(0, 0), StringComparer.Ordinal);
         foreach (var chunk in updates.Chunk(RowsPerStatement))
         {
+            var wereActive = new Dictionary<string, int>(StringComparer.Ordinal);
+            await using (var count = connection.CreateCommand())
+            {
+                count.Transaction = transaction;
+                count.CommandText = CountActive.Replace("@@names", string.Join(", ", chunk.Select((_, i) => $"@n{i}")), StringComparison.Ordinal);
+                for (int i = 0; i < chunk.Length; i++)
+                    count.Parameters.AddWithValue($"@n{i}", chunk[i].ProviderName);
+                await using var counted = await count.ExecuteReaderAsync(cancellationToken);
+                while (await counted.ReadAsync(cancellationToken))
+                    wereActive[counted.GetString(0)] = counted.GetInt32(1);
+            }
+
             await using var command = connection.CreateCommand();
             command.Transaction = transaction;
-            command.CommandText = UpdateProviders.Replace("@@rows", string.Join(", ", chunk.Select((_, i) => $"(@n{i}, @s{i}, @a{i})")), StringComparison.Ordinal);
+            command.CommandText = UpdateProviders.Replace("@@rows", string.Join(", ", chunk.Select((_, i) => $"(@n{i}, @s{i}, @a{i}, @re{i})")), StringComparison.Ordinal);
             for (int i = 0; i < chunk.Length; i++)
             {
                 command.Parameters.AddWithValue($"@n{i}", chunk[i].ProviderName);
                 command.Parameters.AddWithValue($"@s{i}", chunk[i].Score);
                 command.Parameters.AddWithValue($"@a{i}", chunk[i].IsActive ? 1 : 0);
+                command.Parameters.AddWithValue($"@re{i}", chunk[i].MayReactivate ? 1 : 0);
             }
 
             await using var reader = await command.ExecuteReaderAsync(cancellationToken);
             while (await reader.ReadAsync(cancellationToken))
             {
                 var name = reader.GetString(0);
-                changed[name] = changed.GetValueOrDefault(name) + 1;
+                changed[name] = new ProviderRowsWritten(changed[name].Rows + 1, wereActive.GetValueOrDefault(name));
             }
         }
 
@@ -116,13 +137,14 @@ internal sealed class SqliteRoutingStore(RoutingOptions options, ILogger logger)
         {
             await using var command = connection.CreateCommand();
             command.Transaction = transaction;
-            command.CommandText = InsertHealthLogs.Replace("@@rows", string.Join(", ", chunk.Select((_, i) => $"({i}, @n{i}, @s{i}, @r{i}, @m{i}, @c{i})")), StringComparison.Ordinal);
+            command.CommandText = InsertHealthLogs.Replace("@@rows", string.Join(", ", chunk.Select((_, i) => $"({i}, @n{i}, @s{i}, @r{i}, @t{i}, @m{i}, @c{i})")), StringComparison.Ordinal);
             for (int i = 0; i < chunk.Length; i++)
             {
                 var entry = chunk[i];
                 command.Parameters.AddWithValue($"@n{i}", entry.ProviderName);
                 command.Parameters.AddWithValue($"@s{i}", entry.Status);
                 command.Parameters.AddWithValue($"@r{i}", entry.Reason);
+                command.Parameters.AddWithValue($"@t{i}", entry.ResponseTimeMs is { } ms ? ms : DBNull.Value);
                 command.Parameters.AddWithValue($"@m{i}", entry.MetadataJson);
                 command.Parameters.AddWithValue($"@c{i}", entry.CheckedAt.ToUniversalTime().ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture));
             }
@@ -256,6 +278,20 @@ internal sealed class SqliteRoutingStore(RoutingOptions options, ILogger logger)
 
         await transaction.CommitAsync(cancellationToken);
         logger.Seeded(options.SqlitePath, RoutingTableSchema.StandaloneSeedNames);
+    }
+
+    public async Task<IReadOnlyList<Scoring.ScorerState>> ReadScorerStateAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken);
+        return await ScorerStateTable.ReadAsync(connection, null, postgres: false, cancellationToken);
+    }
+
+    public async Task WriteScorerStateAsync(IReadOnlyList<Scoring.ScorerState> states, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken);
+        await using var transaction = connection.BeginTransaction();
+        await ScorerStateTable.WriteAsync(connection, transaction, postgres: false, states, cancellationToken);
+        await transaction.CommitAsync(cancellationToken);
     }
 
     private async Task<SqliteConnection> OpenAsync(CancellationToken cancellationToken)

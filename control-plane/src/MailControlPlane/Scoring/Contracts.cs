@@ -34,11 +34,23 @@ internal enum DeliveryOutcomeKind
 /// <param name="Checks">The agent's latest health checks.</param>
 /// <param name="Queue">The latest queue snapshot; null when none was read yet.</param>
 /// <param name="ChangeStartedAt">When a config apply or certificate reload started on the agent, if one is in progress.</param>
+/// <param name="Probe">The control plane's own active SMTP probe of the host; null when none ran yet or none is configured.</param>
+/// <param name="AgentGone">True when the agent answered before and its connection is now down (a dropped stream, a refused dial).</param>
 internal sealed record AgentObservation(
     DateTimeOffset? LastHeartbeat,
     IReadOnlyList<AgentCheck> Checks,
     QueueObservation? Queue,
-    DateTimeOffset? ChangeStartedAt = null);
+    DateTimeOffset? ChangeStartedAt = null,
+    ProbeObservation? Probe = null,
+    bool AgentGone = false);
+
+/// <summary>The latest active probe of a provider's SMTP endpoint, run by the control plane (Probing/).</summary>
+/// <param name="At">When the latest probe ended.</param>
+/// <param name="Ok">True when every step passed (connect, banner, EHLO, STARTTLS and the certificate, AUTH when configured).</param>
+/// <param name="Reason">What failed, or what passed.</param>
+/// <param name="ResponseTime">How long the probe took (into response_time_ms).</param>
+/// <param name="LastSuccessAt">When a probe last passed; null: never since start.</param>
+internal sealed record ProbeObservation(DateTimeOffset At, bool Ok, string Reason, TimeSpan ResponseTime, DateTimeOffset? LastSuccessAt);
 
 /// <summary>A provider's state in the routing sense (health-score.md, "States").</summary>
 internal enum ProviderState
@@ -64,4 +76,14 @@ internal sealed record ProviderAssessment(
     bool StateChanged,
     string Reason,
     IReadOnlyDictionary<string, double> Components,
-    DateTimeOffset EvaluatedAt);
+    DateTimeOffset EvaluatedAt)
+{
+    /// <summary>The latest active probe's time in milliseconds (health-log response_time_ms); null without a probe.</summary>
+    public int? ResponseTimeMs { get; init; }
+
+    /// <summary>True when is_active differs from the previous evaluation's.</summary>
+    public bool ActiveChanged { get; init; }
+
+    /// <summary>True once this process scored the provider on its agent's signals; until then the row is not written (never raised unseen).</summary>
+    public bool Evaluated { get; init; } = true;
+}

@@ -3,6 +3,9 @@ namespace MailControlPlane.Scoring;
 /// <summary>Delivery counts over the window, as the score reads them.</summary>
 internal readonly record struct DeliveryTotals(long Attempts, long ServerFailures, long Connection, long Reputation, long Tls, long LocalTemporary);
 
+/// <summary>The freshest delivery evidence: when the last server failure happened, and how many attempts went well after it.</summary>
+internal readonly record struct DeliveryEvidence(DateTimeOffset? LastFailureAt, long SuccessesSinceLastFailure);
+
 /// <summary>
 /// One provider's delivery attempts over a sliding window, counted in fixed time buckets: memory is
 /// bounded by the number of buckets, not by traffic. Thread-safe (the watch streams record while the
@@ -13,6 +16,8 @@ internal sealed class DeliveryWindow
     private readonly Lock _lock = new();
     private readonly long _bucketTicks;
     private readonly Bucket[] _buckets;
+    private DateTimeOffset? _lastFailureAt;
+    private long _successesSinceFailure;
 
     public DeliveryWindow(TimeSpan window, TimeSpan bucket)
     {
@@ -34,6 +39,19 @@ internal sealed class DeliveryWindow
             return;
         lock (_lock)
         {
+            if (fault != DeliveryFault.None)
+            {
+                if (_lastFailureAt is not { } last || at >= last)
+                {
+                    _lastFailureAt = at;
+                    _successesSinceFailure = 0;
+                }
+            }
+            else if (_lastFailureAt is not { } last || at > last)
+            {
+                _successesSinceFailure++;
+            }
+
             ref var b = ref _buckets[(int)(index % _buckets.Length)];
             if (b.Index != index)
             {
@@ -55,11 +73,23 @@ internal sealed class DeliveryWindow
         }
     }
 
-    /// <summary>The totals of the buckets inside the window ending at <paramref name="now"/>.</summary>
-    public DeliveryTotals Totals(DateTimeOffset now)
+    /// <summary>The last server failure and the attempts that went well after it.</summary>
+    public DeliveryEvidence Evidence()
+    {
+        lock (_lock)
+            return new DeliveryEvidence(_lastFailureAt, _successesSinceFailure);
+    }
+
+    /// <summary>
+    /// The totals of the buckets inside the window ending at <paramref name="now"/>; with <paramref name="after"/>, only the
+    /// buckets after the one holding that moment (an outage that fresh evidence says is over no longer counts).
+    /// </summary>
+    public DeliveryTotals Totals(DateTimeOffset now, DateTimeOffset? after = null)
     {
         long nowIndex = now.UtcTicks / _bucketTicks;
         long oldest = nowIndex - _buckets.Length + 1;
+        if (after is { } a)
+            oldest = Math.Max(oldest, a.UtcTicks / _bucketTicks + 1);
         long attempts = 0, connection = 0, reputation = 0, tls = 0, local = 0;
         lock (_lock)
         {

@@ -5,7 +5,7 @@ namespace MailControlPlane.Scoring;
 /// <summary>The small formulas of the score, apart so they are tested on numbers.</summary>
 internal static class ScoreMath
 {
-    /// <summary>Lower bound of the Wilson score interval for <paramref name="successes"/> of <paramref name="trials"/> (z = 1.96: 95%); 0 for no trials.</summary>
+    /// <summary>Lower bound of the Wilson score interval of the proportion <paramref name="successes"/> / <paramref name="trials"/> (read failures for a proven failure rate) (z = 1.96: 95%); 0 for no trials.</summary>
     public static double WilsonLowerBound(long successes, long trials, double z)
     {
         if (trials <= 0)
@@ -24,15 +24,6 @@ internal static class ScoreMath
         if (zero == full)
             return value >= full ? 1 : 0;
         return Math.Clamp((value - zero) / (full - zero), 0, 1);
-    }
-
-    /// <summary><paramref name="value"/> blended toward 1.0 when there are fewer than <paramref name="enough"/> observations.</summary>
-    public static double BlendTowardOne(double value, long observations, long enough)
-    {
-        if (observations >= enough)
-            return value;
-        double weight = (double)observations / enough;
-        return weight * value + (1 - weight);
     }
 
     /// <summary>A duration for people: "42 s", "2 min 7 s", "1 h 5 min".</summary>

@@ -33,27 +33,29 @@ internal sealed class ScoringOptions
     /// <summary>Smoothing of the soft score: new = α × soft + (1 − α) × old.</summary>
     public double EwmaAlpha { get; set; } = 0.3;
 
-    // ---- delivery ----
+    // ---- delivery: evidence, not sample size ----
 
-    /// <summary>z of the Wilson interval whose lower bound is the success measure (1.96: 95%).</summary>
+    /// <summary>
+    /// z of the Wilson interval (1.96: 95%). Its lower bound of the server-failure rate is what the delivery and reputation
+    /// components read: trouble counts only once it is proven, so a host without server failures is 1.0 at any volume (0 attempts included).
+    /// </summary>
     public double WilsonZ { get; set; } = 1.96;
 
-    /// <summary>Success lower bound at or above which delivery is 1.0.</summary>
-    public double DeliverySuccessFull { get; set; } = 0.99;
+    /// <summary>Server-failure rate (95% lower bound) at or below which delivery is 1.0: under 1% is noise of the internet, not the host.</summary>
+    public double DeliveryFailureFull { get; set; } = 0.01;
 
-    /// <summary>Success lower bound at or below which delivery is 0.0.</summary>
-    public double DeliverySuccessZero { get; set; } = 0.90;
-
-    /// <summary>Under this many attempts the success bound is blended toward 1.0 (attempts / this).</summary>
-    public int DeliveryBlendAttempts { get; set; } = 100;
+    /// <summary>Server-failure rate (95% lower bound) at or above which delivery is 0.0.</summary>
+    public double DeliveryFailureZero { get; set; } = 0.10;
 
     // ---- reputation ----
 
-    /// <summary>Reputation refusals (4.7.x / 5.7.x) per 1000 attempts at which reputation is 0.0 (0 refusals: 1.0).</summary>
+    /// <summary>Reputation refusals (4.7.x / 5.7.x) per 1000 attempts (95% lower bound) at which reputation is 0.0 (none proven: 1.0).</summary>
     public double ReputationZeroPerThousand { get; set; } = 10;
 
-    /// <summary>Under this many attempts the reputation component is blended toward 1.0, as delivery is (one refusal in five attempts is not a reputation).</summary>
-    public int ReputationBlendAttempts { get; set; } = 100;
+    // ---- recovery ----
+
+    /// <summary>Successful deliveries after the last server failure that count as fresh evidence that a failed host works again (an active probe's success counts too).</summary>
+    public int RecoverDeliveries { get; set; } = 3;
 
     // ---- queue ----
 
@@ -145,8 +147,11 @@ internal sealed class ScoringOptions
     /// <summary>A failed provider is written with is_active = false after this many consecutive failed evaluations.</summary>
     public int DeactivateAfterFailedEvaluations { get; set; } = 10;
 
-    /// <summary>Ejection time per ejection in <see cref="EjectionHistory"/>.</summary>
-    public TimeSpan EjectionBase { get; set; } = TimeSpan.FromMinutes(2);
+    /// <summary>
+    /// Ejection time per ejection in <see cref="EjectionHistory"/>: the shortest time out. Time alone never re-admits a host
+    /// (fresh evidence does), so this only keeps a flapping host from returning at once; it grows with every ejection.
+    /// </summary>
+    public TimeSpan EjectionBase { get; set; } = TimeSpan.FromSeconds(30);
 
     /// <summary>Longest ejection time (before jitter).</summary>
     public TimeSpan EjectionMax { get; set; } = TimeSpan.FromMinutes(30);
@@ -217,13 +222,12 @@ internal sealed class ScoringOptions
         Number(nameof(EwmaAlpha), EwmaAlpha, 0, 1, minExclusive: true);
 
         Number(nameof(WilsonZ), WilsonZ, 0, 5, minExclusive: true);
-        Number(nameof(DeliverySuccessFull), DeliverySuccessFull, 0, 1);
-        Number(nameof(DeliverySuccessZero), DeliverySuccessZero, 0, 1);
-        if (DeliverySuccessZero >= DeliverySuccessFull)
-            errors.Add(string.Create(CultureInfo.InvariantCulture, $"{SectionName}:{nameof(DeliverySuccessZero)} = {DeliverySuccessZero} is not below {SectionName}:{nameof(DeliverySuccessFull)} = {DeliverySuccessFull}: use a zero anchor below the full anchor"));
-        Integer(nameof(DeliveryBlendAttempts), DeliveryBlendAttempts, 0, 1_000_000);
+        Number(nameof(DeliveryFailureFull), DeliveryFailureFull, 0, 1);
+        Number(nameof(DeliveryFailureZero), DeliveryFailureZero, 0, 1);
+        if (DeliveryFailureFull >= DeliveryFailureZero)
+            errors.Add(string.Create(CultureInfo.InvariantCulture, $"{SectionName}:{nameof(DeliveryFailureFull)} = {DeliveryFailureFull} is not below {SectionName}:{nameof(DeliveryFailureZero)} = {DeliveryFailureZero}: use a full anchor (tolerated failure rate) below the zero anchor"));
         Number(nameof(ReputationZeroPerThousand), ReputationZeroPerThousand, 0, 1000, minExclusive: true);
-        Integer(nameof(ReputationBlendAttempts), ReputationBlendAttempts, 0, 1_000_000);
+        Integer(nameof(RecoverDeliveries), RecoverDeliveries, 1, 1_000_000);
 
         Span(nameof(QueueAgeFull), QueueAgeFull, TimeSpan.Zero, TimeSpan.FromDays(1));
         Span(nameof(QueueAgeZero), QueueAgeZero, TimeSpan.FromSeconds(1), TimeSpan.FromDays(7));

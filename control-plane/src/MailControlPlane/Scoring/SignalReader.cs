@@ -95,13 +95,16 @@ internal sealed class SignalReader(ScoringOptions options)
         return new SoftComponents(delivery, reputation, queue, checks, host, weak);
     }
 
+    /// <summary>
+    /// Delivery from the proven server-failure rate: the 95% Wilson lower bound of failures / attempts. No failure proves
+    /// nothing (1.0 at 0, 20 or 1,000 attempts); failures count once they are more than chance at this volume.
+    /// </summary>
     private double Delivery(DeliveryTotals d, List<string> weak)
     {
-        if (d.Attempts == 0)
+        if (d.Attempts == 0 || d.ServerFailures == 0)
             return 1;
-        double bound = ScoreMath.WilsonLowerBound(d.Attempts - d.ServerFailures, d.Attempts, options.WilsonZ);
-        double blended = ScoreMath.BlendTowardOne(bound, d.Attempts, options.DeliveryBlendAttempts);
-        double value = ScoreMath.Linear(blended, options.DeliverySuccessZero, options.DeliverySuccessFull);
+        double bound = ScoreMath.WilsonLowerBound(d.ServerFailures, d.Attempts, options.WilsonZ);
+        double value = ScoreMath.Linear(bound, options.DeliveryFailureZero, options.DeliveryFailureFull);
         if (value < 1)
         {
             var kinds = new List<string>();
@@ -109,24 +112,23 @@ internal sealed class SignalReader(ScoringOptions options)
             if (d.Reputation > 0) kinds.Add($"{d.Reputation} reputation/policy");
             if (d.Tls > 0) kinds.Add($"{d.Tls} TLS");
             if (d.LocalTemporary > 0) kinds.Add($"{d.LocalTemporary} local temporary");
-            weak.Add($"delivery {ScoreMath.F(value, "0.00")}: success at least {ScoreMath.Percent(bound, "0.0")} (95% lower bound), "
-                + $"{d.ServerFailures} server failures in {d.Attempts} attempts over {ScoreMath.Human(options.DeliveryWindow)}"
-                + (kinds.Count > 0 ? $" ({string.Join(", ", kinds)})" : "")
-                + (d.Attempts < options.DeliveryBlendAttempts ? $", blended toward 1 under {options.DeliveryBlendAttempts} attempts" : ""));
+            weak.Add($"delivery {ScoreMath.F(value, "0.00")}: server failures at least {ScoreMath.Percent(bound, "0.0")} (95% lower bound; tolerated up to {ScoreMath.Percent(options.DeliveryFailureFull)}), "
+                + $"{d.ServerFailures} server failures in {d.Attempts} attempts"
+                + (kinds.Count > 0 ? $" ({string.Join(", ", kinds)})" : ""));
         }
 
         return value;
     }
 
+    /// <summary>Reputation from the proven refusal rate (4.7.x/5.7.x), its 95% lower bound per 1000 attempts.</summary>
     private double Reputation(DeliveryTotals d, List<string> weak)
     {
-        if (d.Attempts == 0)
+        if (d.Attempts == 0 || d.Reputation == 0)
             return 1;
-        double perThousand = 1000.0 * d.Reputation / d.Attempts;
-        double raw = 1 - Math.Min(1, perThousand / options.ReputationZeroPerThousand);
-        double value = ScoreMath.BlendTowardOne(raw, d.Attempts, options.ReputationBlendAttempts);
+        double perThousand = 1000.0 * ScoreMath.WilsonLowerBound(d.Reputation, d.Attempts, options.WilsonZ);
+        double value = 1 - Math.Min(1, perThousand / options.ReputationZeroPerThousand);
         if (value < 1)
-            weak.Add($"reputation {ScoreMath.F(value, "0.00")}: {ScoreMath.F(perThousand, "0.#")} refusals (4.7.x/5.7.x) per 1000 attempts ({d.Reputation} of {d.Attempts}; 0 at {ScoreMath.F(options.ReputationZeroPerThousand, "0.#")})");
+            weak.Add($"reputation {ScoreMath.F(value, "0.00")}: at least {ScoreMath.F(perThousand, "0.#")} refusals (4.7.x/5.7.x) per 1000 attempts (95% lower bound; {d.Reputation} of {d.Attempts}; 0 at {ScoreMath.F(options.ReputationZeroPerThousand, "0.#")})");
         return value;
     }
 
