@@ -1,16 +1,29 @@
-namespace MailControlPlane.Connections;
+namespace MailAgent.Common;
 
-/// <summary>Jittered exponential backoff: the n-th consecutive failure waits between half and all of min × 2ⁿ, at most max.</summary>
+/// <summary>
+/// Jittered exponential backoff, the one retry policy of both daemons: the n-th consecutive failure
+/// waits between half and all of min × 2ⁿ⁻¹, at most max.
+/// </summary>
 internal sealed class Backoff(TimeSpan min, TimeSpan max, Random random)
 {
     private int _failures;
 
+    /// <summary>Failures since the last <see cref="Reset"/>.</summary>
+    public int Failures => _failures;
+
+    /// <summary>The wait after one more failure.</summary>
     public TimeSpan Next()
     {
-        double ceiling = Math.Min(max.TotalMilliseconds, min.TotalMilliseconds * Math.Pow(2, Math.Min(_failures, 30)));
         _failures++;
-        return TimeSpan.FromMilliseconds(ceiling * (0.5 + (random.NextDouble() * 0.5)));
+        return Delay(_failures, min, max, random.NextDouble());
     }
 
     public void Reset() => _failures = 0;
+
+    /// <summary>The wait after <paramref name="failures"/> failures in a row (1 or more), with <paramref name="random01"/> in [0, 1) as the jitter.</summary>
+    public static TimeSpan Delay(int failures, TimeSpan min, TimeSpan max, double random01)
+    {
+        double ceiling = Math.Min(max.TotalMilliseconds, min.TotalMilliseconds * Math.Pow(2, Math.Clamp(failures - 1, 0, 30)));
+        return TimeSpan.FromMilliseconds(ceiling * (0.5 + (Math.Clamp(random01, 0, 1) * 0.5)));
+    }
 }

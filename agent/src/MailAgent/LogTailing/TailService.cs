@@ -1,4 +1,3 @@
-using MailAgent.Pipeline;
 using Microsoft.Extensions.Options;
 using Prometheus;
 
@@ -14,7 +13,8 @@ internal sealed partial class TailService : BackgroundService, ITailObserver, IT
     private long _lagBytes;
     private long _lastLoopTicks;
     private readonly TailOptions _options;
-    private readonly LogProcessor _processor;
+    private readonly ILineSink _sink;
+    private readonly ICheckpointState _state;
     private readonly ILogger<TailService> _logger;
     private readonly TimeProvider _time;
     // Set by inotify events; the loop waits on it with the poll interval as timeout.
@@ -24,10 +24,11 @@ internal sealed partial class TailService : BackgroundService, ITailObserver, IT
     private readonly Gauge _lag;
     private readonly Counter _errors;
 
-    public TailService(IOptions<TailOptions> options, LogProcessor processor, CollectorRegistry registry, ILogger<TailService> logger, TimeProvider time)
+    public TailService(IOptions<TailOptions> options, ILineSink sink, ICheckpointState state, CollectorRegistry registry, ILogger<TailService> logger, TimeProvider time)
     {
         _options = options.Value;
-        _processor = processor;
+        _sink = sink;
+        _state = state;
         _logger = logger;
         _time = time;
         var factory = Prometheus.Metrics.WithCustomRegistry(registry);
@@ -64,7 +65,7 @@ internal sealed partial class TailService : BackgroundService, ITailObserver, IT
 
     private void Run(CancellationToken stoppingToken)
     {
-        using var tailer = new LogTailer(_options, _processor, CaptureCheckpoint, c => c.RestoreStats(_processor.Stats), this, _logger, _time);
+        using var tailer = new LogTailer(_options, _sink, CaptureCheckpoint, _state.Restore, this, _logger, _time);
         using var watcher = CreateWatcher();
         var restored = tailer.Start();
         if (restored != null)
@@ -73,7 +74,7 @@ internal sealed partial class TailService : BackgroundService, ITailObserver, IT
             LogStarting(_logger, _options.Path, _options.StartAt);
         Started.TrySetResult();
 
-        var backoff = TimeSpan.FromMilliseconds(100);
+        var backoff = new Backoff(TimeSpan.FromMilliseconds(100), TimeSpan.FromSeconds(30), Random.Shared);
         bool failing = false;
         try
         {
@@ -93,7 +94,7 @@ internal sealed partial class TailService : BackgroundService, ITailObserver, IT
                     {
                         LogRecovered(_logger, _options.Path);
                         failing = false;
-                        backoff = TimeSpan.FromMilliseconds(100);
+                        backoff.Reset();
                     }
                 }
                 catch (IOException e)
@@ -102,8 +103,7 @@ internal sealed partial class TailService : BackgroundService, ITailObserver, IT
                     if (!failing)
                         LogReadFailed(_logger, _options.Path, e.Message);
                     failing = true;
-                    stoppingToken.WaitHandle.WaitOne(backoff);
-                    backoff = TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, TimeSpan.FromSeconds(30).Ticks));
+                    stoppingToken.WaitHandle.WaitOne(backoff.Next());
                     continue;
                 }
 
@@ -124,7 +124,7 @@ internal sealed partial class TailService : BackgroundService, ITailObserver, IT
     private Checkpoint CaptureCheckpoint()
     {
         var checkpoint = new Checkpoint();
-        checkpoint.CaptureStats(_processor.Stats);
+        _state.Capture(checkpoint);
         return checkpoint;
     }
 

@@ -1,5 +1,3 @@
-using System.Reflection;
-using MailControlPlane.Hosting;
 
 namespace MailControlPlane.Cli;
 
@@ -132,8 +130,7 @@ internal static class CommandLine
           mailagent-control-plane version
         """;
 
-    public static string Version { get; } =
-        typeof(CommandLine).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "0.0.0";
+    public static string Version => ProductVersion.Text;
 
     public static async Task<int> RunAsync(string[] args, CliContext context)
     {
@@ -147,11 +144,11 @@ internal static class CommandLine
         switch (args[0])
         {
             case "run":
-                return await ControlPlaneHost.RunAsync(rest, context);
+                return await RunCommand.RunAsync(rest, context);
             case "check-config":
                 if (rest.Contains("--help") || rest.Contains("-h"))
                     return await PrintAsync(context, CheckConfigUsage);
-                return await ControlPlaneHost.CheckConfigAsync(rest, context);
+                return await RunCommand.CheckConfigAsync(rest, context);
             case "version" or "--version":
                 return await PrintAsync(context, $"mailagent-control-plane {Version}");
             case "help" or "--help" or "-h":

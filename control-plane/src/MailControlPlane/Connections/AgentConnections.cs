@@ -23,7 +23,7 @@ internal sealed class AgentConnections : BackgroundService, Hosting.IObservation
         _readyTimeout = options.HeartbeatTimeout;
         if (registry.Agents.Count == 0)
             return;
-        var ca = Certificates.LoadCa(tls.CaFile);
+        var ca = CertificateChains.LoadCa(tls.CaFile);
         var client = X509Certificate2.CreateFromPemFile(tls.CertificateFile, tls.KeyFile);
         foreach (var agent in registry.Agents)
         {
@@ -79,7 +79,7 @@ internal sealed class AgentConnections : BackgroundService, Hosting.IObservation
                 RemoteCertificateValidationCallback = (_, certificate, _, errors) =>
                     (errors & (SslPolicyErrors.RemoteCertificateNameMismatch | SslPolicyErrors.RemoteCertificateNotAvailable)) == 0
                     && certificate is X509Certificate2 server
-                    && Certificates.ChainsTo(server, ca, time.GetUtcNow(), Certificates.ServerAuth, out _),
+                    && CertificateChains.ChainsTo(server, ca, time.GetUtcNow(), CertificateChains.ServerAuth, out _),
             },
         };
         return GrpcChannel.ForAddress(address, new GrpcChannelOptions { HttpHandler = handler, DisposeHttpClient = true });

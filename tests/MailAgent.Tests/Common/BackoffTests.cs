@@ -1,6 +1,6 @@
-using MailControlPlane.Connections;
+using MailAgent.Common;
 
-namespace MailControlPlane.Tests.Connections;
+namespace MailAgent.Tests.Common;
 
 public sealed class BackoffTests
 {
@@ -28,5 +28,29 @@ public sealed class BackoffTests
             backoff.Next();
         backoff.Reset();
         Assert.InRange(backoff.Next().TotalSeconds, 0.5, 1);
+    }
+
+    [Theory]
+    [InlineData(1, 1000)]
+    [InlineData(2, 2000)]
+    [InlineData(3, 4000)]
+    [InlineData(10, 10000)]
+    public void Delay_NoJitter_DoublesUpToMax(int failures, int expectedMs)
+    {
+        var delay = Backoff.Delay(failures, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(10), 1);
+
+        Assert.Equal(TimeSpan.FromMilliseconds(expectedMs), delay);
+    }
+
+    [Fact]
+    public void Delay_Jitter_StaysBetweenHalfAndAllOfTheCeiling()
+    {
+        var low = Backoff.Delay(3, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(10), 0);
+        var high = Backoff.Delay(3, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(10), 1);
+        var capped = Backoff.Delay(30, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(10), 5);
+
+        Assert.Equal(TimeSpan.FromSeconds(2), low);
+        Assert.Equal(TimeSpan.FromSeconds(4), high);
+        Assert.Equal(TimeSpan.FromSeconds(10), capped);
     }
 }
