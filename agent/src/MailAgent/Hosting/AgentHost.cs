@@ -244,6 +244,7 @@ internal static partial class AgentHost
             _ = new LogMetricsExporter(sp.GetRequiredService<CollectorRegistry>(), processor.Stats, () => processor.Correlator.Count);
             return processor;
         });
+        services.AddSingleton(sp => sp.GetRequiredService<LogProcessor>().Stats);
         services.AddSingleton<ILineSink>(sp => sp.GetRequiredService<LogProcessor>());
         services.AddSingleton<ICheckpointState>(sp => new LogStatsCheckpoint(sp.GetRequiredService<LogProcessor>().Stats));
         return services;
