@@ -262,6 +262,6 @@ internal static partial class AgentHost
     private static Serilog.Core.Logger CreateLogger(AgentLogOptions options) =>
         SerilogBootstrap.Create(options.Level, options.FilePath, options.RetainedDays);
 
-    [LoggerMessage(EventId = 1, Level = LogLevel.Information, Message = "mailagent listening on {Address}")]
+    [LoggerMessage(EventId = 5000, Level = LogLevel.Information, Message = "mailagent listening on {Address}")]
     private static partial void LogListening(Microsoft.Extensions.Logging.ILogger logger, string address);
 }
