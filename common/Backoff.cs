@@ -2,7 +2,7 @@ namespace MailAgent.Common;
 
 /// <summary>
 /// Jittered exponential backoff, the one retry policy of both daemons: the n-th consecutive failure
-/// waits between half and all of min × 2ⁿ⁻¹, at most max.
+/// waits between half and all of min × 2ⁿ⁻¹, never less than min and never more than max.
 /// </summary>
 internal sealed class Backoff(TimeSpan min, TimeSpan max, Random random)
 {
@@ -24,6 +24,7 @@ internal sealed class Backoff(TimeSpan min, TimeSpan max, Random random)
     public static TimeSpan Delay(int failures, TimeSpan min, TimeSpan max, double random01)
     {
         double ceiling = Math.Min(max.TotalMilliseconds, min.TotalMilliseconds * Math.Pow(2, Math.Clamp(failures - 1, 0, 30)));
-        return TimeSpan.FromMilliseconds(ceiling * (0.5 + (Math.Clamp(random01, 0, 1) * 0.5)));
+        double wait = ceiling * (0.5 + (Math.Clamp(random01, 0, 1) * 0.5));
+        return TimeSpan.FromMilliseconds(Math.Clamp(wait, min.TotalMilliseconds, Math.Max(min.TotalMilliseconds, max.TotalMilliseconds)));
     }
 }

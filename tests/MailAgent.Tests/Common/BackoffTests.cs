@@ -43,7 +43,7 @@ public sealed class BackoffTests
     }
 
     [Fact]
-    public void Delay_Jitter_StaysBetweenHalfAndAllOfTheCeiling()
+    public void Delay_Jitter_StaysBetweenHalfAndAllOfTheCeilingNeverBelowMin()
     {
         var low = Backoff.Delay(3, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(10), 0);
         var high = Backoff.Delay(3, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(10), 1);
@@ -52,5 +52,6 @@ public sealed class BackoffTests
         Assert.Equal(TimeSpan.FromSeconds(2), low);
         Assert.Equal(TimeSpan.FromSeconds(4), high);
         Assert.Equal(TimeSpan.FromSeconds(10), capped);
+        Assert.Equal(TimeSpan.FromSeconds(1), Backoff.Delay(1, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(10), 0));
     }
 }

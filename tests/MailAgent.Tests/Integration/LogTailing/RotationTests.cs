@@ -8,6 +8,7 @@ namespace MailAgent.Tests.Integration.LogTailing;
 /// rename 50 times and by copytruncate 50 times, and the agent is killed with SIGKILL and
 /// restarted 10 times. Every line must be counted exactly once.
 /// </summary>
+[Trait("Category", "Integration")]
 public sealed class RotationTests : IDisposable
 {
     private readonly string _dir = Directory.CreateTempSubdirectory("mailagent-rotation-").FullName;

@@ -1,3 +1,4 @@
+using MailAgent.Tests.Integration;
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Security.Cryptography.X509Certificates;
@@ -24,6 +25,7 @@ namespace MailControlPlane.Tests.Integration.EndToEnd;
 /// process, the same WebApplication `run` builds). Checks the routing table with the platform's
 /// own query, verbatim.
 /// </summary>
+[Trait("Category", "Integration")]
 public sealed class ControlPlaneEndToEndTests(ITestOutputHelper output) : IAsyncLifetime
 {
     private static readonly TimeSpan FallBehind = TimeSpan.FromSeconds(10);
@@ -167,7 +169,7 @@ public sealed class ControlPlaneEndToEndTests(ITestOutputHelper output) : IAsync
     private ProviderAssessment? Latest(string provider) =>
         _app!.Services.GetRequiredService<ProviderBoard>().Latest().FirstOrDefault(a => a.ProviderName == provider);
 
-    [Fact]
+    [ServerFact("postgres")]
     public async Task ControlPlane_FailuresKillAndDatabaseOutage_RoutingFollowsAndRecovers()
     {
         var before = await EmailRowsAsync();
