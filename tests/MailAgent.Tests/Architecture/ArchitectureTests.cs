@@ -59,7 +59,7 @@ public sealed class ArchitectureTests
             Assert.Empty(FolderGraph.Cycles(clean));
             Assert.Empty(FolderGraph.Violations(clean, allowed));
 
-            Write(root, "LogTailing/Back.cs", "namespace Demo.LogTailing;\ninternal sealed class Back { Demo.Pipeline.Processor? P; }");
+            Write(root, "LogTailing/Back.cs", "namespace Demo.LogTailing;\ninternal sealed class Back { Pipeline.Processor? P; }");
             var dirty = FolderGraph.FromSource(root, "Demo");
 
             Assert.Equal(["LogTailing", "Pipeline"], Assert.Single(FolderGraph.Cycles(dirty)));

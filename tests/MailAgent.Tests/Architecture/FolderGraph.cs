@@ -15,6 +15,7 @@ internal static partial class FolderGraph
     public static SortedDictionary<string, SortedSet<string>> FromSource(string root, string prefix)
     {
         var graph = new SortedDictionary<string, SortedSet<string>>(StringComparer.Ordinal);
+        var folders = Directory.GetDirectories(root).Select(Path.GetFileName).OfType<string>().Where(f => f is not ("bin" or "obj")).ToList();
         var reference = new Regex(@"\b" + Regex.Escape(prefix) + @"\.([A-Z][A-Za-z0-9_]*)", RegexOptions.CultureInvariant);
         foreach (var file in Directory.EnumerateFiles(root, "*.cs", SearchOption.AllDirectories))
         {
@@ -29,6 +30,15 @@ internal static partial class FolderGraph
                 string to = m.Groups[1].Value;
                 if (to != from && Directory.Exists(Path.Combine(root, to)))
                     uses.Add(to);
+            }
+
+            // A sibling named relative to the shared root namespace ("Hosting.AgentHost" inside PREFIX.Cli);
+            // using directives name global namespaces ("using Grpc.Core;"), so they are left out.
+            string body = UsingLine().Replace(text, "");
+            foreach (var folder in folders.Where(f => f != from && !uses.Contains(f)))
+            {
+                if (Regex.IsMatch(body, @"(?<![\w.])" + Regex.Escape(folder) + @"\.[A-Z]", RegexOptions.CultureInvariant))
+                    uses.Add(folder);
             }
         }
 
@@ -141,6 +151,9 @@ internal static partial class FolderGraph
     }
 
     private static string StripComments(string text) => LineComment().Replace(text, "");
+
+    [GeneratedRegex(@"^\s*(global\s+)?using\s+[^;(]*;", RegexOptions.Multiline)]
+    private static partial Regex UsingLine();
 
     [GeneratedRegex("//.*")]
     private static partial Regex LineComment();

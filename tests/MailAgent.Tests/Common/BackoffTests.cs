@@ -1,5 +1,3 @@
-using MailAgent.Common;
-
 namespace MailAgent.Tests.Common;
 
 public sealed class BackoffTests

@@ -1,4 +1,3 @@
-using MailAgent.Common;
 using Microsoft.Extensions.Logging;
 using Serilog.Extensions.Logging;
 

@@ -24,7 +24,7 @@ internal sealed class ScoringFixture
     public static ScoringOptions StateOptions() => new()
     {
         JitterSeed = 7,
-        // health-score.md's failed threshold, which these state tests walk around (the product default is 50).
+        // docs/health-score.md's failed threshold, which these state tests walk around (the product default is 50).
         FailedBelow = 40,
         EwmaAlpha = 1,
         DeliveryWeight = 0,

@@ -1,5 +1,4 @@
 using MailAgent.Certificates;
-using MailAgent.Cli;
 using MailAgent.Config;
 using MailAgent.ConfigApply;
 using MailAgent.Grpc;

@@ -28,7 +28,7 @@ internal static class CommandLine
         DESCRIPTION
         Dials every configured agent over mutual TLS (gRPC, mailagent.v1.AgentService), follows its
         delivery and health events, reads its status and queue, scores each provider 0..100
-        (health-score.md) and writes the score and is_active into the platform's routing table
+        (docs/health-score.md) and writes the score and is_active into the platform's routing table
         (messaging_providers), with a messaging_provider_health_logs row on each state change.
         Serves /metrics and /health on Http:Urls and the API (mailagent.controlplane.v1) on
         Grpc:Listen. Under systemd (Type=notify) it reports ready once listening; SIGTERM or
@@ -56,7 +56,7 @@ internal static class CommandLine
           Grpc:CertificateFile          the API's server certificate (PEM) []
           Grpc:KeyFile                  its private key []
           Grpc:Clients                  client certificate CNs allowed to call, comma-separated; they chain to Tls:CaFile [control-plane]
-          Scoring:EvaluationInterval    score every [00:00:02]; Scoring:* holds every number of health-score.md
+          Scoring:EvaluationInterval    score every [00:00:02]; Scoring:* holds every number of docs/health-score.md
           Routing:ConnectionString      PostgreSQL (Npgsql) connection string; empty: the SQLite file []
           Routing:SqlitePath            the stand-alone routing table
           Log:FilePath                  the control plane's own log; empty: console only [/var/log/mailagent/control-plane.log]

@@ -8,7 +8,7 @@ using MailControlPlane.Scoring;
 namespace MailControlPlane.Connections;
 
 /// <summary>Every agent's connection, run for the host's lifetime; the evaluation loop and the API read them.</summary>
-internal sealed class AgentConnections : BackgroundService, Hosting.IObservationSource
+internal sealed class AgentConnections : BackgroundService, IObservationSource
 {
     private readonly List<AgentConnection> _connections = [];
     private readonly List<GrpcChannel> _channels = [];

@@ -37,7 +37,7 @@ internal static class ControlPlaneConfiguration
         Bind(() => config.GetSection(ConnectionOptions.SectionName).Bind(connections, Strict), "Connections takes StatusInterval, HeartbeatTimeout, BackoffMin, BackoffMax and CallTimeout as hh:mm:ss", errors);
         Bind(() => config.GetSection(HttpOptions.SectionName).Bind(http, Strict), "Http takes Urls", errors);
         Bind(() => config.GetSection(GrpcApiOptions.SectionName).Bind(grpc, Strict), "Grpc takes Listen (ADDRESS:PORT), CertificateFile, KeyFile and Clients (comma-separated CNs)", errors);
-        Bind(() => config.GetSection(ScoringOptions.SectionName).Bind(scoring, Strict), "Scoring takes the numbers of health-score.md ('mailagent-control-plane help run' lists them)", errors);
+        Bind(() => config.GetSection(ScoringOptions.SectionName).Bind(scoring, Strict), "Scoring takes the numbers of docs/health-score.md ('mailagent-control-plane help run' lists them)", errors);
         // The routing section checks itself (RoutingOptions.Load names key, value and what is valid).
         var routing = RoutingOptions.Load(config, errors);
         Bind(() => config.GetSection(LogOptions.SectionName).Bind(log, Strict), "Log takes FilePath, Level and RetainedDays", errors);

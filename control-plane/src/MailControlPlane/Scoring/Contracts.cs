@@ -40,7 +40,7 @@ internal sealed record AgentObservation(
     QueueObservation? Queue,
     DateTimeOffset? ChangeStartedAt = null);
 
-/// <summary>A provider's state in the routing sense (health-score.md, "States").</summary>
+/// <summary>A provider's state in the routing sense (docs/health-score.md, "States").</summary>
 internal enum ProviderState
 {
     Unknown,
