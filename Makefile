@@ -8,7 +8,7 @@ DEBS := postfix opendkim opendkim-tools prometheus pflogsumm prometheus-postfix-
         hyperfine time dpkg-dev logrotate chromium
 AGENT := agent/src/MailAgent/bin/$(CONFIG)/net10.0/mailagent
 
-.PHONY: help deps build test run publish deb bench bench-micro bench-control-plane clean
+.PHONY: help deps build test test-unit run publish deb bench bench-micro bench-control-plane clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -26,6 +26,9 @@ build: ## build every project
 
 test: deps build ## install what the tests need, build, run every test
 	bash tests/run-tests.sh $(CONFIG)
+
+test-unit: build ## the unit tests only (no servers, no root, seconds); prints 'N passed, N failed'
+	bash tests/run-tests.sh $(CONFIG) unit
 
 run: build ## two agents and the control plane with a SQLite routing table, on the bundled corpus (Ctrl-C stops all)
 	bash scripts/run-local.sh $(CONFIG)

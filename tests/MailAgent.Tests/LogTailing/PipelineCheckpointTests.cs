@@ -2,7 +2,9 @@ using System.Text;
 using System.Text.Json;
 using MailAgent.Correlation;
 using MailAgent.LogTailing;
+using MailAgent.Metrics;
 using MailAgent.Pipeline;
+using Microsoft.Extensions.Logging.Abstractions;
 
 namespace MailAgent.Tests.LogTailing;
 
@@ -79,15 +81,14 @@ public sealed class PipelineCheckpointTests : IDisposable
     private LogProcessor Restart(LogProcessor before)
     {
         var checkpoint = new Checkpoint();
-        checkpoint.CaptureStats(before.Stats);
-        checkpoint.Pipeline = before.CaptureState();
+        new PipelineCheckpoint(before, "mail.log", NullLogger.Instance).Capture(checkpoint);
         string file = Path.Combine(_dir, "log-checkpoint.json");
         checkpoint.Save(file);
 
         var loaded = Checkpoint.Load(file)!;
+        Assert.NotNull(loaded.Pipeline);
         var after = NewProcessor();
-        loaded.RestoreStats(after.Stats);
-        Assert.True(after.RestoreState(loaded.Pipeline!));
+        new PipelineCheckpoint(after, "mail.log", NullLogger.Instance).Restore(loaded);
         return after;
     }
 
@@ -96,7 +97,7 @@ public sealed class PipelineCheckpointTests : IDisposable
     private static string Stats(LogProcessor processor)
     {
         var checkpoint = new Checkpoint();
-        checkpoint.CaptureStats(processor.Stats);
+        new LogStatsCheckpoint(processor.Stats).Capture(checkpoint);
         return JsonSerializer.Serialize(checkpoint, CheckpointJson.Default.Checkpoint);
     }
 

@@ -1,4 +1,3 @@
-using MailAgent.Pipeline;
 using Microsoft.Extensions.Options;
 using Prometheus;
 
@@ -14,7 +13,8 @@ internal sealed partial class TailService : BackgroundService, ITailObserver, IT
     private long _lagBytes;
     private long _lastLoopTicks;
     private readonly TailOptions _options;
-    private readonly LogProcessor _processor;
+    private readonly ILineSink _sink;
+    private readonly ICheckpointState _state;
     private readonly ILogger<TailService> _logger;
     private readonly TimeProvider _time;
     // Set by inotify events; the loop waits on it with the poll interval as timeout.
@@ -25,10 +25,11 @@ internal sealed partial class TailService : BackgroundService, ITailObserver, IT
     private readonly Counter _errors;
     private LineDigest? _digest;
 
-    public TailService(IOptions<TailOptions> options, LogProcessor processor, CollectorRegistry registry, ILogger<TailService> logger, TimeProvider time)
+    public TailService(IOptions<TailOptions> options, ILineSink sink, ICheckpointState state, CollectorRegistry registry, ILogger<TailService> logger, TimeProvider time)
     {
         _options = options.Value;
-        _processor = processor;
+        _sink = sink;
+        _state = state;
         _logger = logger;
         _time = time;
         var factory = Prometheus.Metrics.WithCustomRegistry(registry);
@@ -65,9 +66,9 @@ internal sealed partial class TailService : BackgroundService, ITailObserver, IT
 
     private void Run(CancellationToken stoppingToken)
     {
-        using var digest = string.IsNullOrEmpty(_options.LineDigestFile) ? null : new LineDigest(_processor, _options.LineDigestFile);
+        using var digest = string.IsNullOrEmpty(_options.LineDigestFile) ? null : new LineDigest(_sink, _options.LineDigestFile);
         _digest = digest;
-        using var tailer = new LogTailer(_options, digest ?? (ILineSink)_processor, CaptureCheckpoint, RestoreCheckpoint, this, _logger, _time);
+        using var tailer = new LogTailer(_options, digest ?? _sink, CaptureCheckpoint, RestoreCheckpoint, this, _logger, _time);
         using var watcher = CreateWatcher();
         var restored = tailer.Start();
         if (restored == null)
@@ -78,7 +79,7 @@ internal sealed partial class TailService : BackgroundService, ITailObserver, IT
             LogStarting(_logger, _options.Path, _options.StartAt);
         Started.TrySetResult();
 
-        var backoff = TimeSpan.FromMilliseconds(100);
+        var backoff = new Backoff(TimeSpan.FromMilliseconds(100), TimeSpan.FromSeconds(30), Random.Shared);
         bool failing = false;
         try
         {
@@ -98,7 +99,7 @@ internal sealed partial class TailService : BackgroundService, ITailObserver, IT
                     {
                         LogRecovered(_logger, _options.Path);
                         failing = false;
-                        backoff = TimeSpan.FromMilliseconds(100);
+                        backoff.Reset();
                     }
                 }
                 catch (IOException e)
@@ -107,8 +108,7 @@ internal sealed partial class TailService : BackgroundService, ITailObserver, IT
                     if (!failing)
                         LogReadFailed(_logger, _options.Path, e.Message);
                     failing = true;
-                    stoppingToken.WaitHandle.WaitOne(backoff);
-                    backoff = TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, TimeSpan.FromSeconds(30).Ticks));
+                    stoppingToken.WaitHandle.WaitOne(backoff.Next());
                     continue;
                 }
 
@@ -129,18 +129,16 @@ internal sealed partial class TailService : BackgroundService, ITailObserver, IT
     private Checkpoint CaptureCheckpoint()
     {
         var checkpoint = new Checkpoint();
-        checkpoint.CaptureStats(_processor.Stats);
-        checkpoint.Pipeline = _processor.CaptureState();
-        checkpoint.LineDigestLength = _digest?.Mark() ?? 0;
+        using var digest = string.IsNullOrEmpty(_options.LineDigestFile) ? null : new LineDigest(_sink, _options.LineDigestFile);
+        _digest = digest;
+        using var tailer = new LogTailer(_options, digest ?? _sink, CaptureCheckpoint, RestoreCheckpoint, this, _logger, _time);
         return checkpoint;
     }
 
     private void RestoreCheckpoint(Checkpoint checkpoint)
     {
-        checkpoint.RestoreStats(_processor.Stats);
+        _state.Restore(checkpoint);
         _digest?.Rewind(checkpoint.LineDigestLength);
-        if (checkpoint.Pipeline == null || !_processor.RestoreState(checkpoint.Pipeline))
-            LogCorrelationNotRestored(_logger, _options.Path);
     }
 
     private FileSystemWatcher? CreateWatcher()
@@ -208,8 +206,6 @@ internal sealed partial class TailService : BackgroundService, ITailObserver, IT
     [LoggerMessage(EventId = 1014, Level = LogLevel.Warning, Message = "No file-system notifications for {Directory} ({Reason}); polling only")]
     private static partial void LogNoWatcher(ILogger logger, string directory, string reason);
 
-    [LoggerMessage(EventId = 7401, Level = LogLevel.Warning, Message = "The checkpoint for {Path} holds no usable correlation state (written by another version): messages in flight start afresh")]
-    private static partial void LogCorrelationNotRestored(ILogger logger, string path);
 
     [LoggerMessage(EventId = 1015, Level = LogLevel.Information, Message = "Checkpoint saved to {File}")]
     private static partial void LogCheckpointSaved(ILogger logger, string file);

@@ -11,7 +11,7 @@ namespace MailControlPlane.Connections;
 /// Every agent's connection, run for the host's lifetime; the evaluation loop and the API read them.
 /// Agents may be added and removed while running (<see cref="ApplyAsync"/>, from a configuration reload).
 /// </summary>
-internal sealed class AgentConnections : BackgroundService, Hosting.IObservationSource
+internal sealed class AgentConnections : BackgroundService, IObservationSource
 {
     private sealed record Running(long Order, AgentConnection Connection, GrpcChannel Channel, CancellationTokenSource Stop, Task Task);
 
@@ -150,7 +150,7 @@ internal sealed class AgentConnections : BackgroundService, Hosting.IObservation
             RemoteCertificateValidationCallback = (_, certificate, _, errors) =>
                 (errors & (SslPolicyErrors.RemoteCertificateNameMismatch | SslPolicyErrors.RemoteCertificateNotAvailable)) == 0
                 && certificate is X509Certificate2 server
-                && Certificates.ChainsTo(server, ca, time.GetUtcNow(), Certificates.ServerAuth, out _),
+                && CertificateChains.ChainsTo(server, ca, time.GetUtcNow(), CertificateChains.ServerAuth, out _),
         },
     };
 
@@ -184,7 +184,7 @@ internal sealed class AgentConnections : BackgroundService, Hosting.IObservation
     {
         if (_handler == null)
         {
-            var ca = Certificates.LoadCa(_tls.CaFile);
+            var ca = CertificateChains.LoadCa(_tls.CaFile);
             var client = X509Certificate2.CreateFromPemFile(_tls.CertificateFile, _tls.KeyFile);
             _handler = CreateHandler(client, ca, _time, _options);
         }

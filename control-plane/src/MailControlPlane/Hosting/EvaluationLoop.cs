@@ -13,15 +13,6 @@ internal interface IProviderEvaluator : IDeliveryRecorder
     IReadOnlyList<ProviderAssessment> Evaluate(IReadOnlyDictionary<string, AgentObservation> byProvider, int activeProvidersWithoutAgent);
 }
 
-/// <summary>Where the loop reads the agents' state (the connections; a fake in tests).</summary>
-internal interface IObservationSource
-{
-    IReadOnlyDictionary<string, AgentObservation> Observations();
-
-    /// <summary>Completes when the first evaluation may run (every agent answered once, or a time limit passed).</summary>
-    Task ReadyAsync(CancellationToken cancellationToken);
-}
-
 /// <summary>
 /// Every Scoring:EvaluationInterval: the agents' observations into the scorer, each verdict to the
 /// routing-table writer, a health-log row on each state change, the verdicts to the API and metrics.

@@ -1,4 +1,5 @@
 using System.Globalization;
+using static MailAgent.Common.ConfigChecks;
 
 namespace MailControlPlane.Routing;
 
@@ -109,13 +110,5 @@ internal sealed class RoutingOptions
         }
 
         return errors;
-    }
-
-    private static void Range(List<string> errors, string key, TimeSpan value, TimeSpan min, TimeSpan max)
-    {
-        if (value < min || value > max)
-        {
-            errors.Add($"{key} = {value} is not valid: use {min} to {max} (hh:mm:ss)");
-        }
     }
 }

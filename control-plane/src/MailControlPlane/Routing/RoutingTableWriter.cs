@@ -182,7 +182,7 @@ internal sealed class RoutingTableWriter : BackgroundService, IRoutingTableSink
                     AddPeriodicRows(_time.GetUtcNow());
                 SetLeader(false, LeadChange.DatabaseFailed);
                 await _store.ResetAsync();
-                wait = Backoff(failures, _options.RetryMinDelay, _options.RetryMaxDelay, Random.Shared.NextDouble());
+                wait = Backoff.Delay(failures, _options.RetryMinDelay, _options.RetryMaxDelay, Random.Shared.NextDouble());
                 if (failures == 1)
                 {
                     _logger.WriteFailed(e.Message, wait, BufferedRows);
@@ -213,18 +213,6 @@ internal sealed class RoutingTableWriter : BackgroundService, IRoutingTableSink
 
         // Closing the session releases the advisory lock at once, so a standby takes over.
         await _store.ResetAsync();
-    }
-
-    /// <summary>
-    /// The retry delay after <paramref name="failures"/> failures in a row: min × 2^(failures-1), at most
-    /// max, times a jitter factor 0.8..1.2 from <paramref name="random01"/> (still within min..max).
-    /// </summary>
-    public static TimeSpan Backoff(int failures, TimeSpan min, TimeSpan max, double random01)
-    {
-        var exponent = Math.Clamp(failures - 1, 0, 30);
-        var ticks = Math.Min(min.Ticks * Math.Pow(2, exponent), max.Ticks);
-        var jittered = ticks * (0.8 + (0.4 * Math.Clamp(random01, 0, 1)));
-        return TimeSpan.FromTicks((long)Math.Clamp(jittered, min.Ticks, max.Ticks));
     }
 
     private async Task CycleAsync(CancellationToken cancellationToken)

@@ -1,7 +1,6 @@
 using System.Threading.Channels;
-using MailControlPlane.Scoring;
 
-namespace MailControlPlane.Hosting;
+namespace MailControlPlane.Scoring;
 
 /// <summary>The latest verdict per provider, and a feed of the ones that changed for WatchProviders.</summary>
 internal sealed class ProviderBoard
