@@ -2,6 +2,7 @@ using System.Runtime.InteropServices;
 using System.Threading.Channels;
 using MailControlPlane.Connections;
 using MailControlPlane.Registry;
+using MailControlPlane.Scoring;
 using MailControlPlane.Routing;
 
 namespace MailControlPlane.Hosting;

@@ -11,7 +11,7 @@ internal sealed record ControlPlaneSettings(
     ScoringOptions Scoring, RoutingOptions Routing, LogOptions Log)
 {
     /// <summary>The active SMTP probes (section Probing; off unless enabled).</summary>
-    public Probing.ProbeOptions Probing { get; init; } = new();
+    public ProbeOptions Probing { get; init; } = new();
 }
 
 /// <summary>
@@ -36,7 +36,7 @@ internal static class ControlPlaneConfiguration
         var grpc = new GrpcApiOptions();
         var scoring = new ScoringOptions();
         var log = new LogOptions();
-        var probing = new Probing.ProbeOptions();
+        var probing = new ProbeOptions();
         // One concrete Bind call per section: the binder's source generator (Native AOT) handles concrete types only.
         Bind(() => config.GetSection(TlsOptions.SectionName).Bind(tls, Strict), "Tls takes CaFile, CertificateFile and KeyFile (PEM paths)", errors);
         Bind(() => config.GetSection(ConnectionOptions.SectionName).Bind(connections, Strict), "Connections takes StatusInterval, HeartbeatTimeout, BackoffMin, BackoffMax and CallTimeout as hh:mm:ss", errors);
@@ -46,7 +46,7 @@ internal static class ControlPlaneConfiguration
         // The routing section checks itself (RoutingOptions.Load names key, value and what is valid).
         var routing = RoutingOptions.Load(config, errors);
         Bind(() => config.GetSection(LogOptions.SectionName).Bind(log, Strict), "Log takes FilePath, Level and RetainedDays", errors);
-        Bind(() => config.GetSection(Probing.ProbeOptions.SectionName).Bind(probing, Strict), "Probing takes Enabled, Interval, Timeout, EhloName, RequireStartTls, CertificateName, AuthUser, AuthPassword and MessageRecipient", errors);
+        Bind(() => config.GetSection(ProbeOptions.SectionName).Bind(probing, Strict), "Probing takes Enabled, Interval, Timeout, EhloName, RequireStartTls, CertificateName, AuthUser, AuthPassword and MessageRecipient", errors);
 
         var agents = ValidateAgents(config, errors);
         ValidateTls(tls, agents.Count > 0, errors);

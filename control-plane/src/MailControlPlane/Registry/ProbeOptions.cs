@@ -1,4 +1,4 @@
-namespace MailControlPlane.Probing;
+namespace MailControlPlane.Registry;
 
 /// <summary>
 /// The control plane's own active SMTP probes of every provider's host (section <c>Probing</c>), so that a broken host
