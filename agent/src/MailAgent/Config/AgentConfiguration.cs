@@ -178,7 +178,7 @@ internal static class AgentConfiguration
     {
         nameof(TailOptions) => "LogTailing takes Path, StateDirectory, StartAt (End|Beginning) and PollInterval, CheckpointInterval, RotatedFileGrace as hh:mm:ss",
         nameof(HttpOptions) => "Http takes Urls",
-        nameof(GrpcOptions) => "Grpc takes Listen (ADDRESS:PORT), CaFile, CertificateFile, KeyFile, ReadClients, WriteClients (comma-separated CNs) and EventBufferSize",
+        nameof(GrpcOptions) => "Grpc takes Listen (ADDRESS:PORT), CaFile, CertificateFile, KeyFile, ReadClients, WriteClients (comma-separated CNs), ClientSpkiPins and EventBufferSize",
         nameof(HealthOptions) => "Health takes Checks, intervals and ages as hh:mm:ss, byte counts, ratios 0 to 1, host:port addresses and a Dns section (mailagent help run lists them)",
         nameof(CorrelationOptions) => "Correlation takes MaxMessages (a number) and MaxAge (d.hh:mm:ss)",
         nameof(QueueOptions) => "Queue takes Enabled (true|false), Interval and Timeout (hh:mm:ss), TopDomains (a number) and AgeBuckets (seconds, comma-separated)",

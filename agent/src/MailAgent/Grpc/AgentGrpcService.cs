@@ -1,5 +1,6 @@
 using Google.Protobuf.WellKnownTypes;
 using Grpc.Core;
+using MailAgent.Common;
 using MailAgent.Protos.V1;
 
 namespace MailAgent.Grpc;
@@ -12,6 +13,7 @@ internal sealed class AgentGrpcService(
 {
     private const int BatchSize = 256;
 
+    [RequiresPermission(GrpcPermission.Read)]
     public override async Task<GetStatusResponse> GetStatus(GetStatusRequest request, ServerCallContext context)
     {
         var s = await status.ReadAsync(context.CancellationToken);
@@ -35,6 +37,7 @@ internal sealed class AgentGrpcService(
         return response;
     }
 
+    [RequiresPermission(GrpcPermission.Read)]
     public override async Task<GetQueueResponse> GetQueue(GetQueueRequest request, ServerCallContext context)
     {
         // No source when Queue:Enabled is false; no summary until the first postqueue run succeeded.
@@ -55,6 +58,7 @@ internal sealed class AgentGrpcService(
         return response;
     }
 
+    [RequiresPermission(GrpcPermission.Read)]
     public override async Task WatchEvents(WatchEventsRequest request, IServerStreamWriter<WatchEventsResponse> responseStream, ServerCallContext context)
     {
         var cancellationToken = context.CancellationToken;
@@ -81,6 +85,7 @@ internal sealed class AgentGrpcService(
         }
     }
 
+    [RequiresPermission(GrpcPermission.Write)]
     public override async Task<ApplyConfigResponse> ApplyConfig(ApplyConfigRequest request, ServerCallContext context)
     {
         // The interceptor has already checked that this certificate may write.
@@ -106,6 +111,7 @@ internal sealed class AgentGrpcService(
         return response;
     }
 
+    [RequiresPermission(GrpcPermission.Write)]
     public override async Task<ReloadCertificatesResponse> ReloadCertificates(ReloadCertificatesRequest request, ServerCallContext context)
     {
         var outcome = await certificates.DeployAsync("grpc " + context.Peer, context.CancellationToken);

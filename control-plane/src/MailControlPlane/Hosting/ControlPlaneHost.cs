@@ -33,7 +33,7 @@ internal static class ControlPlaneHost
         await context.Out.WriteLineAsync($"  Tls: CA {settings.Tls.CaFile}, client certificate {settings.Tls.CertificateFile}");
         await context.Out.WriteLineAsync($"  Connections: status every {settings.Connections.StatusInterval}, heartbeat timeout {settings.Connections.HeartbeatTimeout}, backoff {settings.Connections.BackoffMin} to {settings.Connections.BackoffMax}");
         await context.Out.WriteLineAsync($"  Http:Urls = {settings.Http.Urls}");
-        await context.Out.WriteLineAsync(settings.Grpc.Enabled ? $"  Grpc:Listen = {settings.Grpc.Listen}, Clients = {settings.Grpc.Clients}" : "  Grpc:Listen is empty: API off");
+        await context.Out.WriteLineAsync(settings.Grpc.Enabled ? $"  Grpc:Listen = {settings.Grpc.Listen}, ReadClients = {string.Join(',', settings.Grpc.ClientLists().ReadClients)}, WriteClients = {string.Join(',', settings.Grpc.ClientLists().WriteClients)}" : "  Grpc:Listen is empty: API off");
         await context.Out.WriteLineAsync($"  Scoring:EvaluationInterval = {settings.Scoring.EvaluationInterval}");
         await context.Out.WriteLineAsync(string.IsNullOrWhiteSpace(settings.Routing.ConnectionString)
             ? $"  Routing: SQLite {settings.Routing.SqlitePath}"
@@ -93,8 +93,7 @@ internal static class ControlPlaneHost
         var builder = WebApplication.CreateSlimBuilder();
         if (settings.Grpc.Enabled)
             builder.WebHost.UseKestrelHttpsConfiguration();
-        builder.WebHost.ConfigureKestrel(kestrel => GrpcApi.ConfigureListeners(kestrel, settings.Http, settings.Grpc, settings.Tls, time,
-            kestrel.ApplicationServices.GetRequiredService<ILoggerFactory>().CreateLogger("MailControlPlane.Grpc")));
+        builder.WebHost.ConfigureKestrel(kestrel => GrpcApi.ConfigureListeners(kestrel, settings.Http, settings.Grpc, settings.Tls, time));
 
         var registry = Prometheus.Metrics.NewCustomRegistry();
         var services = builder.Services;
@@ -117,6 +116,7 @@ internal static class ControlPlaneHost
         services.AddHostedService(sp => sp.GetRequiredService<EvaluationLoop>());
         services.AddSingleton<IRolloutTarget>(sp => new ConnectionRolloutTarget(sp.GetRequiredService<AgentConnections>(), time, settings.Connections.CallTimeout));
         services.AddSingleton(sp => new ConfigRollout(sp.GetRequiredService<IRolloutTarget>(), time));
+        services.AddSingleton(sp => new ApiAuthorization(settings.Grpc.ClientLists(), registry, sp.GetRequiredService<ILogger<ApiAuthorization>>()));
         services.AddGrpc();
         // Last, so that it may replace a registration (tests wrap the routing-table sink).
         configure?.Invoke(builder);
