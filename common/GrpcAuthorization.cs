@@ -77,13 +77,23 @@ internal sealed class GrpcAuthorization(GrpcClientLists lists, GrpcRejectionSink
     /// <summary>The lists in force (tests and status output read them).</summary>
     public GrpcClientLists Lists => lists;
 
-    /// <summary>Adds both middlewares around an explicit <c>UseRouting</c>; only requests for which <paramref name="isApi"/> holds are checked.</summary>
+    /// <summary>
+    /// Adds both middlewares around an explicit <c>UseRouting</c>. Every request on the API
+    /// listener (<paramref name="isApi"/>) must be a canonical call of a gRPC method that passes;
+    /// a gRPC method reached on another listener is refused too.
+    /// </summary>
     public void Use(WebApplication app, Func<HttpContext, bool> isApi)
     {
         app.Use((context, next) => isApi(context) && !IsCanonical(context) ? RefuseAsync(context, GrpcRejectionReason.NonCanonicalPath, StatusCode.PermissionDenied,
             $"the request path '{RawTarget(context)}' is not canonical: call /package.Service/Method exactly (no trailing or double slash, no percent-encoding)") : next(context));
         app.UseRouting();
-        app.Use((context, next) => isApi(context) ? AuthorizeAsync(context, next) : next(context));
+        app.Use((context, next) =>
+        {
+            bool grpcEndpoint = context.GetEndpoint()?.Metadata.GetMetadata<GrpcMethodMetadata>() != null;
+            if (!isApi(context))
+                return grpcEndpoint ? RefuseAsync(context, GrpcRejectionReason.UnknownMethod, StatusCode.Unimplemented, "the gRPC API is served on its TLS listener only") : next(context);
+            return AuthorizeAsync(context, next);
+        });
     }
 
     /// <summary>The reason a certificate gives no identity, or null with its single CN.</summary>

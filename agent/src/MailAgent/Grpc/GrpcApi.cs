@@ -130,9 +130,10 @@ internal static class GrpcApi
     {
         app.Use(async (context, next) =>
         {
-            bool grpcPath = context.Request.Path.StartsWithSegments("/" + AgentServiceName, StringComparison.Ordinal)
-                || context.Request.Path.StartsWithSegments("/" + HealthServiceName, StringComparison.Ordinal);
-            if (grpcPath != context.Request.IsHttps)
+            // The TLS listener answers only authorized gRPC calls (GrpcAuthorization refuses the rest, counted).
+            bool grpcPath = context.Request.Path.StartsWithSegments("/" + AgentServiceName, StringComparison.OrdinalIgnoreCase)
+                || context.Request.Path.StartsWithSegments("/" + HealthServiceName, StringComparison.OrdinalIgnoreCase);
+            if (grpcPath && !context.Request.IsHttps)
             {
                 context.Response.StatusCode = StatusCodes.Status404NotFound;
                 return;

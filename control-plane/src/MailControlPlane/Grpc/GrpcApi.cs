@@ -70,8 +70,9 @@ internal static class GrpcApi
     {
         app.Use(async (context, next) =>
         {
-            bool grpcPath = context.Request.Path.StartsWithSegments("/" + ServiceName, StringComparison.Ordinal);
-            if (grpcPath != context.Request.IsHttps)
+            // The TLS listener answers only authorized gRPC calls (GrpcAuthorization refuses the rest, counted).
+            bool grpcPath = context.Request.Path.StartsWithSegments("/" + ServiceName, StringComparison.OrdinalIgnoreCase);
+            if (grpcPath && !context.Request.IsHttps)
             {
                 context.Response.StatusCode = StatusCodes.Status404NotFound;
                 return;
