@@ -39,6 +39,8 @@ public sealed class ConfigApplierTests : IDisposable
     [Fact]
     public async Task Apply_ValidChange_AppliedReloadedAndAudited()
     {
+        // This test is about another rule: the dangerous-change gate (DangerousChangesTests) is opened for its parameters.
+        _options.AllowDangerous = "relayhost;smtpd_milters;transport_maps";
         using var applier = Create();
         string before = applier.CurrentHash();
 
@@ -103,6 +105,8 @@ public sealed class ConfigApplierTests : IDisposable
     [Fact]
     public async Task Apply_PostfixDollarExpansion_IsAllowed()
     {
+        // This test is about another rule: the dangerous-change gate (DangerousChangesTests) is opened for its parameters.
+        _options.AllowDangerous = "relayhost;smtpd_milters;transport_maps";
         using var applier = Create();
 
         var reply = await applier.ApplyAsync(Request(("smtpd_milters", "${relayhost} $relayhost")), default);
@@ -113,6 +117,8 @@ public sealed class ConfigApplierTests : IDisposable
     [Fact]
     public async Task Apply_StaleExpectedHash_Rejected_CurrentHashApplied()
     {
+        // This test is about another rule: the dangerous-change gate (DangerousChangesTests) is opened for its parameters.
+        _options.AllowDangerous = "relayhost;smtpd_milters;transport_maps";
         using var applier = Create();
         string current = applier.CurrentHash();
 
@@ -144,6 +150,8 @@ public sealed class ConfigApplierTests : IDisposable
     [Fact]
     public async Task Apply_RemoveParameter_RemovedWithOldValueInDiff()
     {
+        // This test is about another rule: the dangerous-change gate (DangerousChangesTests) is opened for its parameters.
+        _options.AllowDangerous = "relayhost;smtpd_milters;transport_maps";
         using var applier = Create();
 
         var reply = await applier.ApplyAsync(new ConfigApplyRequest(new Dictionary<string, string>(), ["relayhost"], "", "", false, "CN=admin"), default);
@@ -230,6 +238,8 @@ public sealed class ConfigApplierTests : IDisposable
     [Fact]
     public async Task Apply_ReferencedMapMissing_Rejected()
     {
+        // This test is about another rule: the dangerous-change gate (DangerousChangesTests) is opened for its parameters.
+        _options.AllowDangerous = "relayhost;smtpd_milters;transport_maps";
         using var applier = Create();
         string map = Path.Combine(_dir, "transport");
         File.WriteAllText(map, "example.com smtp:[127.0.0.1]\n");

@@ -183,7 +183,7 @@ internal static class AgentConfiguration
         nameof(CorrelationOptions) => "Correlation takes MaxMessages (a number) and MaxAge (d.hh:mm:ss)",
         nameof(QueueOptions) => "Queue takes Enabled (true|false), Interval and Timeout (hh:mm:ss), TopDomains (a number) and AgeBuckets (seconds, comma-separated)",
         nameof(PostfixOptions) => "Postfix takes ConfigDirectory (absolute path), PostfixPath, PostconfPath and PostqueuePath",
-        nameof(ConfigApplyOptions) => "ConfigApply takes AllowedParameters (';'-separated names, '*' wildcards), AuditLogPath and StagingDirectory (absolute paths), VerifyTimeout, LockTimeout and RollbackDegradedFor (hh:mm:ss) and IdempotencyKeysKept (a number)",
+        nameof(ConfigApplyOptions) => "ConfigApply takes AllowedParameters and AllowDangerous (';'-separated names, '*' wildcards), AuditLogPath and StagingDirectory (absolute paths), VerifyTimeout, LockTimeout and RollbackDegradedFor (hh:mm:ss) and IdempotencyKeysKept (a number)",
         nameof(CertificateOptions) => "Certificates takes CertificateFile, KeyFile, BackupDirectory (absolute paths), Hostname, Endpoints and ImplicitTlsEndpoints (host:port;…), ExpiryDegradedDays, ExpiryUnhealthyDays, VerifyRetries (numbers), VerifyDelay, ProbeTimeout, PollInterval, Debounce, ServedMismatchGrace (hh:mm:ss), Watch (true|false) and ReloadCommands (a list)",
         _ => "AgentLog takes FilePath, Level and RetainedDays",
     };

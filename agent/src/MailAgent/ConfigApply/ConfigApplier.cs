@@ -28,6 +28,7 @@ internal sealed class ConfigApplier : IDisposable
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private readonly AllowList _allowList;
+    private readonly AllowList _allowDangerous;
     private readonly SemaphoreSlim _gate = new(1, 1);
     private readonly Lock _sync = new();
     private readonly Dictionary<string, ConfigApplyReply> _replies = new(StringComparer.Ordinal);
@@ -47,6 +48,7 @@ internal sealed class ConfigApplier : IDisposable
         _time = time;
         _logger = logger;
         _allowList = new AllowList(settings.Options.AllowedPatterns());
+        _allowDangerous = new AllowList(settings.Options.DangerousPatterns());
         var factory = Prometheus.Metrics.WithCustomRegistry(registry);
         _total = factory.CreateCounter("mailagent_config_applies_total", "ApplyConfig requests by result.", "result");
         foreach (var r in Enum.GetValues<ConfigApplyResult>())
@@ -195,6 +197,9 @@ internal sealed class ConfigApplier : IDisposable
         var diff = ConfigRules.Diff(request.Set, request.Remove, current);
         if (diff.Count == 0)
             return Reply(ConfigApplyResult.Unchanged, "every parameter already has the requested value", diff, oldHash, messages);
+        var dangers = DangerousChanges.Problems(diff, known, _settings.ConfigDirectory, _allowDangerous);
+        if (dangers.Count > 0)
+            return Reply(ConfigApplyResult.Rejected, string.Join("; ", dangers), diff, oldHash, messages);
 
         // 5. Stage a copy, change it with postconf, check it.
         string stage = Path.Combine(_settings.StagingDirectory, "stage-" + Stamp());
