@@ -19,8 +19,12 @@ internal static class ControlPlaneConfiguration
     public const string DefaultFile = "/etc/mailagent/control-plane.json";
     public const string EnvironmentPrefix = "MAILAGENT_CP__";
 
+    /// <summary>The sections of control-plane.json; Agents is a list of objects.</summary>
+    public static readonly MailAgent.Common.ConfigurationShape Shape = new(
+        "control plane", ["Tls", "Connections", "Http", "Grpc", "Scoring", "Routing", "Log"], ["Agents"]);
+
     public static IConfigurationRoot Build(IReadOnlyList<string> args, out string? configFile, out List<string> errors) =>
-        MailAgent.Common.LayeredConfiguration.Build(args, DefaultFile, EnvironmentPrefix, out configFile, out errors);
+        MailAgent.Common.LayeredConfiguration.Build(args, DefaultFile, EnvironmentPrefix, out configFile, out errors, Shape);
 
     /// <summary>Reads and checks every section; returns the errors, one line each.</summary>
     public static List<string> Validate(IConfiguration config, out ControlPlaneSettings settings)
