@@ -1,3 +1,4 @@
+using System.Text;
 using MailAgent.Config;
 using MailAgent.ConfigApply;
 using MailAgent.Postfix;
@@ -8,6 +9,8 @@ namespace MailAgent.Cli;
 /// <summary><c>mailagent apply-config FILE [--dry-run]</c>: the daemon's ApplyConfig, run locally.</summary>
 internal static class ApplyConfigCommand
 {
+    private static readonly UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
+
     public const string Usage = """
         NAME
             mailagent apply-config - set or remove Postfix main.cf parameters safely
@@ -114,7 +117,23 @@ internal static class ApplyConfigCommand
         string text;
         try
         {
-            text = file == "-" ? await new StreamReader(context.InStream).ReadToEndAsync() : await File.ReadAllTextAsync(file);
+            // Strict UTF-8: an invalid byte is refused, never turned into U+FFFD and written to main.cf.
+            byte[] bytes;
+            if (file == "-")
+            {
+                using var buffer = new MemoryStream();
+                await context.InStream.CopyToAsync(buffer);
+                bytes = buffer.ToArray();
+            }
+            else
+                bytes = await File.ReadAllBytesAsync(file);
+            int bom = bytes.AsSpan().StartsWith("\uFEFF"u8) ? 3 : 0;
+            text = StrictUtf8.GetString(bytes, bom, bytes.Length - bom);
+        }
+        catch (DecoderFallbackException e)
+        {
+            await context.Error.WriteLineAsync($"apply-config: {file}: not valid UTF-8 (byte offset {e.Index}); nothing was changed");
+            return 2;
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
