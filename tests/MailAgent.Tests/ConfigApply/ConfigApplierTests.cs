@@ -302,6 +302,38 @@ public sealed class ConfigApplierTests : IDisposable
     }
 
     [Fact]
+    public async Task Apply_PostfixCheckFailsSilently_ReasonQuotedFromTheLog()
+    {
+        using var applier = Create();
+        File.WriteAllText(LogPath, "Nov 28 04:00:00 mail postfix/postfix-script[1]: warning: an old line, before the check\n");
+        _postfix.CheckResult = new PostfixRun(false, 1, "", "");
+        _postfix.OnCheck = () =>
+        {
+            File.AppendAllText(LogPath, "Nov 28 04:00:01 mail postfix/postfix-script[2]: fatal: bad string length 0 < 1: mydomain = \n");
+            return Task.CompletedTask;
+        };
+        byte[] before = File.ReadAllBytes(MainCf);
+
+        var reply = await applier.ApplyAsync(Request(("smtp_destination_rate_delay", "2s")), default);
+
+        Assert.Equal(ConfigApplyResult.Rejected, reply.Result);
+        Assert.Equal("'postfix check' on the staged copy failed: Nov 28 04:00:01 mail postfix/postfix-script[2]: fatal: bad string length 0 < 1: mydomain =", reply.Reason);
+        Assert.Equal(before, File.ReadAllBytes(MainCf));
+    }
+
+    [Fact]
+    public async Task Apply_PostfixCheckFailsOnStderr_ReasonQuoted()
+    {
+        using var applier = Create();
+        _postfix.CheckResult = new PostfixRun(false, 1, "", "postfix/postfix-script: fatal: unknown parameter");
+
+        var reply = await applier.ApplyAsync(Request(("smtp_destination_rate_delay", "2s")), default);
+
+        Assert.Equal(ConfigApplyResult.Rejected, reply.Result);
+        Assert.EndsWith("failed: postfix/postfix-script: fatal: unknown parameter", reply.Reason, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Apply_SetAndRemoveSameName_Rejected()
     {
         using var applier = Create();

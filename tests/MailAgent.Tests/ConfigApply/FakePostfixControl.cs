@@ -23,6 +23,9 @@ internal sealed class FakePostfixControl : IPostfixControl
     /// <summary>Runs inside every reload; a test blocks it to hold an apply in the middle.</summary>
     public Func<Task> OnReload { get; set; } = () => Task.CompletedTask;
 
+    /// <summary>Runs during "postfix check" (e.g. writes what Postfix would log with maillog_file).</summary>
+    public Func<Task> OnCheck { get; set; } = () => Task.CompletedTask;
+
     public PostfixRun ReloadResult { get; set; } = new(true, 0, "", "");
 
     public PostfixRun StatusResult { get; set; } = new(true, 0, "", "");
@@ -47,6 +50,7 @@ internal sealed class FakePostfixControl : IPostfixControl
                 case "status":
                     return StatusResult;
                 case "check":
+                    await OnCheck();
                     return CheckResult;
                 default:
                     return new PostfixRun(true, 0, "", "");
