@@ -26,7 +26,10 @@ internal static class ApplyConfigCommand
                 -name               remove the parameter (postconf -X)
                 # comment           blank lines and comments are ignored
             Every name must be on ConfigApply:AllowedParameters and known to 'postconf -d'; values
-            must be one line without control characters, '$(' or backticks. Then, like the daemon's
+            must be one line without control characters, '$(' or backticks; FILE must be UTF-8.
+            A dangerous change (redirects or copies mail, sends mail data to another service,
+            downgrades TLS, or names a file outside the configuration directory) also needs the
+            name on ConfigApply:AllowDangerous (empty by default). Then, like the daemon's
             ApplyConfig: compares main.cf's SHA-256 with --expected-hash, diffs against 'postconf -n'
             (nothing to change: unchanged), stages a copy of the configuration directory and changes
             it with 'postconf -c STAGE -e/-X', checks it ('postconf -n' prints no warning, files the
