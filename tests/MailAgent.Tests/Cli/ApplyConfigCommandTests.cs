@@ -43,4 +43,31 @@ public sealed class ApplyConfigCommandTests : IDisposable
         Assert.StartsWith("local:", line.GetProperty("who").GetString(), StringComparison.Ordinal);
         Assert.Equal(["relayhost"], line.GetProperty("request").GetProperty("remove").EnumerateArray().Select(e => e.GetString()));
     }
+
+    [Theory]
+    [InlineData("file")]
+    [InlineData("-")]
+    public async Task ApplyConfig_InvalidUtf8_RefusedExit2MainCfUntouched(string source)
+    {
+        string etc = Path.Combine(_dir.FullName, "etc");
+        Directory.CreateDirectory(etc);
+        string mainCf = Path.Combine(etc, "main.cf");
+        await File.WriteAllTextAsync(mainCf, "smtpd_banner = $myhostname ESMTP\n");
+        byte[] before = await File.ReadAllBytesAsync(mainCf);
+        // "smtpd_banner = caf\xE9 ESMTP": Latin-1, not UTF-8.
+        byte[] change = [.. "smtpd_banner = caf"u8, 0xE9, .. " ESMTP\n"u8];
+        string file = Path.Combine(_dir.FullName, "change.cf");
+        await File.WriteAllBytesAsync(file, change);
+        string[] settings = [$"Postfix:ConfigDirectory={etc}", $"ConfigApply:AuditLogPath={Path.Combine(_dir.FullName, "audit.log")}", $"LogTailing:StateDirectory={Path.Combine(_dir.FullName, "state")}"];
+
+        var (exitCode, stdout, stderr) = source == "-"
+            ? await ReplayRunner.RunWithInputAsync(change, ["apply-config", "-", .. settings])
+            : await ReplayRunner.RunAsync(["apply-config", file, .. settings]);
+
+        Assert.Equal(2, exitCode);
+        Assert.Equal("", stdout);
+        Assert.Contains("not valid UTF-8 (byte offset 18); nothing was changed", stderr, StringComparison.Ordinal);
+        Assert.Equal(before, await File.ReadAllBytesAsync(mainCf));
+        Assert.False(File.Exists(Path.Combine(_dir.FullName, "audit.log")));
+    }
 }

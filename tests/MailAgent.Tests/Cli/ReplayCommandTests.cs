@@ -73,6 +73,87 @@ public sealed class ReplayCommandTests
     }
 
     [Fact]
+    public async Task Replay_WholeGzipFile_ReadsEveryLine()
+    {
+        string file = Path.Combine(Path.GetTempPath(), $"replay-{Guid.NewGuid():N}.log.gz");
+        await File.WriteAllBytesAsync(file, Gzip(Many(2000)));
+        try
+        {
+            var (exitCode, stdout, stderr) = await ReplayRunner.RunAsync("replay", file);
+
+            Assert.Equal(0, exitCode);
+            Assert.Equal("", stderr);
+            using var doc = JsonDocument.Parse(stdout);
+            // As in Replay_StandardInput_SummarisesTheLines: 10 of the 11 lines are mail lines, per copy.
+            Assert.Equal(2000 * 10, doc.RootElement.GetProperty("lines").GetInt64());
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+    }
+
+    [Theory]
+    [InlineData("file")]
+    [InlineData("-")]
+    public async Task Replay_TruncatedGzip_ExitsWithOneAndTheLinesReadSoFar(string source)
+    {
+        byte[] whole = Gzip(Many(2000));
+        byte[] truncated = whole[..(whole.Length * 2 / 3)];
+        string file = Path.Combine(Path.GetTempPath(), $"replay-{Guid.NewGuid():N}.log.gz");
+        await File.WriteAllBytesAsync(file, truncated);
+        try
+        {
+            var (exitCode, stdout, stderr) = source == "-"
+                ? await ReplayRunner.RunWithInputAsync(truncated, "replay", "-")
+                : await ReplayRunner.RunAsync("replay", file);
+
+            Assert.Equal(1, exitCode);
+            Assert.Equal("", stdout);
+            Assert.Contains("truncated or corrupt gzip data", stderr, StringComparison.Ordinal);
+            Assert.Matches(@"\(\d+ lines read so far; nothing printed\)", stderr);
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+    }
+
+    [Fact]
+    public async Task Replay_CorruptGzip_ExitsWithOneAndSaysSo()
+    {
+        byte[] data = Gzip(Many(2000));
+        // Flip bytes in the middle of the deflate data.
+        for (int i = data.Length / 2; i < data.Length / 2 + 64; i++)
+            data[i] ^= 0x5A;
+        string file = Path.Combine(Path.GetTempPath(), $"replay-{Guid.NewGuid():N}.log.gz");
+        await File.WriteAllBytesAsync(file, data);
+        try
+        {
+            var (exitCode, stdout, stderr) = await ReplayRunner.RunAsync("replay", file);
+
+            Assert.Equal(1, exitCode);
+            Assert.Equal("", stdout);
+            Assert.Contains("cannot read", stderr, StringComparison.Ordinal);
+            Assert.Contains("lines read so far", stderr, StringComparison.Ordinal);
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+    }
+
+    private static byte[] Many(int copies) => Encoding.UTF8.GetBytes(string.Concat(Enumerable.Repeat(string.Join('\n', SmallLog) + "\n", copies)));
+
+    private static byte[] Gzip(byte[] data)
+    {
+        using var output = new MemoryStream();
+        using (var gzip = new System.IO.Compression.GZipStream(output, System.IO.Compression.CompressionLevel.Optimal, leaveOpen: true))
+            gzip.Write(data);
+        return output.ToArray();
+    }
+
+    [Fact]
     public async Task Replay_MissingFile_ExitsWithOne()
     {
         string missing = Path.Combine(TestData.Directory, "no-such-file.log");

@@ -39,6 +39,8 @@ public sealed class ConfigApplierTests : IDisposable
     [Fact]
     public async Task Apply_ValidChange_AppliedReloadedAndAudited()
     {
+        // This test is about another rule: the dangerous-change gate (DangerousChangesTests) is opened for its parameters.
+        _options.AllowDangerous = "relayhost;smtpd_milters;transport_maps";
         using var applier = Create();
         string before = applier.CurrentHash();
 
@@ -103,6 +105,8 @@ public sealed class ConfigApplierTests : IDisposable
     [Fact]
     public async Task Apply_PostfixDollarExpansion_IsAllowed()
     {
+        // This test is about another rule: the dangerous-change gate (DangerousChangesTests) is opened for its parameters.
+        _options.AllowDangerous = "relayhost;smtpd_milters;transport_maps";
         using var applier = Create();
 
         var reply = await applier.ApplyAsync(Request(("smtpd_milters", "${relayhost} $relayhost")), default);
@@ -113,6 +117,8 @@ public sealed class ConfigApplierTests : IDisposable
     [Fact]
     public async Task Apply_StaleExpectedHash_Rejected_CurrentHashApplied()
     {
+        // This test is about another rule: the dangerous-change gate (DangerousChangesTests) is opened for its parameters.
+        _options.AllowDangerous = "relayhost;smtpd_milters;transport_maps";
         using var applier = Create();
         string current = applier.CurrentHash();
 
@@ -144,6 +150,8 @@ public sealed class ConfigApplierTests : IDisposable
     [Fact]
     public async Task Apply_RemoveParameter_RemovedWithOldValueInDiff()
     {
+        // This test is about another rule: the dangerous-change gate (DangerousChangesTests) is opened for its parameters.
+        _options.AllowDangerous = "relayhost;smtpd_milters;transport_maps";
         using var applier = Create();
 
         var reply = await applier.ApplyAsync(new ConfigApplyRequest(new Dictionary<string, string>(), ["relayhost"], "", "", false, "CN=admin"), default);
@@ -230,6 +238,8 @@ public sealed class ConfigApplierTests : IDisposable
     [Fact]
     public async Task Apply_ReferencedMapMissing_Rejected()
     {
+        // This test is about another rule: the dangerous-change gate (DangerousChangesTests) is opened for its parameters.
+        _options.AllowDangerous = "relayhost;smtpd_milters;transport_maps";
         using var applier = Create();
         string map = Path.Combine(_dir, "transport");
         File.WriteAllText(map, "example.com smtp:[127.0.0.1]\n");
@@ -289,6 +299,38 @@ public sealed class ConfigApplierTests : IDisposable
         Assert.Equal(["first", "second"], AuditLines().Select(a => a.GetProperty("who").GetString()));
         Assert.Contains("smtp_destination_rate_delay = 2s", File.ReadAllText(MainCf), StringComparison.Ordinal);
         Assert.Null(applier.InProgressSince);
+    }
+
+    [Fact]
+    public async Task Apply_PostfixCheckFailsSilently_ReasonQuotedFromTheLog()
+    {
+        using var applier = Create();
+        File.WriteAllText(LogPath, "Nov 28 04:00:00 mail postfix/postfix-script[1]: warning: an old line, before the check\n");
+        _postfix.CheckResult = new PostfixRun(false, 1, "", "");
+        _postfix.OnCheck = () =>
+        {
+            File.AppendAllText(LogPath, "Nov 28 04:00:01 mail postfix/postfix-script[2]: fatal: bad string length 0 < 1: mydomain = \n");
+            return Task.CompletedTask;
+        };
+        byte[] before = File.ReadAllBytes(MainCf);
+
+        var reply = await applier.ApplyAsync(Request(("smtp_destination_rate_delay", "2s")), default);
+
+        Assert.Equal(ConfigApplyResult.Rejected, reply.Result);
+        Assert.Equal("'postfix check' on the staged copy failed: Nov 28 04:00:01 mail postfix/postfix-script[2]: fatal: bad string length 0 < 1: mydomain =", reply.Reason);
+        Assert.Equal(before, File.ReadAllBytes(MainCf));
+    }
+
+    [Fact]
+    public async Task Apply_PostfixCheckFailsOnStderr_ReasonQuoted()
+    {
+        using var applier = Create();
+        _postfix.CheckResult = new PostfixRun(false, 1, "", "postfix/postfix-script: fatal: unknown parameter");
+
+        var reply = await applier.ApplyAsync(Request(("smtp_destination_rate_delay", "2s")), default);
+
+        Assert.Equal(ConfigApplyResult.Rejected, reply.Result);
+        Assert.EndsWith("failed: postfix/postfix-script: fatal: unknown parameter", reply.Reason, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -26,6 +26,9 @@ internal sealed class FakePostfixControl : IPostfixControl
     /// <summary>Runs on every <c>postfix start</c>.</summary>
     public Action OnStart { get; set; } = () => { };
 
+    /// <summary>Runs during "postfix check" (e.g. writes what Postfix would log with maillog_file).</summary>
+    public Func<Task> OnCheck { get; set; } = () => Task.CompletedTask;
+
     public PostfixRun ReloadResult { get; set; } = new(true, 0, "", "");
 
     public PostfixRun StatusResult { get; set; } = new(true, 0, "", "");
@@ -50,6 +53,7 @@ internal sealed class FakePostfixControl : IPostfixControl
                 case "status":
                     return StatusResult;
                 case "check":
+                    await OnCheck();
                     return CheckResult;
                 case "start":
                     OnStart();

@@ -43,10 +43,37 @@ public sealed class ControlPlaneConfigurationTests : IDisposable
     [InlineData("Grpc:Listen=nowhere", "Grpc:Listen = 'nowhere' is not valid")]
     [InlineData("Log:Level=Loud", "Log:Level = 'Loud' is not valid")]
     [InlineData("Connections:Bogus=1", "Connections takes StatusInterval")]
+    [InlineData("Grcp:Listen=127.0.0.1:9171", "'Grcp' is not a section of the control plane's settings")]
+    [InlineData("Grpc:Listen=127.0.0.1:0", "Grpc:ReadClients and Grpc:WriteClients are empty")]
     public void Validate_BadKey_NamesKeyAndValue(string setting, string expected)
     {
         var errors = Validate(out _, setting);
         Assert.Contains(errors, e => e.Contains(expected, StringComparison.Ordinal));
+    }
+
+    [Theory]
+    [InlineData("{\n  \"Grcp\": { \"Listen\": \"127.0.0.1:9171\" }\n}\n", "line 2, position 3: 'Grcp' is not a section of the control plane's settings")]
+    [InlineData("{\n  \"Grpc\": { \"WriteClients\": [\"admin\"] }\n}\n", "line 2, position 29: Grpc:WriteClients is an array; it takes a single value")]
+    [InlineData("{\n  \"Log\": { \"Level\": \"Debug\" \n", "not valid JSON at line 3")]
+    public void Validate_BadFile_NamesTheKeyAndTheLine(string json, string expected)
+    {
+        string file = Path.Combine(_pki.Dir, "control-plane.json");
+        File.WriteAllText(file, json);
+
+        var errors = Validate(out _, "--config", file);
+
+        Assert.Contains(errors, e => e.Contains(expected, StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void Validate_AgentsListInTheFile_Accepted()
+    {
+        string file = Path.Combine(_pki.Dir, "control-plane.json");
+        File.WriteAllText(file, "{ \"Agents\": [ { \"Name\": \"postfix-oregon\", \"Address\": \"https://127.0.0.1:9161\", \"Region\": \"us-west-2\", \"ProviderName\": \"postfix-oregon\" } ] }");
+
+        var errors = Validate(out _, "--config", file, "Http:Urls=http://127.0.0.1:0");
+
+        Assert.Empty(errors);
     }
 
     [Fact]

@@ -1,3 +1,4 @@
+using System.Text;
 using MailAgent.Config;
 using MailAgent.ConfigApply;
 using MailAgent.Postfix;
@@ -8,6 +9,8 @@ namespace MailAgent.Cli;
 /// <summary><c>mailagent apply-config FILE [--dry-run]</c>: the daemon's ApplyConfig, run locally.</summary>
 internal static class ApplyConfigCommand
 {
+    private static readonly UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
+
     public const string Usage = """
         NAME
             mailagent apply-config - set or remove Postfix main.cf parameters safely
@@ -23,7 +26,10 @@ internal static class ApplyConfigCommand
                 -name               remove the parameter (postconf -X)
                 # comment           blank lines and comments are ignored
             Every name must be on ConfigApply:AllowedParameters and known to 'postconf -d'; values
-            must be one line without control characters, '$(' or backticks. Then, like the daemon's
+            must be one line without control characters, '$(' or backticks; FILE must be UTF-8.
+            A dangerous change (redirects or copies mail, sends mail data to another service,
+            downgrades TLS, or names a file outside the configuration directory) also needs the
+            name on ConfigApply:AllowDangerous (empty by default). Then, like the daemon's
             ApplyConfig: compares main.cf's SHA-256 with --expected-hash, diffs against 'postconf -n'
             (nothing to change: unchanged), stages a copy of the configuration directory and changes
             it with 'postconf -c STAGE -e/-X', checks it ('postconf -n' prints no warning, files the
@@ -114,7 +120,23 @@ internal static class ApplyConfigCommand
         string text;
         try
         {
-            text = file == "-" ? await new StreamReader(context.InStream).ReadToEndAsync() : await File.ReadAllTextAsync(file);
+            // Strict UTF-8: an invalid byte is refused, never turned into U+FFFD and written to main.cf.
+            byte[] bytes;
+            if (file == "-")
+            {
+                using var buffer = new MemoryStream();
+                await context.InStream.CopyToAsync(buffer);
+                bytes = buffer.ToArray();
+            }
+            else
+                bytes = await File.ReadAllBytesAsync(file);
+            int bom = bytes.AsSpan().StartsWith("\uFEFF"u8) ? 3 : 0;
+            text = StrictUtf8.GetString(bytes, bom, bytes.Length - bom);
+        }
+        catch (DecoderFallbackException e)
+        {
+            await context.Error.WriteLineAsync($"apply-config: {file}: not valid UTF-8 (byte offset {e.Index}); nothing was changed");
+            return 2;
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {

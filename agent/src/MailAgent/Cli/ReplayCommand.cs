@@ -18,8 +18,9 @@ internal static class ReplayCommand
                       lines per program (the default)
           prometheus  the metrics the daemon would expose after reading these files
           summary     the same totals as an aligned table for a person
-        Use '-' to read standard input. Exit status: 0 on success, 2 on a usage error, 1 when a
-        file cannot be read.
+        Use '-' to read standard input. A .gz file must be one whole gzip member (as gzip and
+        logrotate write it). Exit status: 0 on success, 2 on a usage error, 1 when a file cannot be
+        read or its gzip data is truncated or corrupt (the message gives the lines read so far).
         """;
 
     public static async Task<int> RunAsync(IReadOnlyList<string> args, CliContext context)
@@ -60,13 +61,16 @@ internal static class ReplayCommand
         {
             try
             {
-                await using var input = Open(file, context);
+                await using var input = Open(file, context, out var gzip);
                 splitter.ReadAvailable(input, processor);
                 splitter.Flush(processor);
+                if (gzip?.Problem() is { } problem)
+                    throw new InvalidDataException(problem);
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidDataException)
             {
-                await context.Error.WriteLineAsync($"replay: cannot read '{file}': {e.Message}");
+                await context.Error.WriteLineAsync(
+                    $"replay: cannot read '{file}': {e.Message} ({processor.Stats.Summary[(int)SummaryField.Lines]} lines read so far; nothing printed)");
                 return 1;
             }
         }
@@ -92,21 +96,125 @@ internal static class ReplayCommand
         return 0;
     }
 
-    private static Stream Open(string path, CliContext context)
+    private static Stream Open(string path, CliContext context, out GzipTrailerCheck? gzip)
     {
+        gzip = null;
         Stream raw = path == "-" ? context.InStream : new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite, 1 << 16);
         var buffered = new BufferedStream(raw, 1 << 16);
         Span<byte> magic = stackalloc byte[2];
         // Peek at the gzip magic without consuming it.
+        bool compressed;
         if (raw.CanSeek)
         {
             int n = raw.Read(magic);
             raw.Seek(0, SeekOrigin.Begin);
-            if (n == 2 && magic[0] == 0x1f && magic[1] == 0x8b)
-                return new GZipStream(raw, CompressionMode.Decompress);
-            return raw;
+            compressed = n == 2 && magic[0] == 0x1f && magic[1] == 0x8b;
+        }
+        else
+            compressed = path.EndsWith(".gz", StringComparison.Ordinal);
+
+        if (!compressed)
+            return raw.CanSeek ? raw : buffered;
+        gzip = new GzipTrailerCheck(raw.CanSeek ? raw : buffered);
+        return gzip;
+    }
+}
+
+/// <summary>
+/// GZipStream ends quietly when the compressed data stops short. The gzip trailer's last field is
+/// the uncompressed size (mod 2^32); comparing it with what was decompressed tells a whole file
+/// from a truncated one. So a file must be one gzip member, as gzip and logrotate write it;
+/// members joined with <c>cat a.gz b.gz</c> are reported too (replay them as separate files).
+/// </summary>
+internal sealed class GzipTrailerCheck : Stream
+{
+    private readonly TailStream _compressed;
+    private readonly GZipStream _gzip;
+
+    public GzipTrailerCheck(Stream compressed)
+    {
+        _compressed = new TailStream(compressed);
+        _gzip = new GZipStream(_compressed, CompressionMode.Decompress);
+    }
+
+    /// <summary>Decompressed bytes read so far.</summary>
+    public long Total { get; private set; }
+
+    /// <summary>Why the gzip data is not whole, or null; call after reading to the end.</summary>
+    public string? Problem()
+    {
+        if (_compressed.Total < 18)
+            return $"truncated gzip data: only {_compressed.Total} bytes, less than a gzip header and trailer";
+        uint size = BitConverter.ToUInt32(_compressed.Last8.AsSpan(4));
+        if (size == (uint)Total)
+            return null;
+        return $"truncated or corrupt gzip data: the trailer says {size} bytes, {Total} were decompressed";
+    }
+
+    public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
+
+    public override int Read(Span<byte> buffer)
+    {
+        int n = _gzip.Read(buffer);
+        Total += n;
+        return n;
+    }
+
+    public override bool CanRead => true;
+    public override bool CanSeek => false;
+    public override bool CanWrite => false;
+    public override long Length => throw new NotSupportedException();
+    public override long Position { get => Total; set => throw new NotSupportedException(); }
+    public override void Flush() { }
+    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+    public override void SetLength(long value) => throw new NotSupportedException();
+    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing)
+            _gzip.Dispose();
+        base.Dispose(disposing);
+    }
+
+    /// <summary>Passes reads through, keeping the total and the last 8 bytes (the gzip trailer: CRC32, ISIZE).</summary>
+    private sealed class TailStream(Stream inner) : Stream
+    {
+        public byte[] Last8 { get; } = new byte[8];
+        public long Total { get; private set; }
+
+        public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
+
+        public override int Read(Span<byte> buffer)
+        {
+            int n = inner.Read(buffer);
+            if (n >= 8)
+                buffer.Slice(n - 8, 8).CopyTo(Last8);
+            else if (n > 0)
+            {
+                Last8.AsSpan(n).CopyTo(Last8);
+                buffer[..n].CopyTo(Last8.AsSpan(8 - n));
+            }
+
+            Total += n;
+            return n;
         }
 
-        return path.EndsWith(".gz", StringComparison.Ordinal) ? new GZipStream(buffered, CompressionMode.Decompress) : buffered;
+        public override bool CanRead => true;
+        public override bool CanSeek => false;
+        public override bool CanWrite => false;
+        public override long Length => throw new NotSupportedException();
+        public override long Position { get => Total; set => throw new NotSupportedException(); }
+        public override void Flush() { }
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void SetLength(long value) => throw new NotSupportedException();
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+        protected override void Dispose(bool disposing)
+        {
+            if (disposing)
+                inner.Dispose();
+            base.Dispose(disposing);
+        }
     }
 }

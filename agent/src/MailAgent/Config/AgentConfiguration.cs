@@ -18,8 +18,14 @@ internal static class AgentConfiguration
 {
     public const string DefaultFile = "/etc/mailagent/agent.json";
 
+    /// <summary>The sections of agent.json, and the keys that take a list or an object.</summary>
+    public static readonly Common.ConfigurationShape Shape = new(
+        "agent",
+        ["AgentLog", "Certificates", "ConfigApply", "Correlation", "Grpc", "Health", "Http", "LogTailing", "Postfix", "Queue"],
+        ["Health:Dns", "Certificates:ReloadCommands"]);
+
     public static IConfigurationRoot Build(IReadOnlyList<string> args, out string? configFile, out List<string> errors) =>
-        Common.LayeredConfiguration.Build(args, DefaultFile, "MAILAGENT__", out configFile, out errors);
+        Common.LayeredConfiguration.Build(args, DefaultFile, "MAILAGENT__", out configFile, out errors, Shape);
 
     /// <summary>Reads and checks every section; returns the errors, one line each.</summary>
     public static List<string> Validate(IConfiguration config, out AgentSettings settings)
@@ -61,6 +67,10 @@ internal static class AgentConfiguration
             errors.Add("LogTailing:Path is empty: set it to the Postfix log file, e.g. /var/log/mail.log or Postfix's maillog_file");
         if (string.IsNullOrWhiteSpace(tail.StateDirectory))
             errors.Add("LogTailing:StateDirectory is empty: set it to a directory the agent may write, e.g. /var/lib/mailagent");
+        else if (File.Exists(tail.StateDirectory))
+            errors.Add($"LogTailing:StateDirectory = '{tail.StateDirectory}' is a file, not a directory: name a directory the agent may write (it is created when missing), e.g. /var/lib/mailagent");
+        else if (FirstFileOnPath(tail.StateDirectory) is { } blocking)
+            errors.Add($"LogTailing:StateDirectory = '{tail.StateDirectory}' cannot be created: '{blocking}' is a file, not a directory");
         Range(errors, "LogTailing:PollInterval", tail.PollInterval, TimeSpan.FromMilliseconds(10), TimeSpan.FromMinutes(10));
         Range(errors, "LogTailing:CheckpointInterval", tail.CheckpointInterval, TimeSpan.FromMilliseconds(50), TimeSpan.FromMinutes(10));
         Range(errors, "LogTailing:RotatedFileGrace", tail.RotatedFileGrace, TimeSpan.Zero, TimeSpan.FromMinutes(10));
@@ -166,15 +176,29 @@ internal static class AgentConfiguration
     {
         nameof(TailOptions) => "LogTailing takes Path, StateDirectory, StartAt (End|Beginning) and PollInterval, CheckpointInterval, RotatedFileGrace as hh:mm:ss, LineDigestFile (diagnostics)",
         nameof(HttpOptions) => "Http takes Urls",
-        nameof(GrpcOptions) => "Grpc takes Listen (ADDRESS:PORT), CaFile, CertificateFile, KeyFile, ReadClients, WriteClients (comma-separated CNs) and EventBufferSize",
+        nameof(GrpcOptions) => "Grpc takes Listen (ADDRESS:PORT), CaFile, CertificateFile, KeyFile, ReadClients, WriteClients (comma-separated CNs), ClientSpkiPins and EventBufferSize",
         nameof(HealthOptions) => "Health takes Checks, intervals and ages as hh:mm:ss, byte counts, ratios 0 to 1, host:port addresses and a Dns section (mailagent help run lists them)",
         nameof(CorrelationOptions) => "Correlation takes MaxMessages (a number) and MaxAge (d.hh:mm:ss)",
         nameof(QueueOptions) => "Queue takes Enabled (true|false), Interval and Timeout (hh:mm:ss), TopDomains (a number) and AgeBuckets (seconds, comma-separated)",
         nameof(PostfixOptions) => "Postfix takes ConfigDirectory (absolute path), PostfixPath, PostconfPath and PostqueuePath",
-        nameof(ConfigApplyOptions) => "ConfigApply takes AllowedParameters (';'-separated names, '*' wildcards), AuditLogPath and StagingDirectory (absolute paths), VerifyTimeout, LockTimeout and RollbackDegradedFor (hh:mm:ss) and IdempotencyKeysKept (a number)",
+        nameof(ConfigApplyOptions) => "ConfigApply takes AllowedParameters and AllowDangerous (';'-separated names, '*' wildcards), AuditLogPath and StagingDirectory (absolute paths), VerifyTimeout, LockTimeout and RollbackDegradedFor (hh:mm:ss) and IdempotencyKeysKept (a number)",
         nameof(CertificateOptions) => "Certificates takes CertificateFile, KeyFile, BackupDirectory (absolute paths), Hostname, Endpoints and ImplicitTlsEndpoints (host:port;…), ExpiryDegradedDays, ExpiryUnhealthyDays, VerifyRetries (numbers), VerifyDelay, ProbeTimeout, PollInterval, Debounce, ServedMismatchGrace (hh:mm:ss), Watch (true|false) and ReloadCommands (a list)",
         _ => "AgentLog takes FilePath, Level and RetainedDays",
     };
+
+    // The first existing ancestor of a missing directory that is a file (so the directory can never be created), or null.
+    private static string? FirstFileOnPath(string directory)
+    {
+        for (string? d = Path.GetDirectoryName(Path.GetFullPath(directory)); d != null; d = Path.GetDirectoryName(d))
+        {
+            if (File.Exists(d))
+                return d;
+            if (Directory.Exists(d))
+                return null;
+        }
+
+        return null;
+    }
 }
 
 /// <summary>Every section of the agent's configuration, bound and checked together.</summary>

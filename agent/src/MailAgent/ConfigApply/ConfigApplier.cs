@@ -28,6 +28,7 @@ internal sealed class ConfigApplier : IDisposable
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private readonly AllowList _allowList;
+    private readonly AllowList _allowDangerous;
     private readonly SemaphoreSlim _gate = new(1, 1);
     private readonly Lock _sync = new();
     private readonly Dictionary<string, ConfigApplyReply> _replies = new(StringComparer.Ordinal);
@@ -48,6 +49,7 @@ internal sealed class ConfigApplier : IDisposable
         _time = time;
         _logger = logger;
         _allowList = new AllowList(settings.Options.AllowedPatterns());
+        _allowDangerous = new AllowList(settings.Options.DangerousPatterns());
         var factory = Prometheus.Metrics.WithCustomRegistry(registry);
         _total = factory.CreateCounter("mailagent_config_applies_total", "ApplyConfig requests by result.", "result");
         foreach (var r in Enum.GetValues<ConfigApplyResult>())
@@ -244,6 +246,9 @@ internal sealed class ConfigApplier : IDisposable
         var diff = ConfigRules.Diff(request.Set, request.Remove, current);
         if (diff.Count == 0)
             return Reply(ConfigApplyResult.Unchanged, "every parameter already has the requested value", diff, oldHash, messages);
+        var dangers = DangerousChanges.Problems(diff, known, _settings.ConfigDirectory, _allowDangerous);
+        if (dangers.Count > 0)
+            return Reply(ConfigApplyResult.Rejected, string.Join("; ", dangers), diff, oldHash, messages);
 
         // 5. Stage a copy, change it with postconf, check it.
         string stage = Path.Combine(_settings.StagingDirectory, "stage-" + Stamp());
@@ -345,11 +350,23 @@ internal sealed class ConfigApplier : IDisposable
             return string.Join("; ", missing);
 
         // postfix check on the staged copy: queue_directory and data_directory are the real ones (main.cf is a copy).
+        long logOffset = LogLength();
         var postfixCheck = await _postfix.PostfixAsync(["check"], ct, stage);
         var checkLines = postfixCheck.Output.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToList();
         messages.AddRange(checkLines.Select(l => "postfix check: " + l));
         if (!postfixCheck.Succeeded)
-            return $"'postfix check' on the staged copy failed: {postfixCheck.Output}";
+        {
+            // With maillog_file, Postfix writes the reason to its log (through postlogd, a moment later), not to stderr.
+            string reason = postfixCheck.Output.Trim();
+            for (int poll = 0; reason.Length == 0 && poll < 20; poll++)
+            {
+                reason = string.Join("; ", ProblemsSince(logOffset));
+                if (reason.Length == 0)
+                    await Task.Delay(PollInterval, _time, ct);
+            }
+
+            return $"'postfix check' on the staged copy failed: {(reason.Length > 0 ? reason : $"exit status {postfixCheck.ExitCode}, and it said nothing on stderr or in {_settings.PostfixLogPath}")}";
+        }
         messages.Add("staged copy: postconf -n without warnings, referenced files present, postfix check passed");
         return null;
     }
@@ -549,6 +566,31 @@ internal sealed class ConfigApplier : IDisposable
         {
             return 0;
         }
+    }
+
+    /// <summary>The warning:, error:, fatal: and panic: lines (at most 5) written to the Postfix log since <paramref name="offset"/>.</summary>
+    private List<string> ProblemsSince(long offset)
+    {
+        var lines = new List<string>();
+        try
+        {
+            if (!File.Exists(_settings.PostfixLogPath))
+                return lines;
+            using var stream = new FileStream(_settings.PostfixLogPath, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+            stream.Position = stream.Length >= offset ? offset : 0;
+            using var reader = new StreamReader(stream, Encoding.UTF8);
+            while (lines.Count < 5 && reader.ReadLine() is { } line)
+            {
+                if (line.Contains(" fatal: ", StringComparison.Ordinal) || line.Contains(" panic: ", StringComparison.Ordinal)
+                    || line.Contains(" error: ", StringComparison.Ordinal) || line.Contains(" warning: ", StringComparison.Ordinal))
+                    lines.Add(line.Trim());
+            }
+        }
+        catch (IOException)
+        {
+        }
+
+        return lines;
     }
 
     /// <summary>The first fatal: or panic: line written to the Postfix log since <paramref name="offset"/>.</summary>

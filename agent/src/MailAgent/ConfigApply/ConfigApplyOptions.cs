@@ -25,6 +25,13 @@ internal sealed class ConfigApplyOptions
     /// <summary>Parameter names ApplyConfig may set or remove, ';'-separated; a trailing or leading '*' matches any text.</summary>
     public string AllowedParameters { get; set; } = DefaultAllowedParameters;
 
+    /// <summary>
+    /// Allowed parameters that may also be changed dangerously (<see cref="DangerousChanges"/>: redirect or
+    /// copy mail, send mail data elsewhere, downgrade TLS, name a file outside the config directory),
+    /// same syntax; empty by default, so a stolen write certificate cannot take over mail flow.
+    /// </summary>
+    public string AllowDangerous { get; set; } = "";
+
     /// <summary>One JSON line per request: who, what, result.</summary>
     public string AuditLogPath { get; set; } = "/var/log/mailagent/config-audit.log";
 
@@ -46,6 +53,9 @@ internal sealed class ConfigApplyOptions
     public IReadOnlyList<string> AllowedPatterns() =>
         AllowedParameters.Split([';', ',', ' '], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
 
+    public IReadOnlyList<string> DangerousPatterns() =>
+        AllowDangerous.Split([';', ',', ' '], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+
     /// <summary>The staging directory as configured, or the default under the agent's state directory.</summary>
     public string EffectiveStagingDirectory(string stateDirectory) =>
         string.IsNullOrWhiteSpace(StagingDirectory) ? Path.Combine(stateDirectory, "config-apply") : StagingDirectory;
@@ -60,6 +70,12 @@ internal sealed class ConfigApplyOptions
         {
             if (!AllowList.IsValidPattern(p))
                 errors.Add($"ConfigApply:AllowedParameters has '{p}', which is not valid: use a parameter name (letters, digits, '_') with at most a leading or trailing '*', e.g. smtpd_*_restrictions or *_destination_rate_delay");
+        }
+
+        foreach (var p in options.DangerousPatterns())
+        {
+            if (!AllowList.IsValidPattern(p))
+                errors.Add($"ConfigApply:AllowDangerous has '{p}', which is not valid: use a parameter name (letters, digits, '_') with at most a leading or trailing '*', e.g. relayhost or *_milters");
         }
 
         if (string.IsNullOrWhiteSpace(options.AuditLogPath) || !Path.IsPathFullyQualified(options.AuditLogPath))

@@ -1,5 +1,6 @@
 using Google.Protobuf.WellKnownTypes;
 using Grpc.Core;
+using MailAgent.Common;
 using MailAgent.Protos.V1;
 
 namespace MailAgent.Grpc;
@@ -15,6 +16,7 @@ internal sealed class AgentGrpcService(
     /// <summary>Heartbeats no more often than this, whatever the client asks.</summary>
     private static readonly TimeSpan MinimumHeartbeat = TimeSpan.FromSeconds(1);
 
+    [RequiresPermission(GrpcPermission.Read)]
     public override Task<GetStatusResponse> GetStatus(GetStatusRequest request, ServerCallContext context) =>
         StatusAsync(context.CancellationToken);
 
@@ -41,6 +43,7 @@ internal sealed class AgentGrpcService(
         return response;
     }
 
+    [RequiresPermission(GrpcPermission.Read)]
     public override async Task<GetQueueResponse> GetQueue(GetQueueRequest request, ServerCallContext context) =>
         await QueueAsync(context.CancellationToken)
         ?? throw new RpcException(new Status(StatusCode.Unavailable, "no queue snapshot: the queue inspector is off (Queue:Enabled) or has not completed a postqueue run yet"));
@@ -70,6 +73,7 @@ internal sealed class AgentGrpcService(
     /// Events after resume_after, then new ones as they come; with heartbeat_interval, a Heartbeat
     /// (status and queue) on that schedule too, so the client needs no polling.
     /// </summary>
+    [RequiresPermission(GrpcPermission.Read)]
     public override async Task WatchEvents(WatchEventsRequest request, IServerStreamWriter<WatchEventsResponse> responseStream, ServerCallContext context)
     {
         var cancellationToken = context.CancellationToken;
@@ -150,6 +154,7 @@ internal sealed class AgentGrpcService(
         return heartbeat;
     }
 
+    [RequiresPermission(GrpcPermission.Write)]
     public override async Task<ApplyConfigResponse> ApplyConfig(ApplyConfigRequest request, ServerCallContext context)
     {
         // The interceptor has already checked that this certificate may write.
@@ -175,6 +180,7 @@ internal sealed class AgentGrpcService(
         return response;
     }
 
+    [RequiresPermission(GrpcPermission.Write)]
     public override async Task<ReloadCertificatesResponse> ReloadCertificates(ReloadCertificatesRequest request, ServerCallContext context)
     {
         var outcome = await certificates.DeployAsync("grpc " + context.Peer, context.CancellationToken);

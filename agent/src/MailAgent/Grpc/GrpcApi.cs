@@ -26,7 +26,7 @@ internal static class GrpcApi
             return;
         if (!Listeners.TryParseListen(grpc.Listen, out _))
             errors.Add($"Grpc:Listen = '{grpc.Listen}' is not valid: use ADDRESS:PORT, e.g. 127.0.0.1:9161 or [::1]:9161 (port 0 picks a free port), or leave it empty to turn the gRPC API off");
-        if (GrpcOptions.Names(grpc.ReadClients).Count == 0)
+        if (GrpcClientLists.Parse(grpc.ReadClients).Count == 0)
             errors.Add("Grpc:ReadClients is empty: name the client certificate CNs allowed to read (GetStatus, GetQueue, WatchEvents, Health), comma-separated, e.g. control-plane");
 
         if (RequireFile(errors, "Grpc:CaFile", grpc.CaFile, "the PEM CA bundle that signs client certificates"))
@@ -64,8 +64,7 @@ internal static class GrpcApi
         services.AddSingleton<ILineObserver, DeliveryEventObserver>();
         services.TryAddSingleton<IPostfixVersionSource, PostconfVersionSource>();
         services.AddSingleton(sp => new AgentStatusReader(time, startedAt, sp.GetRequiredService<Health.IHealthReportSource>(), sp.GetRequiredService<IPostfixVersionSource>()));
-        services.AddSingleton(sp => new ClientCertificatePolicy(
-            CertificateChains.LoadCa(grpc.CaFile), GrpcOptions.Names(grpc.ReadClients), GrpcOptions.Names(grpc.WriteClients), time,
+        services.AddSingleton(sp => new ClientCertificatePolicy(CertificateChains.LoadCa(grpc.CaFile), grpc.ClientLists(), time,
             sp.GetRequiredService<CollectorRegistry>(), sp.GetRequiredService<ILogger<ClientCertificatePolicy>>()));
         services.AddSingleton(sp =>
         {
@@ -76,7 +75,7 @@ internal static class GrpcApi
         });
         services.AddHostedService<GrpcHealthPublisher>();
         services.AddHostedService<HealthEventPublisher>();
-        services.AddGrpc(o => o.Interceptors.Add<ClientCertificateInterceptor>());
+        services.AddGrpc();
         return services;
     }
 
@@ -99,21 +98,26 @@ internal static class GrpcApi
                 https.ServerCertificate = certificate;
                 https.SslProtocols = SslProtocols.Tls12 | SslProtocols.Tls13;
                 // Allow rather than Require, so that a caller without a certificate reaches the
-                // interceptor, which logs, counts and answers UNAUTHENTICATED. No call runs without one.
+                // authorization middleware, which logs, counts and answers UNAUTHENTICATED. No call runs without one.
                 https.ClientCertificateMode = ClientCertificateMode.AllowCertificate;
                 https.ClientCertificateValidation = (client, _, _) => policy.ValidateChain(client, "TLS handshake");
             });
         });
     }
 
-    /// <summary>Maps the services, and keeps gRPC off the /metrics listener and everything else off the gRPC one.</summary>
+    /// <summary>
+    /// Maps the services, keeps gRPC off the /metrics listener and everything else off the gRPC
+    /// one, and authorizes every call on the resolved endpoint: each method declares its
+    /// permission (<see cref="RequiresPermissionAttribute"/>), and a method without one is refused.
+    /// </summary>
     public static void MapGrpcApi(this WebApplication app)
     {
         app.Use(async (context, next) =>
         {
-            bool grpcPath = context.Request.Path.StartsWithSegments("/" + AgentServiceName, StringComparison.Ordinal)
-                || context.Request.Path.StartsWithSegments("/" + HealthServiceName, StringComparison.Ordinal);
-            if (grpcPath != context.Request.IsHttps)
+            // The TLS listener answers only authorized gRPC calls (GrpcAuthorization refuses the rest, counted).
+            bool grpcPath = context.Request.Path.StartsWithSegments("/" + AgentServiceName, StringComparison.OrdinalIgnoreCase)
+                || context.Request.Path.StartsWithSegments("/" + HealthServiceName, StringComparison.OrdinalIgnoreCase);
+            if (grpcPath && !context.Request.IsHttps)
             {
                 context.Response.StatusCode = StatusCodes.Status404NotFound;
                 return;
@@ -121,8 +125,10 @@ internal static class GrpcApi
 
             await next(context);
         });
+        app.Services.GetRequiredService<ClientCertificatePolicy>().Authorization.Use(app, context => context.Request.IsHttps);
         app.MapGrpcService<AgentGrpcService>();
-        app.MapGrpcService<HealthServiceImpl>();
+        // Grpc.HealthCheck's class cannot carry the attribute: every method of grpc.health.v1 reads.
+        app.MapGrpcService<HealthServiceImpl>().WithMetadata(new RequiresPermissionAttribute(GrpcPermission.Read));
     }
 
     private static X509Certificate2 LoadServerCertificate(GrpcOptions grpc) =>

@@ -1,3 +1,5 @@
+using MailAgent.Common;
+
 namespace MailAgent.Grpc;
 
 /// <summary>The gRPC API listener (section <c>Grpc</c>): TLS with required client certificates.</summary>
@@ -28,6 +30,13 @@ internal sealed class GrpcOptions
 
     public bool Enabled => !string.IsNullOrWhiteSpace(Listen);
 
-    public static IReadOnlySet<string> Names(string list) =>
-        list.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToHashSet(StringComparer.Ordinal);
+    /// <summary>
+    /// Optional comma-separated SHA-256 hashes (base64) of client certificates' SubjectPublicKeyInfo;
+    /// when set, a caller's key must be one of them as well as its CN on a list.
+    /// </summary>
+    public string ClientSpkiPins { get; set; } = "";
+
+    public GrpcClientLists ClientLists() => new(
+        GrpcClientLists.Parse(ReadClients), GrpcClientLists.Parse(WriteClients), GrpcClientLists.Parse(ClientSpkiPins),
+        "Grpc:ReadClients", "Grpc:WriteClients", "Grpc:ClientSpkiPins");
 }

@@ -55,7 +55,11 @@ internal static class CommandLine
           Grpc:Listen                   the API's ADDRESS:PORT (TLS, HTTP/2, client certificates); empty: off []
           Grpc:CertificateFile          the API's server certificate (PEM) []
           Grpc:KeyFile                  its private key []
-          Grpc:Clients                  client certificate CNs allowed to call, comma-separated; they chain to Tls:CaFile [control-plane]
+          Grpc:ReadClients              client certificate CNs allowed ListAgents, ListProviders, WatchProviders, comma-separated;
+                                        certificates chain to Tls:CaFile and hold exactly one CN []
+          Grpc:WriteClients             client certificate CNs allowed RollOutConfig (applied to every agent) []
+          Grpc:Clients                  old name of the read list; still read, read-only (never grants RollOutConfig) []
+          Grpc:ClientSpkiPins           optional base64 SHA-256 of allowed client keys' SubjectPublicKeyInfo []
           Scoring:EvaluationInterval    score every [00:00:02]; Scoring:* holds every number of docs/health-score.md
           Routing:ConnectionString      PostgreSQL (Npgsql) connection string; empty: the SQLite file []
           Routing:SqlitePath            the stand-alone routing table

@@ -24,7 +24,7 @@ internal static class RunCommand
         await context.Out.WriteLineAsync($"  Tls: CA {settings.Tls.CaFile}, client certificate {settings.Tls.CertificateFile}");
         await context.Out.WriteLineAsync($"  Connections: status every {settings.Connections.StatusInterval}, heartbeat timeout {settings.Connections.HeartbeatTimeout}, backoff {settings.Connections.BackoffMin} to {settings.Connections.BackoffMax}");
         await context.Out.WriteLineAsync($"  Http:Urls = {settings.Http.Urls}");
-        await context.Out.WriteLineAsync(settings.Grpc.Enabled ? $"  Grpc:Listen = {settings.Grpc.Listen}, Clients = {settings.Grpc.Clients}" : "  Grpc:Listen is empty: API off");
+        await context.Out.WriteLineAsync(settings.Grpc.Enabled ? $"  Grpc:Listen = {settings.Grpc.Listen}, ReadClients = {string.Join(',', settings.Grpc.ClientLists().ReadClients)}, WriteClients = {string.Join(',', settings.Grpc.ClientLists().WriteClients)}" : "  Grpc:Listen is empty: API off");
         await context.Out.WriteLineAsync($"  Scoring:EvaluationInterval = {settings.Scoring.EvaluationInterval}");
         await context.Out.WriteLineAsync(string.IsNullOrWhiteSpace(settings.Routing.ConnectionString)
             ? $"  Routing: SQLite {settings.Routing.SqlitePath}"

@@ -1,5 +1,6 @@
 using Google.Protobuf.WellKnownTypes;
 using Grpc.Core;
+using MailAgent.Common;
 using MailAgent.Protos.ControlPlane.V1;
 using MailControlPlane.Connections;
 using MailControlPlane.Scoring;
@@ -13,6 +14,7 @@ namespace MailControlPlane.Grpc;
 internal sealed class ControlPlaneGrpcService(AgentConnections connections, ProviderBoard board, ConfigRollout rollout, Routing.IRoutingOrderReader rows)
     : ControlPlaneService.ControlPlaneServiceBase
 {
+    [RequiresPermission(GrpcPermission.Read)]
     public override Task<ListAgentsResponse> ListAgents(ListAgentsRequest request, ServerCallContext context)
     {
         var response = new ListAgentsResponse();
@@ -20,6 +22,7 @@ internal sealed class ControlPlaneGrpcService(AgentConnections connections, Prov
         return Task.FromResult(response);
     }
 
+    [RequiresPermission(GrpcPermission.Read)]
     public override async Task<ListProvidersResponse> ListProviders(ListProvidersRequest request, ServerCallContext context)
     {
         HashSet<string>? active = null;
@@ -46,6 +49,7 @@ internal sealed class ControlPlaneGrpcService(AgentConnections connections, Prov
         return response;
     }
 
+    [RequiresPermission(GrpcPermission.Read)]
     public override async Task WatchProviders(WatchProvidersRequest request, IServerStreamWriter<ProviderHealth> responseStream, ServerCallContext context)
     {
         try
@@ -59,6 +63,7 @@ internal sealed class ControlPlaneGrpcService(AgentConnections connections, Prov
         }
     }
 
+    [RequiresPermission(GrpcPermission.Write)]
     public override async Task RollOutConfig(RollOutConfigRequest request, IServerStreamWriter<RollOutProgress> responseStream, ServerCallContext context)
     {
         if (rollout.Problem(request) is { } problem)

@@ -1,7 +1,9 @@
 using System.Net;
 using System.Security.Authentication;
 using System.Security.Cryptography.X509Certificates;
+using MailAgent.Common;
 using MailControlPlane.Registry;
+using Prometheus;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.AspNetCore.Server.Kestrel.Https;
 
@@ -12,14 +14,14 @@ internal static class GrpcApi
 {
     private const string ServiceName = "mailagent.controlplane.v1.ControlPlaneService";
 
-    public static void ConfigureListeners(KestrelServerOptions kestrel, HttpOptions http, GrpcApiOptions grpc, TlsOptions tls, TimeProvider time, ILogger logger)
+    public static void ConfigureListeners(KestrelServerOptions kestrel, HttpOptions http, GrpcApiOptions grpc, TlsOptions tls, TimeProvider time)
     {
         Listeners.ListenOnUrls(kestrel, http.Urls);
 
         if (!grpc.Enabled)
             return;
         var ca = CertificateChains.LoadCa(tls.CaFile);
-        var clients = grpc.ClientNames();
+        var api = kestrel.ApplicationServices.GetRequiredService<ApiAuthorization>();
         var certificate = X509Certificate2.CreateFromPemFile(grpc.CertificateFile, grpc.KeyFile);
         kestrel.Listen(IPEndPoint.Parse(grpc.Listen), listen =>
         {
@@ -28,35 +30,34 @@ internal static class GrpcApi
             {
                 https.ServerCertificate = certificate;
                 https.SslProtocols = SslProtocols.Tls12 | SslProtocols.Tls13;
-                https.ClientCertificateMode = ClientCertificateMode.RequireCertificate;
+                // Allow rather than Require, so that a caller without a certificate reaches the
+                // authorization middleware, which logs, counts and answers UNAUTHENTICATED. No call runs without one.
+                https.ClientCertificateMode = ClientCertificateMode.AllowCertificate;
                 https.ClientCertificateValidation = (client, _, _) =>
                 {
-                    if (!CertificateChains.ChainsTo(client, ca, time.GetUtcNow(), CertificateChains.ClientAuth, out string problem))
-                    {
-                        Log.ClientRejected(logger, client.Subject, problem);
-                        return false;
-                    }
-
-                    string cn = client.GetNameInfo(X509NameType.SimpleName, forIssuer: false);
-                    if (!clients.Contains(cn))
-                    {
-                        Log.ClientRejected(logger, client.Subject, "CN not on Grpc:Clients");
-                        return false;
-                    }
-
+                    var now = time.GetUtcNow();
+                    if (now < client.NotBefore.ToUniversalTime() || now > client.NotAfter.ToUniversalTime())
+                        return api.Refuse(GrpcRejectionReason.Expired, client.Subject, "TLS handshake", $"valid {client.NotBefore:u} to {client.NotAfter:u}");
+                    if (!CertificateChains.ChainsTo(client, ca, now, CertificateChains.ClientAuth, out string problem))
+                        return api.Refuse(GrpcRejectionReason.Untrusted, client.Subject, "TLS handshake", problem);
                     return true;
                 };
             });
         });
     }
 
-    /// <summary>Maps the service, and keeps gRPC off the plain listener and everything else off the TLS one.</summary>
+    /// <summary>
+    /// Maps the service, keeps gRPC off the plain listener and everything else off the TLS one, and
+    /// authorizes every call on the resolved endpoint (<see cref="RequiresPermissionAttribute"/> on
+    /// each method; a method without one is refused).
+    /// </summary>
     public static void MapGrpcApi(this WebApplication app)
     {
         app.Use(async (context, next) =>
         {
-            bool grpcPath = context.Request.Path.StartsWithSegments("/" + ServiceName, StringComparison.Ordinal);
-            if (grpcPath != context.Request.IsHttps)
+            // The TLS listener answers only authorized gRPC calls (GrpcAuthorization refuses the rest, counted).
+            bool grpcPath = context.Request.Path.StartsWithSegments("/" + ServiceName, StringComparison.OrdinalIgnoreCase);
+            if (grpcPath && !context.Request.IsHttps)
             {
                 context.Response.StatusCode = StatusCodes.Status404NotFound;
                 return;
@@ -64,6 +65,34 @@ internal static class GrpcApi
 
             await next(context);
         });
+        app.Services.GetRequiredService<ApiAuthorization>().Authorization.Use(app, context => context.Request.IsHttps);
         app.MapGrpcService<ControlPlaneGrpcService>();
+    }
+}
+
+/// <summary>The API's authorization and its rejections counter, <c>mailagent_cp_api_rejections_total{reason}</c>.</summary>
+internal sealed class ApiAuthorization
+{
+    private readonly Counter _rejections;
+    private readonly ILogger _logger;
+
+    public ApiAuthorization(GrpcClientLists lists, CollectorRegistry registry, ILogger<ApiAuthorization> logger)
+    {
+        _logger = logger;
+        _rejections = Prometheus.Metrics.WithCustomRegistry(registry).CreateCounter(
+            "mailagent_cp_api_rejections_total", "API callers turned away, by reason.", new CounterConfiguration { LabelNames = ["reason"] });
+        foreach (var label in GrpcRejectionReason.All)
+            _rejections.WithLabels(label);
+        Authorization = new GrpcAuthorization(lists, (reason, subject, remote, detail) => Refuse(reason, subject, remote, detail));
+    }
+
+    public GrpcAuthorization Authorization { get; }
+
+    /// <summary>Counts and logs a refusal; false, for the TLS handshake callback to return.</summary>
+    public bool Refuse(string reason, string subject, string remote, string detail)
+    {
+        _rejections.WithLabels(reason).Inc();
+        Log.ClientRejected(_logger, reason, subject, remote, detail);
+        return false;
     }
 }

@@ -20,8 +20,7 @@ internal static class ControlPlaneHost
         var builder = WebApplication.CreateSlimBuilder();
         if (settings.Grpc.Enabled)
             builder.WebHost.UseKestrelHttpsConfiguration();
-        builder.WebHost.ConfigureKestrel(kestrel => GrpcApi.ConfigureListeners(kestrel, settings.Http, settings.Grpc, settings.Tls, time,
-            kestrel.ApplicationServices.GetRequiredService<ILoggerFactory>().CreateLogger("MailControlPlane.Grpc")));
+        builder.WebHost.ConfigureKestrel(kestrel => GrpcApi.ConfigureListeners(kestrel, settings.Http, settings.Grpc, settings.Tls, time));
 
         var registry = Prometheus.Metrics.NewCustomRegistry();
         var services = builder.Services;
@@ -65,6 +64,7 @@ internal static class ControlPlaneHost
 
         services.AddSingleton<IRolloutTarget>(sp => new ConnectionRolloutTarget(sp.GetRequiredService<AgentConnections>(), time, settings.Connections.CallTimeout));
         services.AddSingleton(sp => new ConfigRollout(sp.GetRequiredService<IRolloutTarget>(), time));
+        services.AddSingleton(sp => new ApiAuthorization(settings.Grpc.ClientLists(), registry, sp.GetRequiredService<ILogger<ApiAuthorization>>()));
         services.AddGrpc();
         // Last, so that it may replace a registration (tests wrap the routing-table sink).
         configure?.Invoke(builder);

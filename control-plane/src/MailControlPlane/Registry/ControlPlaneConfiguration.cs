@@ -23,8 +23,12 @@ internal static class ControlPlaneConfiguration
     public const string DefaultFile = "/etc/mailagent/control-plane.json";
     public const string EnvironmentPrefix = "MAILAGENT_CP__";
 
+    /// <summary>The sections of control-plane.json; Agents is a list of objects.</summary>
+    public static readonly MailAgent.Common.ConfigurationShape Shape = new(
+        "control plane", ["Tls", "Connections", "Http", "Grpc", "Scoring", "Routing", "Log"], ["Agents"]);
+
     public static IConfigurationRoot Build(IReadOnlyList<string> args, out string? configFile, out List<string> errors) =>
-        MailAgent.Common.LayeredConfiguration.Build(args, DefaultFile, EnvironmentPrefix, out configFile, out errors);
+        MailAgent.Common.LayeredConfiguration.Build(args, DefaultFile, EnvironmentPrefix, out configFile, out errors, Shape);
 
     /// <summary>Reads and checks every section; returns the errors, one line each.</summary>
     public static List<string> Validate(IConfiguration config, out ControlPlaneSettings settings)
@@ -41,7 +45,7 @@ internal static class ControlPlaneConfiguration
         Bind(() => config.GetSection(TlsOptions.SectionName).Bind(tls, Strict), "Tls takes CaFile, CertificateFile and KeyFile (PEM paths)", errors);
         Bind(() => config.GetSection(ConnectionOptions.SectionName).Bind(connections, Strict), "Connections takes StatusInterval, HeartbeatTimeout, BackoffMin, BackoffMax and CallTimeout as hh:mm:ss", errors);
         Bind(() => config.GetSection(HttpOptions.SectionName).Bind(http, Strict), "Http takes Urls", errors);
-        Bind(() => config.GetSection(GrpcApiOptions.SectionName).Bind(grpc, Strict), "Grpc takes Listen (ADDRESS:PORT), CertificateFile, KeyFile and Clients (comma-separated CNs)", errors);
+        Bind(() => config.GetSection(GrpcApiOptions.SectionName).Bind(grpc, Strict), "Grpc takes Listen (ADDRESS:PORT), CertificateFile, KeyFile, ReadClients and WriteClients (comma-separated CNs), Clients (old name: read only) and ClientSpkiPins", errors);
         Bind(() => config.GetSection(ScoringOptions.SectionName).Bind(scoring, Strict), "Scoring takes the numbers of docs/health-score.md ('mailagent-control-plane help run' lists them)", errors);
         // The routing section checks itself (RoutingOptions.Load names key, value and what is valid).
         var routing = RoutingOptions.Load(config, errors);
@@ -150,8 +154,8 @@ internal static class ControlPlaneConfiguration
             return;
         if (!Listeners.TryParseListen(grpc.Listen, out _))
             errors.Add($"Grpc:Listen = '{grpc.Listen}' is not valid: use ADDRESS:PORT, e.g. 127.0.0.1:9171 or [::1]:9171 (port 0 picks a free port), or leave it empty to turn the API off");
-        if (grpc.ClientNames().Count == 0)
-            errors.Add("Grpc:Clients is empty: name the client certificate CNs allowed to call the API, comma-separated, e.g. control-plane");
+        if (grpc.ClientLists().ReadClients.Count == 0 && grpc.ClientLists().WriteClients.Count == 0)
+            errors.Add("Grpc:ReadClients and Grpc:WriteClients are empty: name the client certificate CNs allowed to read (ListAgents, ListProviders, WatchProviders) and to roll out configuration (RollOutConfig), comma-separated, e.g. Grpc:ReadClients=operator");
         if (string.IsNullOrWhiteSpace(tls.CaFile) || !File.Exists(tls.CaFile))
             errors.Add($"Grpc:Listen is set but Tls:CaFile = '{tls.CaFile}' is missing: API clients' certificates are checked against it");
         if (RequireFile(errors, "Grpc:CertificateFile", grpc.CertificateFile, "the API's PEM server certificate")

@@ -1,3 +1,5 @@
+using MailAgent.Common;
+
 namespace MailControlPlane.Registry;
 
 /// <summary>One agent the control plane dials (<c>Agents:N:…</c>).</summary>
@@ -73,13 +75,24 @@ internal sealed class GrpcApiOptions
 
     public string KeyFile { get; set; } = "";
 
-    /// <summary>Client certificate CNs allowed to call, comma-separated.</summary>
-    public string Clients { get; set; } = "control-plane";
+    /// <summary>Client certificate CNs allowed to read (ListAgents, ListProviders, WatchProviders), comma-separated.</summary>
+    public string ReadClients { get; set; } = "";
+
+    /// <summary>Client certificate CNs allowed to write (RollOutConfig, which the control plane applies to every agent), comma-separated.</summary>
+    public string WriteClients { get; set; } = "";
+
+    /// <summary>The old single list: still read, as an alias of <see cref="ReadClients"/> only (it never grants RollOutConfig).</summary>
+    public string Clients { get; set; } = "";
+
+    /// <summary>Optional SHA-256 hashes (base64) of allowed client keys' SubjectPublicKeyInfo, comma-separated.</summary>
+    public string ClientSpkiPins { get; set; } = "";
 
     public bool Enabled => !string.IsNullOrWhiteSpace(Listen);
 
-    public IReadOnlySet<string> ClientNames() =>
-        Clients.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToHashSet(StringComparer.Ordinal);
+    /// <summary>The lists in force: Grpc:Clients adds to the read list.</summary>
+    public GrpcClientLists ClientLists() => new(
+        GrpcClientLists.Parse(ReadClients + "," + Clients), GrpcClientLists.Parse(WriteClients), GrpcClientLists.Parse(ClientSpkiPins),
+        "Grpc:ReadClients", "Grpc:WriteClients", "Grpc:ClientSpkiPins");
 }
 
 /// <summary>The control plane's own log.</summary>

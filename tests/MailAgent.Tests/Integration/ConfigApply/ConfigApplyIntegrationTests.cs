@@ -70,7 +70,7 @@ public sealed class ConfigApplyIntegrationTests(PrivatePostfixFixture fixture, I
     [InlineData("transport_maps", "hash:/nonexistent/transport", "/nonexistent/transport.db, which does not exist")]
     public async Task Apply_BadRequest_RejectedAndMainCfByteIdentical(string name, string value, string reason)
     {
-        using var applier = Create("smtp_destination_rate_delay;smtp_destination_rate_delayy;smtpd_milters;transport_maps");
+        using var applier = Create("smtp_destination_rate_delay;smtp_destination_rate_delayy;smtpd_milters;transport_maps", dangerous: "transport_maps");
         byte[] before = File.ReadAllBytes(MainCf);
 
         var reply = await applier.ApplyAsync(Request((name, value)), default);
@@ -78,6 +78,30 @@ public sealed class ConfigApplyIntegrationTests(PrivatePostfixFixture fixture, I
         Assert.Equal(ConfigApplyResult.Rejected, reply.Result);
         Assert.Contains(reason, reply.Reason, StringComparison.Ordinal);
         Assert.Equal(before, File.ReadAllBytes(MainCf));
+    }
+
+    /// <summary>What a stolen write certificate tried: each is on the default allow-list, and each is refused by the default dangerous-change gate.</summary>
+    [ServerTheory("postfix")]
+    [InlineData("relayhost", "[evil.example]:25")]
+    [InlineData("transport_maps", "inline:{*=smtp:[evil.example]:25}")]
+    [InlineData("smtpd_milters", "inet:127.0.0.1:19199")]
+    [InlineData("header_checks", "regexp:/etc/shadow")]
+    [InlineData("smtpd_recipient_restrictions", "check_client_access regexp:/etc/shadow, permit_mynetworks, reject_unauth_destination")]
+    [InlineData("smtp_tls_mandatory_protocols", ">=SSLv3")]
+    public async Task Apply_DangerousChangeWithDefaultOptions_RejectedAndMainCfByteIdentical(string name, string value)
+    {
+        using var applier = Create();
+        byte[] before = File.ReadAllBytes(MainCf);
+
+        var reply = await applier.ApplyAsync(Request((name, value)), default);
+        var dryRun = await applier.ApplyAsync(Request((name, value)) with { DryRun = true }, default);
+
+        Assert.Equal(ConfigApplyResult.Rejected, reply.Result);
+        Assert.StartsWith(name + ": ", reply.Reason, StringComparison.Ordinal);
+        Assert.Contains("ConfigApply:AllowDangerous", reply.Reason, StringComparison.Ordinal);
+        Assert.Equal(ConfigApplyResult.Rejected, dryRun.Result);
+        Assert.Equal(before, File.ReadAllBytes(MainCf));
+        await AssertDeliversAsync("after the refused " + name);
     }
 
     [ServerFact("postfix")]
@@ -149,7 +173,7 @@ public sealed class ConfigApplyIntegrationTests(PrivatePostfixFixture fixture, I
         Assert.Equal(audit[0].GetProperty("new_hash").GetString(), audit[1].GetProperty("old_hash").GetString());
     }
 
-    private ConfigApplier Create(string? allowed = null)
+    private ConfigApplier Create(string? allowed = null, string dangerous = "")
     {
         var options = new ConfigApplyOptions
         {
@@ -159,6 +183,7 @@ public sealed class ConfigApplyIntegrationTests(PrivatePostfixFixture fixture, I
         };
         if (allowed != null)
             options.AllowedParameters = allowed;
+        options.AllowDangerous = dangerous;
         var settings = new ConfigApplierSettings(options, Postfix.ConfigDirectory, options.StagingDirectory, Postfix.LogPath,
             [$"127.0.0.1:{Postfix.SmtpPort}", $"127.0.0.1:{Postfix.SubmissionPort}"]);
         var control = new PostfixControl(new PostfixOptions { ConfigDirectory = Postfix.ConfigDirectory, PostfixPath = "/usr/sbin/postfix", PostconfPath = "/usr/sbin/postconf" });

@@ -234,6 +234,109 @@ public sealed class AgentGrpcTests : IAsyncLifetime
     }
 
     [ServerFact("postfix")]
+    public async Task EveryMethod_EveryIdentityAndPathVariant_OnlyTheDeclaredPermissionPassesAndEveryRefusalIsCounted()
+    {
+        var now = DateTimeOffset.UtcNow;
+        using var otherCa = AgentPki.CreateCa("control-plane", now.AddMinutes(-5), now.AddDays(30));
+        var identities = new (string Name, X509Certificate2? Certificate)[]
+        {
+            ("none", null),
+            ("untrusted", Reloaded(AgentPki.IssueClient(otherCa, "admin", now.AddMinutes(-5), now.AddDays(10)))),
+            ("expired", Reloaded(AgentPki.IssueClient(_ca, "admin", now.AddDays(-10), now.AddDays(-1)))),
+            ("unlisted", Client("stranger")),
+            ("read", Client("control-plane")),
+            ("write", Client("admin")),
+            // The last CN used to win: the allowed name last.
+            ("two CNs", GrpcCallMatrix.Issue(_ca, Subject("CN=stranger", "CN=admin"), now.AddMinutes(-5), now.AddDays(10))),
+            ("no CN", GrpcCallMatrix.Issue(_ca, Subject("O=admin", "OU=admin"), now.AddMinutes(-5), now.AddDays(10))),
+        };
+        var methods = GrpcCallMatrix.Methods(AgentService.Descriptor, global::Grpc.Health.V1.Health.Descriptor);
+        var declared = methods.ToDictionary(m => m.Path, m => DeclaredPermission(m.Method));
+        var before = await _agent.ScrapeAsync();
+        var expectedCounts = new Dictionary<string, int>();
+        var failures = new List<string>();
+
+        foreach (var (identity, certificate) in identities)
+        {
+            using var http = GrpcCallMatrix.Client(certificate, _ca);
+            foreach (var (path, method) in methods)
+            {
+                foreach (var (variant, make) in GrpcCallMatrix.PathVariants)
+                {
+                    string? reason = ExpectedRefusal(identity, variant, declared[path]);
+                    var (status, message) = await GrpcCallMatrix.CallAsync(http, _grpc, make(path));
+                    if (reason != null)
+                        expectedCounts[reason] = expectedCounts.GetValueOrDefault(reason) + 1;
+                    bool ok = reason switch
+                    {
+                        null => status is not (null or 7 or 16 or 12) && status < 1000,
+                        "untrusted" or "expired" => status == null,
+                        "no_certificate" => status == 16,
+                        _ => status == 7,
+                    };
+                    if (!ok)
+                        failures.Add($"{identity} {variant} {make(path)}: expected {reason ?? "through"}, got {status?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "TLS refused"} {message}");
+                }
+            }
+        }
+
+        foreach (var (_, certificate) in identities)
+            certificate?.Dispose();
+        Assert.True(failures.Count == 0, $"{failures.Count} calls went wrong:\n" + string.Join("\n", failures));
+        // Every refusal counted under its reason: exactly, except that a refused handshake may be tried again by the client.
+        var after = await Eventually.UntilAsync(
+            _ => _agent.ScrapeAsync(),
+            m => expectedCounts.All(e => Count(m, e.Key) - Count(before, e.Key) >= e.Value),
+            Deadline,
+            m => string.Join('\n', m.Split('\n').Where(l => l.StartsWith("mailagent_grpc_rejections_total", StringComparison.Ordinal))));
+        foreach (var reason in new[] { "no_certificate", "not_allowed", "non_canonical_path", "several_common_names", "no_common_name", "undeclared_permission", "unknown_method", "pin_mismatch" })
+            Assert.True(expectedCounts.GetValueOrDefault(reason) == Count(after, reason) - Count(before, reason),
+                $"{reason}: expected {expectedCounts.GetValueOrDefault(reason)} more, counted {Count(after, reason) - Count(before, reason)}");
+        Assert.Equal(["expired", "no_certificate", "no_common_name", "non_canonical_path", "not_allowed", "several_common_names", "untrusted"], expectedCounts.Keys.Order());
+    }
+
+    /// <summary>The permission a method declares on the service class; grpc.health.v1 is mapped as read. A method declaring none fails the test.</summary>
+    private static Common.GrpcPermission DeclaredPermission(Google.Protobuf.Reflection.MethodDescriptor method)
+    {
+        if (method.Service.FullName == "grpc.health.v1.Health")
+            return Common.GrpcPermission.Read;
+        var attribute = typeof(MailAgent.Grpc.AgentGrpcService).GetMethod(method.Name)?
+            .GetCustomAttributes(typeof(Common.RequiresPermissionAttribute), inherit: false).Cast<Common.RequiresPermissionAttribute>().SingleOrDefault();
+        Assert.True(attribute != null, $"{method.FullName} declares no [RequiresPermission]: nobody can call it; declare read or write");
+        return attribute.Permission;
+    }
+
+    private static string? ExpectedRefusal(string identity, string variant, Common.GrpcPermission needed) => identity switch
+    {
+        "untrusted" => "untrusted",
+        "expired" => "expired",
+        _ when variant != "canonical" => "non_canonical_path",
+        "none" => "no_certificate",
+        "two CNs" => "several_common_names",
+        "no CN" => "no_common_name",
+        "read" when needed == Common.GrpcPermission.Read => null,
+        "write" when needed == Common.GrpcPermission.Write => null,
+        _ => "not_allowed",
+    };
+
+    private static X500DistinguishedName Subject(params string[] names)
+    {
+        var builder = new X500DistinguishedNameBuilder();
+        foreach (var name in names)
+        {
+            var (key, value) = (name[..name.IndexOf('=', StringComparison.Ordinal)], name[(name.IndexOf('=', StringComparison.Ordinal) + 1)..]);
+            if (key == "CN")
+                builder.AddCommonName(value);
+            else if (key == "O")
+                builder.AddOrganizationName(value);
+            else
+                builder.AddOrganizationalUnitName(value);
+        }
+
+        return builder.Build();
+    }
+
+    [ServerFact("postfix")]
     public async Task WatchEvents_MissedEventsFellOutOfTheRing_ToldFirstThenGetsTheOldestHeld()
     {
         string log = Path.Combine(_dir, "small-ring.log");

@@ -92,7 +92,7 @@ public sealed class ControlPlaneEndToEndTests(ITestOutputHelper output) : IAsync
             $"Tls:CaFile={Pki("ca.crt")}", $"Tls:CertificateFile={Pki("client.crt")}", $"Tls:KeyFile={Pki("client.key")}",
             "Connections:StatusInterval=00:00:00.5", "Connections:HeartbeatTimeout=00:00:30", "Connections:BackoffMin=00:00:00.1",
             "Connections:BackoffMax=00:00:01", "Connections:CallTimeout=00:00:10",
-            "Http:Urls=http://127.0.0.1:0", "Grpc:Listen=127.0.0.1:0", $"Grpc:CertificateFile={Pki("agent.crt")}", $"Grpc:KeyFile={Pki("agent.key")}",
+            "Http:Urls=http://127.0.0.1:0", "Grpc:Listen=127.0.0.1:0", $"Grpc:CertificateFile={Pki("agent.crt")}", $"Grpc:KeyFile={Pki("agent.key")}", "Grpc:ReadClients=control-plane",
             // Fast versions of docs/health-score.md's numbers (FailedBelow is the default, 50: delivery and
             // reputation together take at most 55 points, so a server refusing everything bottoms out at 45).
             // The ejection outlasts the delivery window, so that probation starts once the failures aged out.
