@@ -1,6 +1,5 @@
 using Google.Protobuf.WellKnownTypes;
 using Grpc.Core;
-using MailAgent.Common;
 using MailAgent.Protos.V1;
 
 namespace MailAgent.Grpc;

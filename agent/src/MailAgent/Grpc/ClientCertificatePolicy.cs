@@ -1,5 +1,4 @@
 using System.Security.Cryptography.X509Certificates;
-using MailAgent.Common;
 using Prometheus;
 
 namespace MailAgent.Grpc;

@@ -1,4 +1,3 @@
-using MailAgent.Common;
 
 namespace MailAgent.Grpc;
 

@@ -1,6 +1,5 @@
 using Google.Protobuf.WellKnownTypes;
 using Grpc.Core;
-using MailAgent.Common;
 using MailAgent.Protos.ControlPlane.V1;
 using MailControlPlane.Connections;
 using MailControlPlane.Scoring;

@@ -1,7 +1,6 @@
 using System.Net;
 using System.Security.Authentication;
 using System.Security.Cryptography.X509Certificates;
-using MailAgent.Common;
 using MailControlPlane.Registry;
 using Prometheus;
 using Microsoft.AspNetCore.Server.Kestrel.Core;

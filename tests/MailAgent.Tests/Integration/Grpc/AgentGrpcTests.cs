@@ -296,17 +296,17 @@ public sealed class AgentGrpcTests : IAsyncLifetime
     }
 
     /// <summary>The permission a method declares on the service class; grpc.health.v1 is mapped as read. A method declaring none fails the test.</summary>
-    private static Common.GrpcPermission DeclaredPermission(Google.Protobuf.Reflection.MethodDescriptor method)
+    private static global::MailAgent.Common.GrpcPermission DeclaredPermission(Google.Protobuf.Reflection.MethodDescriptor method)
     {
         if (method.Service.FullName == "grpc.health.v1.Health")
-            return Common.GrpcPermission.Read;
+            return global::MailAgent.Common.GrpcPermission.Read;
         var attribute = typeof(MailAgent.Grpc.AgentGrpcService).GetMethod(method.Name)?
-            .GetCustomAttributes(typeof(Common.RequiresPermissionAttribute), inherit: false).Cast<Common.RequiresPermissionAttribute>().SingleOrDefault();
+            .GetCustomAttributes(typeof(global::MailAgent.Common.RequiresPermissionAttribute), inherit: false).Cast<global::MailAgent.Common.RequiresPermissionAttribute>().SingleOrDefault();
         Assert.True(attribute != null, $"{method.FullName} declares no [RequiresPermission]: nobody can call it; declare read or write");
         return attribute.Permission;
     }
 
-    private static string? ExpectedRefusal(string identity, string variant, Common.GrpcPermission needed) => identity switch
+    private static string? ExpectedRefusal(string identity, string variant, global::MailAgent.Common.GrpcPermission needed) => identity switch
     {
         "untrusted" => "untrusted",
         "expired" => "expired",
@@ -314,8 +314,8 @@ public sealed class AgentGrpcTests : IAsyncLifetime
         "none" => "no_certificate",
         "two CNs" => "several_common_names",
         "no CN" => "no_common_name",
-        "read" when needed == Common.GrpcPermission.Read => null,
-        "write" when needed == Common.GrpcPermission.Write => null,
+        "read" when needed == global::MailAgent.Common.GrpcPermission.Read => null,
+        "write" when needed == global::MailAgent.Common.GrpcPermission.Write => null,
         _ => "not_allowed",
     };
 

@@ -3,7 +3,6 @@ using System.Security.Cryptography.X509Certificates;
 using Grpc.AspNetCore.Server;
 using Grpc.Core;
 using Grpc.Net.Client;
-using MailAgent.Common;
 using MailAgent.Protos.ControlPlane.V1;
 using MailAgent.Protos.V1;
 using MailAgent.Tests.Integration.Grpc;
