@@ -5,10 +5,10 @@ DOTNET ?= dotnet
 CONFIG ?= Release
 DEBS := postfix opendkim opendkim-tools prometheus pflogsumm prometheus-postfix-exporter \
         dnsmasq-base postgresql sqlite3 clang zlib1g-dev lintian python3 procps iproute2 util-linux \
-        hyperfine time dpkg-dev logrotate
+        hyperfine time dpkg-dev logrotate chromium
 AGENT := agent/src/MailAgent/bin/$(CONFIG)/net10.0/mailagent
 
-.PHONY: help deps build test run publish deb bench bench-micro clean
+.PHONY: help deps build test test-unit run publish deb bench bench-micro bench-control-plane clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -27,6 +27,9 @@ build: ## build every project
 test: deps build ## install what the tests need, build, run every test
 	bash tests/run-tests.sh $(CONFIG)
 
+test-unit: build ## the unit tests only (no servers, no root, seconds); prints 'N passed, N failed'
+	bash tests/run-tests.sh $(CONFIG) unit
+
 run: build ## two agents and the control plane with a SQLite routing table, on the bundled corpus (Ctrl-C stops all)
 	bash scripts/run-local.sh $(CONFIG)
 
@@ -38,6 +41,9 @@ deb: ## mailagent and mailagent-control-plane .deb packages in artifacts/deb/ (p
 
 bench: build publish ## end-to-end benchmarks against peers on a 2-million-line log (bench/README.md)
 	MAILAGENT=artifacts/aot/mailagent bash bench/e2e/run.sh $(CONFIG)
+
+bench-control-plane: build ## the control plane against 1,000 and 5,000 simulated agents (bench/control-plane/README.md)
+	$(DOTNET) bench/control-plane/ControlPlaneBench/bin/$(CONFIG)/net10.0/ControlPlaneBench.dll --agents $${AGENTS:-1000,5000}
 
 bench-micro: ## BenchmarkDotNet parser benchmark
 	$(DOTNET) run -c Release --project bench/MailAgent.Benchmarks -- --filter '*'

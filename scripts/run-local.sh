@@ -88,6 +88,7 @@ routing_order() {
 cat <<MSG
 
 Everything runs (agents: oregon pid ${pids[0]}, virginia pid ${pids[1]}; control plane pid ${pids[2]}).
+  status page:    http://127.0.0.1:$((base + 10))/   (routing order, score charts, agents; refreshes live)
   control plane:  http://127.0.0.1:$((base + 10))/health   http://127.0.0.1:$((base + 10))/metrics
                   gRPC API https://127.0.0.1:$((base + 11)) (mailagent.controlplane.v1, client certificate .run/pki/client.crt)
   oregon agent:   http://127.0.0.1:$base/metrics   /health     gRPC https://127.0.0.1:$((base + 1))

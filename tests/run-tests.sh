@@ -3,6 +3,9 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 config=${1:-Release}
+# 'unit': only the tests not tagged [Trait("Category","Integration")]: no servers, no root, no packaging.
+filter=()
+if [ "${2:-}" = unit ]; then filter=(--filter "Category!=Integration"); SKIP_PACKAGING=1; fi
 results=$(mktemp -d)
 # The Debian packages: built, checked and installed before the tests (InstalledPackageTests runs
 # the installed agent against the private Postfix instance), always purged afterwards.
@@ -15,7 +18,7 @@ if [ "${SKIP_PACKAGING:-0}" != 1 ]; then
 else
   trap 'rm -rf "$results"' EXIT
 fi
-dotnet test MailAgent.sln -c "$config" --no-build -nologo \
+dotnet test MailAgent.sln -c "$config" --no-build -nologo "${filter[@]}" \
   --logger "trx;LogFilePrefix=run" --results-directory "$results" --logger "console;verbosity=normal" 2>&1 | tee "$results/console.txt"
 rc=${PIPESTATUS[0]}
 passed=0; failed=0; skipped=0

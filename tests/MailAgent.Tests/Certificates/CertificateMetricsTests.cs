@@ -3,7 +3,7 @@ using Microsoft.Extensions.Time.Testing;
 
 namespace MailAgent.Tests.Certificates;
 
-/// <summary>metrics.md's mailagent_tls_certificate_expiry_seconds: seconds until notAfter, as of the scrape.</summary>
+/// <summary>docs/metrics.md's mailagent_tls_certificate_expiry_seconds: seconds until notAfter, as of the scrape.</summary>
 public sealed class CertificateMetricsTests
 {
     [Fact]

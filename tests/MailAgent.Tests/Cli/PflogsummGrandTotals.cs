@@ -82,7 +82,7 @@ internal static partial class PflogsummGrandTotals
     /// <summary>
     /// Compares every Grand Totals field with the replay JSON's exact count, as pflogsumm would print it;
     /// returns one line per disagreement. Byte totals may be a little lower in pflogsumm: it keys sizes
-    /// by queue ID, so a queue ID reused later in the log counts its size once (metrics.md). 0.1% below
+    /// by queue ID, so a queue ID reused later in the log counts its size once (docs/metrics.md). 0.1% below
     /// our exact count is allowed, measured on pflogsumm's lowest possible value, never more than ours.
     /// </summary>
     public static List<string> Mismatches(JsonElement replay, IReadOnlyDictionary<string, PflogsummNumber> pflogsumm)

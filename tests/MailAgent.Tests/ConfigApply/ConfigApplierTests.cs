@@ -302,12 +302,106 @@ public sealed class ConfigApplierTests : IDisposable
         Assert.Contains("both set and removed", reply.Reason, StringComparison.Ordinal);
     }
 
-    private ConfigApplier Create(string? allowed = null)
+    [Fact]
+    public async Task Apply_RollbackLeavesAThrottlingMaster_StoppedAndStartedVerifiedAndNextApplyApplies()
+    {
+        // Like smtpd_client_connection_count_limit = many: smtpd dies at once, the master throttles it,
+        // and a reload with the old main.cf does not clear the throttle; only stop and start do.
+        bool throttled = false;
+        _postfix.OnReload = () =>
+        {
+            if (File.ReadAllText(MainCf).Contains("message_size_limit = many", StringComparison.Ordinal))
+            {
+                File.AppendAllText(LogPath, "Dec  6 03:00:00 mail postfix/smtpd[9]: fatal: bad numerical configuration: message_size_limit = many\n"
+                    + "Dec  6 03:00:00 mail postfix/master[1]: warning: /usr/lib/postfix/sbin/smtpd: bad command startup -- throttling\n");
+                throttled = true;
+            }
+
+            return Task.CompletedTask;
+        };
+        _postfix.OnStart = () => throttled = false;
+        using var applier = Create(probe: () => throttled ? "no SMTP reply" : null);
+
+        var rollback = await applier.ApplyAsync(Request(("message_size_limit", "many")), default);
+        var next = await applier.ApplyAsync(Request(("smtp_destination_rate_delay", "5s")), default);
+
+        Assert.Equal(ConfigApplyResult.RolledBack, rollback.Result);
+        Assert.Contains(rollback.Messages, m => m.Contains("throttling", StringComparison.Ordinal) && m.Contains("stopping and starting", StringComparison.Ordinal));
+        Assert.Contains(rollback.Messages, m => m.StartsWith("verified after the rollback:", StringComparison.Ordinal));
+        Assert.Contains("postfix stop", _postfix.Calls);
+        Assert.Equal(ConfigApplyResult.Applied, next.Result);
+    }
+
+    [Fact]
+    public async Task Apply_AfterARollbackPostfixStillDown_NextApplyRefusedAsRecoveringNotRolledBack()
+    {
+        bool serving = true;
+        _postfix.OnReload = () =>
+        {
+            serving = false; // whatever the config, Postfix does not answer for now
+            return Task.CompletedTask;
+        };
+        using var applier = Create(probe: () => serving ? null : "no SMTP reply");
+        var rollback = await applier.ApplyAsync(Request(("smtp_destination_rate_delay", "5s")), default);
+        byte[] before = File.ReadAllBytes(MainCf);
+        int reloads = _postfix.Calls.Count(c => c == "postfix reload");
+
+        var refused = await applier.ApplyAsync(Request(("relayhost", "[other.example]:25")), default);
+        byte[] afterRefused = File.ReadAllBytes(MainCf);
+        serving = true;
+        _postfix.OnReload = () => Task.CompletedTask;
+        var later = await applier.ApplyAsync(Request(("relayhost", "[other.example]:25")), default);
+
+        Assert.Equal(ConfigApplyResult.RolledBack, rollback.Result);
+        Assert.Contains("does not serve yet", rollback.Reason, StringComparison.Ordinal);
+        Assert.Equal(ConfigApplyResult.Rejected, refused.Result);
+        Assert.Contains("Postfix is still recovering from the previous rollback", refused.Reason, StringComparison.Ordinal);
+        Assert.Equal(reloads, _postfix.Calls.Count(c => c == "postfix reload") - 1); // only the later apply reloaded
+        Assert.Equal(before, afterRefused);
+        Assert.Equal(ConfigApplyResult.Applied, later.Result);
+    }
+
+    [Fact]
+    public async Task Apply_SameIdempotencyKeyAfterRestart_FirstReplyAgain()
+    {
+        var request = Request(("smtp_destination_rate_delay", "5s")) with { IdempotencyKey = "change-42" };
+        ConfigApplyReply first;
+        using (var applier = Create())
+            first = await applier.ApplyAsync(request, default);
+        File.WriteAllText(MainCf, InitialMainCf); // someone reverted it by hand
+
+        using var restarted = Create();
+        var again = await restarted.ApplyAsync(request, default);
+
+        Assert.Equal(ConfigApplyResult.Applied, first.Result);
+        Assert.Equal(ConfigApplyResult.Applied, again.Result);
+        Assert.Contains(again.Messages, m => m.Contains("seen before", StringComparison.Ordinal));
+        Assert.Equal(InitialMainCf, File.ReadAllText(MainCf));
+        Assert.True(File.Exists(Path.Combine(_options.StagingDirectory, "idempotency.json")));
+    }
+
+    [Fact]
+    public async Task Apply_MainCfOwnedByAnotherUser_KeepsOwnerAndMode()
+    {
+        if (!OperatingSystem.IsLinux() || Environment.UserName != "root")
+            return; // giving main.cf another owner needs root (the suite runs as root, see README)
+        File.SetUnixFileMode(MainCf, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead);
+        Assert.True(FileOwner.Set(MainCf, (65534, 65534)));
+        using var applier = Create();
+
+        var reply = await applier.ApplyAsync(Request(("smtp_destination_rate_delay", "5s")), default);
+
+        Assert.Equal(ConfigApplyResult.Applied, reply.Result);
+        Assert.Equal((65534u, 65534u), FileOwner.Of(MainCf));
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead, File.GetUnixFileMode(MainCf));
+    }
+
+    private ConfigApplier Create(string? allowed = null, Func<string?>? probe = null)
     {
         if (allowed != null)
             _options.AllowedParameters = allowed;
-        var settings = new ConfigApplierSettings(_options, ConfigDirectory, _options.StagingDirectory, LogPath, []);
-        return new ConfigApplier(settings, _postfix, (_, _) => Task.FromResult<string?>(null), new ConfigAuditLog(_options.AuditLogPath, TimeProvider.System, NullLogger.Instance),
+        var settings = new ConfigApplierSettings(_options, ConfigDirectory, _options.StagingDirectory, LogPath, probe == null ? [] : ["127.0.0.1:25"]);
+        return new ConfigApplier(settings, _postfix, (_, _) => Task.FromResult(probe?.Invoke()), new ConfigAuditLog(_options.AuditLogPath, TimeProvider.System, NullLogger.Instance),
             Prometheus.Metrics.NewCustomRegistry(), TimeProvider.System, NullLogger.Instance);
     }
 

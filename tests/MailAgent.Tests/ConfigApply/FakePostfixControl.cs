@@ -23,6 +23,9 @@ internal sealed class FakePostfixControl : IPostfixControl
     /// <summary>Runs inside every reload; a test blocks it to hold an apply in the middle.</summary>
     public Func<Task> OnReload { get; set; } = () => Task.CompletedTask;
 
+    /// <summary>Runs on every <c>postfix start</c>.</summary>
+    public Action OnStart { get; set; } = () => { };
+
     public PostfixRun ReloadResult { get; set; } = new(true, 0, "", "");
 
     public PostfixRun StatusResult { get; set; } = new(true, 0, "", "");
@@ -48,6 +51,9 @@ internal sealed class FakePostfixControl : IPostfixControl
                     return StatusResult;
                 case "check":
                     return CheckResult;
+                case "start":
+                    OnStart();
+                    return new PostfixRun(true, 0, "", "");
                 default:
                     return new PostfixRun(true, 0, "", "");
             }

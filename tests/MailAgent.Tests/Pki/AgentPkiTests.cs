@@ -15,6 +15,28 @@ public sealed class AgentPkiTests : IDisposable
     }
 
     [Fact]
+    public void Issue_ExistingCa_OneMoreServerCertificateChainingToItNeverOverwritten()
+    {
+        var files = AgentPki.Init(_dir, "agent-test", "control-plane", 30, [], TimeProvider.System);
+
+        var (certificatePath, keyPath) = AgentPki.Issue(_dir, "postfix-frankfurt", 30, ["mx3.example.test"], TimeProvider.System);
+
+        using var ca = X509Certificate2.CreateFromPemFile(files.CaCertificate, files.CaKey);
+        using var issued = X509Certificate2.CreateFromPemFile(certificatePath, keyPath);
+        Assert.Equal(Path.Combine(_dir, "postfix-frankfurt.crt"), certificatePath);
+        Assert.Equal("postfix-frankfurt", issued.GetNameInfo(X509NameType.SimpleName, false));
+        Assert.True(Chains(issued, ca));
+        var san = issued.Extensions.OfType<X509SubjectAlternativeNameExtension>().Single();
+        Assert.Contains("postfix-frankfurt", san.EnumerateDnsNames());
+        Assert.Contains("mx3.example.test", san.EnumerateDnsNames());
+        Assert.Contains(System.Net.IPAddress.Loopback, san.EnumerateIPAddresses());
+        if (!OperatingSystem.IsWindows())
+            Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(keyPath));
+        Assert.Throws<IOException>(() => AgentPki.Issue(_dir, "postfix-frankfurt", 30, [], TimeProvider.System));
+        Assert.Throws<IOException>(() => AgentPki.Issue(Path.Combine(_dir, "nowhere"), "postfix-paris", 30, [], TimeProvider.System));
+    }
+
+    [Fact]
     public void Init_Defaults_WritesChainingCertificatesAndPrivateKeys()
     {
         var files = AgentPki.Init(_dir, "agent-test", "control-plane", 30, ["mail.example.test"], TimeProvider.System);

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using MailControlPlane.Connections;
 using MailControlPlane.Hosting;
 using MailControlPlane.Routing;
 using MailControlPlane.Scoring;

@@ -37,30 +37,4 @@ public sealed class RoutingOptionsTests
 
         Assert.Contains(errors, e => e.Contains(expected, StringComparison.Ordinal));
     }
-
-    [Theory]
-    [InlineData(1, 1000)]
-    [InlineData(2, 2000)]
-    [InlineData(3, 4000)]
-    [InlineData(10, 10000)]
-    public void Backoff_NoJitter_DoublesUpToMax(int failures, int expectedMs)
-    {
-        var delay = RoutingTableWriter.Backoff(failures, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(10), 0.5);
-
-        Assert.Equal(TimeSpan.FromMilliseconds(expectedMs), delay);
-    }
-
-    [Fact]
-    public void Backoff_Jitter_StaysWithinTwentyPercentAndBounds()
-    {
-        var low = RoutingTableWriter.Backoff(3, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(10), 0);
-        var high = RoutingTableWriter.Backoff(3, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(10), 1);
-        var capped = RoutingTableWriter.Backoff(30, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(10), 1);
-        var floor = RoutingTableWriter.Backoff(1, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(10), 0);
-
-        Assert.Equal(TimeSpan.FromMilliseconds(3200), low);
-        Assert.Equal(TimeSpan.FromMilliseconds(4800), high);
-        Assert.Equal(TimeSpan.FromSeconds(10), capped);
-        Assert.Equal(TimeSpan.FromSeconds(1), floor);
-    }
 }

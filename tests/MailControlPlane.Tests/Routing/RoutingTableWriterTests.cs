@@ -61,7 +61,7 @@ public sealed class RoutingTableWriterTests
         writer.Enqueue(HealthLogEntries.From(Assessment("postfix-oregon", 20, ProviderState.Failed, active: false, reason: "second"), HealthLogEntries.StateChange));
         await Eventually.UntilAsync(() => store.Attempts, n => n >= 1, Timeout, n => $"{n} attempts");
 
-        // Backoff 2 s, 4 s, 8 s (±20%): 1.5 s later nothing was retried; as the clock moves on, it is.
+        // Backoff 2 s, then 2-4 s, 4-8 s (never below RetryMinDelay): 1.5 s later nothing was retried; as the clock moves on, it is.
         time.Advance(TimeSpan.FromSeconds(1.5));
         await Task.Yield();
         Assert.Equal(1, store.Attempts);
@@ -179,6 +179,9 @@ public sealed class RoutingTableWriterTests
 
             return Task.CompletedTask;
         }
+
+        public Task<IReadOnlyList<string>> CreateMissingProvidersAsync(IReadOnlyList<string> providerNames, CancellationToken cancellationToken) =>
+            Task.FromResult<IReadOnlyList<string>>([]);
 
         public Task<IReadOnlyList<string>> ActiveEmailProvidersAsync(CancellationToken cancellationToken) =>
             Task.FromResult<IReadOnlyList<string>>(["postfix-oregon", "elastic-email"]);

@@ -116,6 +116,42 @@ public sealed class SqliteRoutingTableWriterTests : IDisposable
         Assert.Equal(0L, Scalar<long>("SELECT COUNT(*) FROM messaging_provider_health_logs WHERE provider_id IS NULL OR check_type <> 'agent_health' OR status <> 'failed'"));
     }
 
+    [Fact]
+    public async Task WriteProviders_TwelveHundredInOneCall_EachRowOnceUnknownNamesZeroHealthLogsInOrder()
+    {
+        Directory.CreateDirectory(Path.GetDirectoryName(DbPath)!);
+        Execute(RoutingTableSchema.SqliteTables);
+        Execute(string.Join("\n", Enumerable.Range(0, 1500).Select(i =>
+            $"INSERT INTO messaging_providers (provider_type, provider_name, credentials_encrypted, credentials_iv, config, is_active) VALUES ('email', 'host-{i:0000}', '', '', '{{\"priority\": {i}}}', 1);")));
+        Execute("INSERT INTO messaging_providers (provider_type, provider_name, credentials_encrypted, credentials_iv, config, is_active, deleted_at) VALUES ('email', 'host-0001', '', '', '{}', 1, '2026-01-01');");
+        var options = FastOptions(sqlitePath: DbPath);
+        options.SeedStandalone = false;
+        var store = new SqliteRoutingStore(options, Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance);
+        Assert.True(await store.TryLeadAsync(CancellationToken.None));
+
+        var updates = Enumerable.Range(0, 1200).Select(i => new ProviderRowUpdate($"host-{i:0000}", i % 101, i % 2 == 0))
+            .Append(new ProviderRowUpdate("nobody", 50, true)).ToList();
+        var changed = await store.WriteProvidersAsync(updates, CancellationToken.None);
+
+        Assert.Equal(1201, changed.Count);
+        Assert.Equal(0, changed["nobody"]);
+        Assert.All(changed.Where(c => c.Key != "nobody"), c => Assert.Equal(1, c.Value));
+        Assert.Equal(1200L, Scalar<long>("SELECT COUNT(*) FROM messaging_providers WHERE json_extract(config, '$.health_score') IS NOT NULL"));
+        Assert.Equal(1199L % 101, Scalar<long>("SELECT json_extract(config, '$.health_score') FROM messaging_providers WHERE provider_name = 'host-1199'"));
+        Assert.Equal(0L, Scalar<long>("SELECT is_active FROM messaging_providers WHERE provider_name = 'host-1199'"));
+        Assert.Equal(1L, Scalar<long>("SELECT is_active FROM messaging_providers WHERE provider_name = 'host-1300'"));
+        Assert.Equal(0L, Scalar<long>("SELECT COUNT(*) FROM messaging_providers WHERE deleted_at IS NOT NULL AND json_extract(config, '$.health_score') IS NOT NULL"));
+
+        var at = DateTimeOffset.Parse("2026-12-06T01:00:00Z", System.Globalization.CultureInfo.InvariantCulture);
+        var entries = Enumerable.Range(0, 1300).Select(i => new HealthLogEntry($"host-{i % 7:0000}", "healthy", $"row {i}", "{\"kind\":\"periodic\"}", at.AddSeconds(i))).ToList();
+        await store.WriteHealthLogsAsync(entries, CancellationToken.None);
+
+        Assert.Equal(1300L, Scalar<long>("SELECT COUNT(*) FROM messaging_provider_health_logs"));
+        Assert.Equal(0L, Scalar<long>("SELECT COUNT(*) FROM messaging_provider_health_logs a JOIN messaging_provider_health_logs b ON b.id > a.id AND b.checked_at < a.checked_at"));
+        Assert.Equal("row 1299", Scalar<string>("SELECT error_message FROM messaging_provider_health_logs ORDER BY id DESC LIMIT 1"));
+        Assert.Equal(0L, Scalar<long>("SELECT COUNT(*) FROM messaging_provider_health_logs WHERE provider_id IS NULL"));
+    }
+
     private void CreateWithRows()
     {
         Directory.CreateDirectory(Path.GetDirectoryName(DbPath)!);

@@ -114,7 +114,7 @@ public sealed class HealthScorerDeliveryTests
     public void Evaluate_EveryDeliveryFailing_FailsWithDefaults()
     {
         // Every delivery refused or unreachable, everything else healthy: the soft score floors at
-        // 45 (delivery and reputation weigh 55). With health-score.md's failed threshold of 40 such a
+        // 45 (delivery and reputation weigh 55). With docs/health-score.md's failed threshold of 40 such a
         // host would stay degraded for ever; the default threshold (50) fails and then deactivates it.
         var f = new ScoringFixture();
         Assert.Equal(50, f.Options.FailedBelow);

@@ -24,7 +24,7 @@ internal sealed class ScoringFixture
     public static ScoringOptions StateOptions() => new()
     {
         JitterSeed = 7,
-        // health-score.md's failed threshold, which these state tests walk around (the product default is 50).
+        // docs/health-score.md's failed threshold, which these state tests walk around (the product default is 50).
         FailedBelow = 40,
         // the first design's 2-minute ejection, whose growth these tests measure (the product default is 30 s).
         EjectionBase = TimeSpan.FromMinutes(2),

@@ -39,6 +39,32 @@ internal static class AgentPki
         return files;
     }
 
+    /// <summary>
+    /// One more agent's server certificate from an existing CA (ca.crt and ca.key in <paramref name="caDirectory"/>),
+    /// as NAME.crt and NAME.key beside them; keys 0600, never overwritten.
+    /// </summary>
+    public static (string Certificate, string Key) Issue(string caDirectory, string agentName, int days, IEnumerable<string> extraSans, TimeProvider time)
+    {
+        string caCertificate = Path.Combine(caDirectory, "ca.crt");
+        string caKey = Path.Combine(caDirectory, "ca.key");
+        foreach (var needed in new[] { caCertificate, caKey }.Where(f => !File.Exists(f)))
+            throw new IOException($"{needed}: no such file; --ca-dir must hold the ca.crt and ca.key that 'mailagent pki init' made");
+        if (agentName.IndexOfAny(Path.GetInvalidFileNameChars()) >= 0 || agentName is "ca" or "agent" or "client")
+            throw new IOException($"--agent-name '{agentName}' cannot name the files: use a host name such as postfix-frankfurt");
+        string certificate = Path.Combine(caDirectory, agentName + ".crt");
+        string key = Path.Combine(caDirectory, agentName + ".key");
+        foreach (var existing in new[] { certificate, key }.Where(File.Exists))
+            throw new IOException($"{existing} already exists: pki issue never overwrites; remove it first to issue again");
+
+        using var ca = X509Certificate2.CreateFromPemFile(caCertificate, caKey);
+        var now = time.GetUtcNow();
+        if (ca.NotAfter <= now.UtcDateTime)
+            throw new IOException($"{caCertificate} expired on {ca.NotAfter:u}: make a new CA with 'mailagent pki init'");
+        using var agent = IssueServer(ca, agentName, ServerNames(agentName, extraSans), now.AddMinutes(-5), now.AddDays(days));
+        WritePem(agent, certificate, key);
+        return (certificate, key);
+    }
+
     /// <summary>The server certificate's names: loopback, the host name, the agent name and any extras.</summary>
     public static IReadOnlyList<string> ServerNames(string agentName, IEnumerable<string> extraSans)
     {

@@ -4,7 +4,7 @@ using Prometheus;
 namespace MailAgent.Certificates;
 
 /// <summary>
-/// <c>mailagent_tls_certificate_expiry_seconds{path}</c> (metrics.md: seconds until notAfter, computed
+/// <c>mailagent_tls_certificate_expiry_seconds{path}</c> (docs/metrics.md: seconds until notAfter, computed
 /// at each scrape) and <c>mailagent_cert_reloads_total{result}</c>. <c>path</c> is the certificate
 /// file, or <c>starttls://host:port</c> / <c>tls://host:port</c> for the certificate an endpoint serves;
 /// labels are bounded by the configured files and endpoints.

@@ -1,5 +1,4 @@
-using System.Globalization;
-using MailAgent.Health.Checks;
+using static MailAgent.Common.ConfigChecks;
 
 namespace MailAgent.Certificates;
 
@@ -112,10 +111,4 @@ internal sealed class CertificateOptions
     }
 
     private static string[] Split(string value) => value.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
-
-    private static void Range(List<string> errors, string key, TimeSpan value, TimeSpan min, TimeSpan max)
-    {
-        if (value < min || value > max)
-            errors.Add($"{key} = {value.ToString("c", CultureInfo.InvariantCulture)} is not valid: use {min} to {max}");
-    }
 }

@@ -13,6 +13,7 @@ internal static class CommandLine
           mailagent check-config [--config FILE] [Section:Key=value ...]
           mailagent apply-config FILE [--dry-run] [--expected-hash HASH]   change main.cf safely
           mailagent pki init --dir DIR [--agent-name NAME] [--client-name NAME] [--days N]
+          mailagent pki issue --ca-dir DIR --agent-name NAME [--san NAME ...]   one more agent's certificate
           mailagent cert-deployed [--config FILE] [Section:Key=value ...]   certbot deploy hook
           mailagent version
           mailagent help [COMMAND]   also: mailagent COMMAND --help
@@ -56,7 +57,7 @@ internal static class CommandLine
             case "cert-deployed":
                 return await CertDeployedCommand.RunAsync(rest, context, Environment.GetEnvironmentVariable("RENEWED_LINEAGE"));
             case "version" or "--version":
-                await context.Out.WriteLineAsync($"mailagent {AgentVersion.Text}");
+                await context.Out.WriteLineAsync($"mailagent {ProductVersion.Text}");
                 await context.Out.FlushAsync();
                 return 0;
             case "help" or "--help" or "-h":
@@ -67,12 +68,4 @@ internal static class CommandLine
                 return context.UsageError($"mailagent: unknown command '{args[0]}'", Usage);
         }
     }
-}
-
-/// <summary>The agent's version as built.</summary>
-internal static class AgentVersion
-{
-    public static string Text { get; } =
-        typeof(AgentVersion).Assembly.GetCustomAttributes(typeof(System.Reflection.AssemblyInformationalVersionAttribute), false)
-            .OfType<System.Reflection.AssemblyInformationalVersionAttribute>().FirstOrDefault()?.InformationalVersion ?? "0.0.0";
 }

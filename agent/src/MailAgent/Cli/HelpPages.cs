@@ -151,9 +151,10 @@ internal static class HelpPages
         ["pki"] = () => Page(
             "pki",
             "make the private CA and certificates for the gRPC API",
-            "mailagent pki init --dir DIR [--agent-name NAME] [--client-name NAME] [--days N] [--san NAME ...]",
+            "mailagent pki init --dir DIR [--agent-name NAME] [--client-name NAME] [--days N] [--san NAME ...]\n"
+            + "mailagent pki issue --ca-dir DIR --agent-name NAME [--days N] [--san NAME ...]",
             """
-            Creates a private CA and two certificates signed by it (ECDSA P-256), as PEM files in
+            init creates a private CA and two certificates signed by it (ECDSA P-256), as PEM files in
             DIR:
               ca.crt ca.key           the CA: ca.crt goes to the agent (Grpc:CaFile) and the
                                       control plane
@@ -165,9 +166,15 @@ internal static class HelpPages
             Keys are written 0600 and never overwritten. Keep ca.key offline once the certificates
             exist. The packaged agent runs as user mailagent: give it the key with
             'chgrp mailagent DIR/agent.key && chmod 0640 DIR/agent.key'.
+
+            issue adds one more agent (a new mail host) to an existing CA: it reads DIR/ca.crt and
+            DIR/ca.key and writes DIR/NAME.crt and DIR/NAME.key, a server certificate for NAME
+            (names as above). Copy them and ca.crt to the new host; the control plane and the
+            other agents trust it without any change.
             """,
             """
             --dir DIR            where the files are written (created if missing)
+            --ca-dir DIR         issue: the directory with ca.crt and ca.key
             --agent-name NAME    the agent certificate's CN [this host's name]
             --client-name NAME   the client certificate's CN [control-plane]
             --days N             validity of the agent and client certificates, 1 to 3650 [825];
@@ -183,6 +190,7 @@ internal static class HelpPages
             "DIR/ca.crt, DIR/ca.key, DIR/agent.crt, DIR/agent.key, DIR/client.crt, DIR/client.key",
             """
             mailagent pki init --dir /etc/mailagent/pki --san mx1.example.com
+            mailagent pki issue --ca-dir /etc/mailagent/pki --agent-name postfix-frankfurt --san mx3.example.com
             """),
 
         ["version"] = () => Page(

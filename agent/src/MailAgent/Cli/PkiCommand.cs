@@ -9,6 +9,7 @@ internal static class PkiCommand
 {
     public const string Usage = """
         mailagent pki init --dir DIR [--agent-name NAME] [--client-name NAME] [--days N] [--san NAME ...]
+        mailagent pki issue --ca-dir DIR --agent-name NAME [--days N] [--san NAME ...]
 
         Creates a private CA and two certificates signed by it (ECDSA P-256), as PEM files in DIR:
           ca.crt ca.key           the CA: give ca.crt to the agent (Grpc:CaFile) and the control plane
@@ -22,10 +23,16 @@ internal static class PkiCommand
           --client-name NAME   the client certificate's CN [control-plane]
           --days N             validity of the agent and client certificates, 1 to 3650 [825]; the CA gets twice that
           --san NAME           an extra DNS name or IP address for the agent certificate (repeatable)
+
+        pki issue: one more agent's server certificate from the CA in DIR (ca.crt, ca.key from pki init),
+        written as DIR/NAME.crt and DIR/NAME.key (names: localhost, 127.0.0.1, ::1, this host's name,
+        NAME, --san values). Copy both to the new host with ca.crt; the control plane trusts it as it is.
         """;
 
     public static async Task<int> RunAsync(IReadOnlyList<string> args, CliContext context)
     {
+        if (args.Count > 0 && args[0] == "issue")
+            return await IssueAsync(args, context);
         if (args.Count == 0 || args[0] != "init")
             return context.UsageError(args.Count == 0 ? "mailagent pki: missing subcommand" : $"mailagent pki: unknown subcommand '{args[0]}'", Usage);
 
@@ -95,6 +102,67 @@ internal static class PkiCommand
         await context.Out.WriteLineAsync($"agent ({agentName})  {files.AgentCertificate} {files.AgentKey}");
         await context.Out.WriteLineAsync($"client ({clientName})  {files.ClientCertificate} {files.ClientKey}");
         await context.Out.WriteLineAsync($"agent settings: Grpc:CaFile={files.CaCertificate} Grpc:CertificateFile={files.AgentCertificate} Grpc:KeyFile={files.AgentKey} Grpc:ReadClients={clientName}");
+        await context.Out.FlushAsync();
+        return 0;
+    }
+
+    private static async Task<int> IssueAsync(IReadOnlyList<string> args, CliContext context)
+    {
+        string? caDir = null;
+        string? agentName = null;
+        int days = 825;
+        var sans = new List<string>();
+        for (int i = 1; i < args.Count; i++)
+        {
+            string option = args[i];
+            if (option is "--help" or "-h")
+            {
+                await context.Out.WriteLineAsync(Usage);
+                await context.Out.FlushAsync();
+                return 0;
+            }
+
+            if (i + 1 >= args.Count)
+                return context.UsageError($"mailagent pki issue: {option} needs a value", Usage);
+            string value = args[++i];
+            switch (option)
+            {
+                case "--ca-dir":
+                    caDir = value;
+                    break;
+                case "--agent-name":
+                    agentName = value;
+                    break;
+                case "--san":
+                    sans.Add(value);
+                    break;
+                case "--days":
+                    if (!int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out days) || days is < 1 or > 3650)
+                        return context.UsageError($"mailagent pki issue: --days {value} is not valid: use 1 to 3650", Usage);
+                    break;
+                default:
+                    return context.UsageError($"mailagent pki issue: unknown option '{option}'", Usage);
+            }
+        }
+
+        if (string.IsNullOrWhiteSpace(caDir))
+            return context.UsageError("mailagent pki issue: --ca-dir is required", Usage);
+        if (string.IsNullOrWhiteSpace(agentName))
+            return context.UsageError("mailagent pki issue: --agent-name is required", Usage);
+
+        (string Certificate, string Key) issued;
+        try
+        {
+            issued = AgentPki.Issue(caDir, agentName, days, sans, context.Time);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or System.Security.Cryptography.CryptographicException or ArgumentException)
+        {
+            await context.Error.WriteLineAsync($"mailagent pki issue: {e.Message}");
+            return 1;
+        }
+
+        await context.Out.WriteLineAsync($"agent ({agentName})  {issued.Certificate} {issued.Key}");
+        await context.Out.WriteLineAsync($"agent settings: Grpc:CaFile={Path.Combine(caDir, "ca.crt")} Grpc:CertificateFile={issued.Certificate} Grpc:KeyFile={issued.Key}");
         await context.Out.FlushAsync();
         return 0;
     }

@@ -6,6 +6,7 @@ using MailAgent.Health;
 using MailAgent.LogTailing;
 using MailAgent.Postfix;
 using MailAgent.Queue;
+using static MailAgent.Common.ConfigChecks;
 
 namespace MailAgent.Config;
 
@@ -140,11 +141,11 @@ internal static class AgentConfiguration
         {
             if (health.SmtpEndpointList().Count == 0)
                 errors.Add("Health:SmtpEndpoints is empty: set host:port list, e.g. 127.0.0.1:25, or leave smtp out of Health:Checks");
-            foreach (var e in health.SmtpEndpointList().Where(e => !Health.Checks.TcpEndpoint.TryParse(e, out _, out _)))
+            foreach (var e in health.SmtpEndpointList().Where(e => !TcpEndpoint.TryParse(e, out _, out _)))
                 errors.Add($"Health:SmtpEndpoints has '{e}', which is not valid: use host:port, several separated by ';'");
         }
 
-        if (checks.Contains("milter") && !Health.Checks.TcpEndpoint.TryParse(health.MilterAddress, out _, out _))
+        if (checks.Contains("milter") && !TcpEndpoint.TryParse(health.MilterAddress, out _, out _))
             errors.Add($"Health:MilterAddress = '{health.MilterAddress}' is not valid: use host:port, e.g. 127.0.0.1:8891, or leave milter out of Health:Checks");
         if (checks.Contains("disk") && string.IsNullOrWhiteSpace(health.QueueDirectory))
             errors.Add("Health:QueueDirectory is empty: set it to the Postfix queue_directory, e.g. /var/spool/postfix");
@@ -159,24 +160,11 @@ internal static class AgentConfiguration
             errors.Add($"{key} = {value.ToString(CultureInfo.InvariantCulture)} is not valid: use a ratio from 0 to 1, e.g. 0.2");
     }
 
-    private static void Strict(BinderOptions options) => options.ErrorOnUnknownConfiguration = true;
-
-    private static void Bind(Action bind, string options, List<string> errors)
-    {
-        try
-        {
-            bind();
-        }
-        catch (InvalidOperationException e)
-        {
-            // The binder names the key ("…at 'LogTailing:PollInterval' to type 'System.TimeSpan'").
-            errors.Add($"{e.Message.TrimEnd('.')}: {Hint(options)}");
-        }
-    }
+    private static void Bind(Action bind, string options, List<string> errors) => ConfigChecks.Bind(bind, Hint(options), errors);
 
     private static string Hint(string options) => options switch
     {
-        nameof(TailOptions) => "LogTailing takes Path, StateDirectory, StartAt (End|Beginning) and PollInterval, CheckpointInterval, RotatedFileGrace as hh:mm:ss",
+        nameof(TailOptions) => "LogTailing takes Path, StateDirectory, StartAt (End|Beginning) and PollInterval, CheckpointInterval, RotatedFileGrace as hh:mm:ss, LineDigestFile (diagnostics)",
         nameof(HttpOptions) => "Http takes Urls",
         nameof(GrpcOptions) => "Grpc takes Listen (ADDRESS:PORT), CaFile, CertificateFile, KeyFile, ReadClients, WriteClients (comma-separated CNs) and EventBufferSize",
         nameof(HealthOptions) => "Health takes Checks, intervals and ages as hh:mm:ss, byte counts, ratios 0 to 1, host:port addresses and a Dns section (mailagent help run lists them)",
@@ -187,12 +175,6 @@ internal static class AgentConfiguration
         nameof(CertificateOptions) => "Certificates takes CertificateFile, KeyFile, BackupDirectory (absolute paths), Hostname, Endpoints and ImplicitTlsEndpoints (host:port;…), ExpiryDegradedDays, ExpiryUnhealthyDays, VerifyRetries (numbers), VerifyDelay, ProbeTimeout, PollInterval, Debounce, ServedMismatchGrace (hh:mm:ss), Watch (true|false) and ReloadCommands (a list)",
         _ => "AgentLog takes FilePath, Level and RetainedDays",
     };
-
-    private static void Range(List<string> errors, string key, TimeSpan value, TimeSpan min, TimeSpan max)
-    {
-        if (value < min || value > max)
-            errors.Add($"{key} = {value} is not valid: use {min} to {max}");
-    }
 }
 
 /// <summary>Every section of the agent's configuration, bound and checked together.</summary>

@@ -36,6 +36,7 @@ internal sealed class ConfigApplier : IDisposable
     private readonly Gauge _inProgress;
     private DateTimeOffset? _inProgressSince;
     private (DateTimeOffset At, string Reason)? _lastRollback;
+    private bool _recovering;
 
     public ConfigApplier(ConfigApplierSettings settings, IPostfixControl postfix, Func<string, CancellationToken, Task<string?>> probe, ConfigAuditLog audit,
         CollectorRegistry registry, TimeProvider time, ILogger logger)
@@ -51,10 +52,21 @@ internal sealed class ConfigApplier : IDisposable
         _total = factory.CreateCounter("mailagent_config_applies_total", "ApplyConfig requests by result.", "result");
         foreach (var r in Enum.GetValues<ConfigApplyResult>())
             _total.WithLabels(ConfigApplyReply.Label(r)).IncTo(0);
+        var state = ConfigApplyState.Load(StatePath);
+        foreach (var stored in state.Replies.Where(r => r.Key.Length > 0 && r.Reply != null).TakeLast(Math.Max(0, settings.Options.IdempotencyKeysKept)))
+        {
+            if (_replies.TryAdd(stored.Key, stored.Reply!))
+                _replyOrder.Enqueue(stored.Key);
+        }
+
+        _recovering = state.Recovering;
         _inProgress = factory.CreateGauge("mailagent_config_apply_in_progress", "1 while a config apply runs (from waiting for the lock to the reply).");
     }
 
     private string MainCf => Path.Combine(_settings.ConfigDirectory, "main.cf");
+
+    /// <summary>Idempotency replies and the recovering flag, kept across restarts.</summary>
+    private string StatePath => Path.Combine(_settings.StagingDirectory, "idempotency.json");
 
     /// <summary>Since when an apply has been running, or null.</summary>
     public DateTimeOffset? InProgressSince
@@ -139,6 +151,8 @@ internal sealed class ConfigApplier : IDisposable
                         _replies.Remove(_replyOrder.Dequeue());
                 }
             }
+
+            SaveState();
         }
 
         if (reply.Result == ConfigApplyResult.RolledBack)
@@ -155,6 +169,41 @@ internal sealed class ConfigApplier : IDisposable
         _total.WithLabels(label).Inc();
         _audit.Write(request, reply, oldHash);
         return reply;
+    }
+
+    // Called under the apply gate; a failure to write is logged and the reply still goes out.
+    private void SaveState()
+    {
+        ConfigApplyState state;
+        lock (_sync)
+        {
+            state = new ConfigApplyState
+            {
+                Replies = _replyOrder.Select(k => new StoredReply { Key = k, Reply = _replies[k] }).ToList(),
+                Recovering = _recovering,
+            };
+        }
+
+        try
+        {
+            state.Save(StatePath);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            Log.StateNotSaved(_logger, StatePath, e.Message);
+        }
+    }
+
+    private void SetRecovering(bool recovering)
+    {
+        lock (_sync)
+        {
+            if (_recovering == recovering)
+                return;
+            _recovering = recovering;
+        }
+
+        SaveState();
     }
 
     private static ConfigApplyReply Reply(ConfigApplyResult result, string reason, IReadOnlyList<ConfigChange> diff, string hash, IReadOnlyList<string> messages) =>
@@ -207,6 +256,17 @@ internal sealed class ConfigApplier : IDisposable
             if (request.DryRun)
                 return Reply(ConfigApplyResult.DryRun, "the staged copy passes every check; nothing was changed", diff, oldHash, messages);
 
+            // The previous rollback left Postfix not serving: a change now would be blamed for that.
+            bool recovering;
+            lock (_sync)
+                recovering = _recovering;
+            if (recovering)
+            {
+                if (await ServingProblemAsync(ct) is { } stillDown)
+                    return Reply(ConfigApplyResult.Rejected, $"Postfix is still recovering from the previous rollback ({stillDown}); nothing was changed, retry later", diff, oldHash, messages);
+                SetRecovering(false);
+            }
+
             // 6. Snapshot, swap, reload, verify; roll back on any failure.
             string snapshot = Path.Combine(_settings.StagingDirectory, "snapshot-" + Stamp());
             CopyConfigFiles(_settings.ConfigDirectory, snapshot, ["main.cf", "master.cf"]);
@@ -216,15 +276,19 @@ internal sealed class ConfigApplier : IDisposable
                 return Reply(ConfigApplyResult.Rejected, "main.cf changed while the request was checked; retry", diff, CurrentHash(), messages);
 
             bool restart = diff.Any(c => ConfigRules.RestartParameters.Contains(c.Name));
-            SwapIn(await File.ReadAllBytesAsync(Path.Combine(stage, "main.cf"), ct));
+            long applyLogOffset = LogLength();
+            SwapIn(await File.ReadAllBytesAsync(Path.Combine(stage, "main.cf"), ct), messages);
             string? failure = await ReloadAndVerifyAsync(restart, messages, ct);
             if (failure == null)
                 return Reply(ConfigApplyResult.Applied, restart ? "applied; Postfix was stopped and started (inet_interfaces/inet_protocols)" : "applied; Postfix reloaded", diff, CurrentHash(), messages);
 
-            string? rollbackProblem = await RollBackAsync(snapshotBytes, oldHash, restart, messages);
+            var (rollbackProblem, notServing) = await RollBackAsync(snapshotBytes, oldHash, restart, applyLogOffset, messages);
             if (rollbackProblem != null)
                 Log.RollbackFailed(_logger, rollbackProblem, snapshot);
-            return Reply(ConfigApplyResult.RolledBack, rollbackProblem == null ? failure : $"{failure}; and the rollback failed: {rollbackProblem}", diff, CurrentHash(), messages);
+            string reason = rollbackProblem != null ? $"{failure}; and the rollback failed: {rollbackProblem}"
+                : notServing != null ? $"{failure}; rolled back, but Postfix does not serve yet: {notServing}"
+                : failure;
+            return Reply(ConfigApplyResult.RolledBack, reason, diff, CurrentHash(), messages);
         }
         finally
         {
@@ -296,7 +360,12 @@ internal sealed class ConfigApplier : IDisposable
         string? reloadProblem = await ReloadAsync(restart, ct);
         if (reloadProblem != null)
             return reloadProblem;
+        return await VerifyAsync(logOffset, messages, "verified", ct);
+    }
 
+    /// <summary>Status, no fatal/panic since <paramref name="logOffset"/>, SMTP 220 on every endpoint, within VerifyTimeout.</summary>
+    private async Task<string?> VerifyAsync(long logOffset, List<string> messages, string what, CancellationToken ct)
+    {
         var deadline = _time.GetUtcNow() + _settings.Options.VerifyTimeout;
         string last = "not verified yet";
         while (true)
@@ -321,7 +390,7 @@ internal sealed class ConfigApplier : IDisposable
                     return $"Postfix logged after the reload: {fatal}";
                 if (failures.Count == 0)
                 {
-                    messages.Add($"verified: master running, {(_settings.SmtpEndpoints.Count == 0 ? "no SMTP endpoints configured" : string.Join(", ", _settings.SmtpEndpoints) + " answer 220")}, no fatal/panic in {_settings.PostfixLogPath}");
+                    messages.Add($"{what}: master running, {(_settings.SmtpEndpoints.Count == 0 ? "no SMTP endpoints configured" : string.Join(", ", _settings.SmtpEndpoints) + " answer 220")}, no fatal/panic in {_settings.PostfixLogPath}");
                     return null;
                 }
 
@@ -332,6 +401,22 @@ internal sealed class ConfigApplier : IDisposable
                 return $"not verified within {_settings.Options.VerifyTimeout}: {last}";
             await Task.Delay(PollInterval, _time, ct);
         }
+    }
+
+    /// <summary>One look: master running and every endpoint answering; the problem, or null.</summary>
+    private async Task<string?> ServingProblemAsync(CancellationToken ct)
+    {
+        var status = await _postfix.PostfixAsync(["status"], ct);
+        if (!status.Succeeded)
+            return $"postfix status: {status.Output}";
+        var failures = new List<string>();
+        foreach (var endpoint in _settings.SmtpEndpoints)
+        {
+            if (await ProbeAsync(endpoint, ct) is { } p)
+                failures.Add($"{endpoint}: {p}");
+        }
+
+        return failures.Count == 0 ? null : string.Join("; ", failures);
     }
 
     private async Task<string?> ProbeAsync(string endpoint, CancellationToken ct)
@@ -363,23 +448,30 @@ internal sealed class ConfigApplier : IDisposable
         return reload.Succeeded ? null : $"postfix reload failed: {reload.Output}";
     }
 
-    private async Task<string?> RollBackAsync(byte[] snapshot, string oldHash, bool restart, List<string> messages)
+    /// <summary>
+    /// Restores the snapshot, reloads (or stops and starts), and verifies as an apply does. A master that
+    /// throttles a service after the bad config ("bad command startup -- throttling") keeps throttling
+    /// through a reload, so then, or when the verification fails after a reload, Postfix is stopped and
+    /// started. Returns the rollback's own failure, and separately why Postfix does not serve yet.
+    /// </summary>
+    private async Task<(string? Problem, string? NotServing)> RollBackAsync(byte[] snapshot, string oldHash, bool restart, long applyLogOffset, List<string> messages)
     {
         // Not cancellable: a rollback half done is worse than a late reply.
-        using var timeout = new CancellationTokenSource(PostfixCommandTimeout);
+        using var timeout = new CancellationTokenSource((PostfixCommandTimeout * 3) + (_settings.Options.VerifyTimeout * 2));
         try
         {
-            SwapIn(snapshot);
+            SwapIn(snapshot, messages);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            return $"cannot restore main.cf: {e.Message}";
+            return ($"cannot restore main.cf: {e.Message}", null);
         }
 
         string restored = CurrentHash();
         if (!string.Equals(restored, oldHash, StringComparison.Ordinal))
-            return $"main.cf after the restore has hash {restored}, not the snapshot's {oldHash}";
+            return ($"main.cf after the restore has hash {restored}, not the snapshot's {oldHash}", null);
         messages.Add($"rolled back: main.cf restored from the snapshot (hash {oldHash})");
+        long rollbackLogOffset = LogLength();
         string? reload = await ReloadAsync(restart, timeout.Token);
         if (reload != null && !(await _postfix.PostfixAsync(["status"], timeout.Token)).Succeeded)
         {
@@ -389,13 +481,47 @@ internal sealed class ConfigApplier : IDisposable
         }
 
         if (reload != null)
-            return reload;
+            return (reload, null);
         messages.Add(restart ? "rolled back: Postfix stopped and started with the old main.cf" : "rolled back: Postfix reloaded with the old main.cf");
-        return null;
+
+        bool restarted = restart;
+        if (!restart && ThrottlingSince(applyLogOffset) is { } throttling)
+        {
+            messages.Add($"rolled back: the master throttles a service ({throttling}), which a reload does not clear: stopping and starting Postfix");
+            rollbackLogOffset = LogLength();
+            if (await StopStartAsync(timeout.Token) is { } problem)
+                return (problem, null);
+            restarted = true;
+        }
+
+        string? notServing = await VerifyAsync(rollbackLogOffset, messages, "verified after the rollback", timeout.Token);
+        if (notServing != null && !restarted)
+        {
+            messages.Add($"after the rollback: {notServing}; stopping and starting Postfix");
+            rollbackLogOffset = LogLength();
+            if (await StopStartAsync(timeout.Token) is { } problem)
+                return (problem, null);
+            notServing = await VerifyAsync(rollbackLogOffset, messages, "verified after the rollback", timeout.Token);
+        }
+
+        if (notServing != null)
+            messages.Add($"after the rollback Postfix does not serve yet: {notServing}; the next apply is refused until it does");
+        SetRecovering(notServing != null);
+        return (null, notServing);
     }
 
+    private async Task<string?> StopStartAsync(CancellationToken ct)
+    {
+        var stop = await _postfix.PostfixAsync(["stop"], ct);
+        var start = await _postfix.PostfixAsync(["start"], ct);
+        return start.Succeeded ? null : $"postfix start failed: {start.Output}{(stop.Succeeded ? "" : $" (stop: {stop.Output})")}";
+    }
+
+    /// <summary>The master's first "-- throttling" line since <paramref name="offset"/>, or null.</summary>
+    private string? ThrottlingSince(long offset) => FirstLineSince(offset, l => l.Contains("-- throttling", StringComparison.Ordinal));
+
     /// <summary>Writes main.cf through a temporary file in the same directory (same mode as the current file) and a rename.</summary>
-    private void SwapIn(byte[] content)
+    private void SwapIn(byte[] content, List<string> messages)
     {
         string temp = Path.Combine(_settings.ConfigDirectory, $".main.cf.mailagent-{Stamp()}");
         File.Copy(MainCf, temp, overwrite: true);
@@ -405,6 +531,11 @@ internal sealed class ConfigApplier : IDisposable
             stream.Flush(flushToDisk: true);
         }
 
+        // The copy belongs to the agent: give it main.cf's owner, group and mode before it takes main.cf's place.
+        if (!OperatingSystem.IsWindows())
+            File.SetUnixFileMode(temp, File.GetUnixFileMode(MainCf));
+        if (FileOwner.Of(MainCf) is { } owner && FileOwner.Of(temp) != owner && !FileOwner.Set(temp, owner))
+            messages.Add($"main.cf could not keep its owner {owner.Uid}:{owner.Gid} (the agent may not chown); it now belongs to the agent's user");
         File.Move(temp, MainCf, overwrite: true);
     }
 
@@ -421,7 +552,10 @@ internal sealed class ConfigApplier : IDisposable
     }
 
     /// <summary>The first fatal: or panic: line written to the Postfix log since <paramref name="offset"/>.</summary>
-    private string? FatalSince(long offset)
+    private string? FatalSince(long offset) =>
+        FirstLineSince(offset, l => l.Contains(" fatal: ", StringComparison.Ordinal) || l.Contains(" panic: ", StringComparison.Ordinal));
+
+    private string? FirstLineSince(long offset, Func<string, bool> match)
     {
         try
         {
@@ -433,7 +567,7 @@ internal sealed class ConfigApplier : IDisposable
             using var reader = new StreamReader(stream, Encoding.UTF8);
             while (reader.ReadLine() is { } line)
             {
-                if (line.Contains(" fatal: ", StringComparison.Ordinal) || line.Contains(" panic: ", StringComparison.Ordinal))
+                if (match(line))
                     return line.Trim();
             }
         }

@@ -14,4 +14,7 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 6203, Level = LogLevel.Error, Message = "Cannot write the config audit log {Path}: {Reason}")]
     public static partial void AuditFailed(ILogger logger, string path, string reason);
+
+    [LoggerMessage(EventId = 7410, Level = LogLevel.Warning, Message = "Cannot save the config-apply state {Path}: {Reason}; idempotency keys are kept in memory only")]
+    public static partial void StateNotSaved(ILogger logger, string path, string reason);
 }

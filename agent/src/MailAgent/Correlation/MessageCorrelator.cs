@@ -268,6 +268,89 @@ internal sealed class MessageCorrelator
         }
     }
 
+    /// <summary>Saves every followed message and what decides evictions (for the checkpoint).</summary>
+    public CorrelatorState Capture()
+    {
+        using var stream = new MemoryStream(_messages.Count * 64);
+        var writer = new FieldWriter(stream);
+        foreach (var (key, state) in _messages)
+        {
+            long low = (long)key.Low, high = (long)key.High;
+            writer.Long(ref low);
+            writer.Long(ref high);
+            var copy = state;
+            copy.Fields(writer);
+        }
+
+        return new CorrelatorState
+        {
+            Layout = Layout,
+            Count = _messages.Count,
+            Messages = Convert.ToBase64String(stream.GetBuffer(), 0, (int)stream.Length),
+            Serial = _serial,
+            Refused = _refusedBySmtpd.SelectMany(k => new[] { k.Low, k.High }).ToArray(),
+            RefusedNext = _refusedNext,
+        };
+    }
+
+    /// <summary>
+    /// Puts saved messages back (replacing what is followed now). False, and nothing restored,
+    /// when the state was written with another field layout or is damaged.
+    /// </summary>
+    public bool Restore(CorrelatorState state)
+    {
+        if (state.Layout != Layout)
+            return false;
+        var restored = new List<(QueueIdKey Key, MessageState State)>(state.Count);
+        try
+        {
+            var reader = new FieldReader(Convert.FromBase64String(state.Messages));
+            for (int i = 0; i < state.Count; i++)
+            {
+                long low = 0, high = 0;
+                reader.Long(ref low);
+                reader.Long(ref high);
+                var s = default(MessageState);
+                s.Fields(reader);
+                restored.Add((new QueueIdKey((ulong)low, (ulong)high), s));
+            }
+
+            if (!reader.AtEnd)
+                return false;
+        }
+        catch (FormatException)
+        {
+            return false;
+        }
+
+        _messages.Clear();
+        _order.Clear();
+        // Every followed message has exactly one live entry in the order queue, enqueued when its
+        // serial was taken, with its first-seen time: sorting by serial rebuilds the queue.
+        foreach (var (key, s) in restored.OrderBy(r => r.State.Serial))
+        {
+            _messages[key] = s;
+            _order.Enqueue((key, s.Serial, s.FirstSeen));
+        }
+
+        _serial = state.Serial;
+        Array.Clear(_refusedBySmtpd);
+        for (int i = 0; i + 1 < state.Refused.Length && i / 2 < _refusedBySmtpd.Length; i += 2)
+            _refusedBySmtpd[i / 2] = new QueueIdKey(state.Refused[i], state.Refused[i + 1]);
+        _refusedNext = state.RefusedNext >= 0 && state.RefusedNext < _refusedBySmtpd.Length ? state.RefusedNext : 0;
+        return true;
+    }
+
+    /// <summary>The per-message fields' types in order, e.g. <c>lddlbbbb</c>.</summary>
+    internal static string Layout { get; } = DescribeLayout();
+
+    private static string DescribeLayout()
+    {
+        var layout = new FieldLayout();
+        default(MessageState).Fields(layout);
+        return layout.ToString();
+    }
+
     private struct MessageState
     {
         public long Serial;
@@ -278,5 +361,21 @@ internal sealed class MessageCorrelator
         public bool Queued;
         public bool Deferred;
         public bool DkimSigned;
+
+        /// <summary>
+        /// Every field, in a fixed order, for the checkpoint. A field added above needs one line
+        /// here, or it is lost across restarts.
+        /// </summary>
+        public void Fields(IFieldCodec c)
+        {
+            c.Long(ref Serial);
+            c.Double(ref FirstSeen);
+            c.Double(ref ReceivedAt);
+            c.Long(ref Size);
+            c.Bool(ref Received);
+            c.Bool(ref Queued);
+            c.Bool(ref Deferred);
+            c.Bool(ref DkimSigned);
+        }
     }
 }

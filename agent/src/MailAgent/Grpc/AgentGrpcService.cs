@@ -7,14 +7,20 @@ namespace MailAgent.Grpc;
 /// <summary><c>mailagent.v1.AgentService</c>: translates calls to the status reader, the queue source and the event ring.</summary>
 internal sealed class AgentGrpcService(
     AgentStatusReader status, EventRing ring, IEnumerable<Queue.IQueueSnapshotSource> queues, IPostfixVersionSource postfix, ConfigApply.ConfigApplier applier,
-    Certificates.CertificateDeployer certificates, ILogger<AgentGrpcService> logger)
+    Certificates.CertificateDeployer certificates, TimeProvider time, ILogger<AgentGrpcService> logger)
     : AgentService.AgentServiceBase
 {
     private const int BatchSize = 256;
 
-    public override async Task<GetStatusResponse> GetStatus(GetStatusRequest request, ServerCallContext context)
+    /// <summary>Heartbeats no more often than this, whatever the client asks.</summary>
+    private static readonly TimeSpan MinimumHeartbeat = TimeSpan.FromSeconds(1);
+
+    public override Task<GetStatusResponse> GetStatus(GetStatusRequest request, ServerCallContext context) =>
+        StatusAsync(context.CancellationToken);
+
+    private async Task<GetStatusResponse> StatusAsync(CancellationToken cancellationToken)
     {
-        var s = await status.ReadAsync(context.CancellationToken);
+        var s = await status.ReadAsync(cancellationToken);
         var response = new GetStatusResponse
         {
             Hostname = s.Hostname,
@@ -35,15 +41,20 @@ internal sealed class AgentGrpcService(
         return response;
     }
 
-    public override async Task<GetQueueResponse> GetQueue(GetQueueRequest request, ServerCallContext context)
+    public override async Task<GetQueueResponse> GetQueue(GetQueueRequest request, ServerCallContext context) =>
+        await QueueAsync(context.CancellationToken)
+        ?? throw new RpcException(new Status(StatusCode.Unavailable, "no queue snapshot: the queue inspector is off (Queue:Enabled) or has not completed a postqueue run yet"));
+
+    /// <summary>The queue summary; null when Queue:Enabled is false or before the first postqueue run succeeded.</summary>
+    private async Task<GetQueueResponse?> QueueAsync(CancellationToken cancellationToken)
     {
-        // No source when Queue:Enabled is false; no summary until the first postqueue run succeeded.
-        var summary = queues.FirstOrDefault()?.Current?.Summary
-            ?? throw new RpcException(new Status(StatusCode.Unavailable, "no queue snapshot: the queue inspector is off (Queue:Enabled) or has not completed a postqueue run yet"));
+        var summary = queues.FirstOrDefault()?.Current?.Summary;
+        if (summary == null)
+            return null;
         var response = new GetQueueResponse
         {
             TakenAt = Timestamp.FromDateTimeOffset(summary.TakenAt),
-            ActiveLimit = (await postfix.GetAsync(context.CancellationToken)).ActiveLimit,
+            ActiveLimit = (await postfix.GetAsync(cancellationToken)).ActiveLimit,
         };
         response.Queues.AddRange(summary.Queues.Select(q => new QueueDepth
         {
@@ -55,13 +66,30 @@ internal sealed class AgentGrpcService(
         return response;
     }
 
+    /// <summary>
+    /// Events after resume_after, then new ones as they come; with heartbeat_interval, a Heartbeat
+    /// (status and queue) on that schedule too, so the client needs no polling.
+    /// </summary>
     public override async Task WatchEvents(WatchEventsRequest request, IServerStreamWriter<WatchEventsResponse> responseStream, ServerCallContext context)
     {
         var cancellationToken = context.CancellationToken;
+        var interval = request.HeartbeatInterval?.ToTimeSpan() ?? TimeSpan.Zero;
+        if (interval > TimeSpan.Zero && interval < MinimumHeartbeat)
+            interval = MinimumHeartbeat;
+        ulong after = request.ResumeAfter;
+        var nextHeartbeat = time.GetUtcNow();
         try
         {
-            await foreach (var read in ring.WatchAsync(request.ResumeAfter, BatchSize, cancellationToken))
+            while (true)
             {
+                cancellationToken.ThrowIfCancellationRequested();
+                if (interval > TimeSpan.Zero && time.GetUtcNow() >= nextHeartbeat)
+                {
+                    await responseStream.WriteAsync(new WatchEventsResponse { Heartbeat = await HeartbeatAsync(cancellationToken) }, cancellationToken);
+                    nextHeartbeat = time.GetUtcNow() + interval;
+                }
+
+                var read = ring.ReadAfter(after, BatchSize);
                 if (read.Lost)
                 {
                     Log.EventsLost(logger, context.Peer, request.ResumeAfter, read.FirstMissed, read.FirstAvailable);
@@ -69,16 +97,57 @@ internal sealed class AgentGrpcService(
                     {
                         EventsLost = new EventsLost { FirstMissed = read.FirstMissed, FirstAvailable = read.FirstAvailable },
                     }, cancellationToken);
+                    after = read.FirstAvailable - 1;
                 }
 
                 foreach (var e in read.Events)
                     await responseStream.WriteAsync(new WatchEventsResponse { Event = Map(e) }, cancellationToken);
+                if (read.Events.Count > 0)
+                {
+                    after = read.Events[^1].Sequence;
+                    continue;
+                }
+
+                if (read.Lost)
+                    continue;
+                if (interval <= TimeSpan.Zero)
+                {
+                    await ring.WaitAsync(after, cancellationToken);
+                    continue;
+                }
+
+                var wait = nextHeartbeat - time.GetUtcNow();
+                if (wait <= TimeSpan.Zero)
+                    continue;
+                using var timer = new CancellationTokenSource(wait, time);
+                using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timer.Token);
+                try
+                {
+                    await ring.WaitAsync(after, linked.Token);
+                }
+                catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+                {
+                    // Heartbeat time.
+                }
             }
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
             // The client went away or the agent is stopping: the stream simply ends.
         }
+    }
+
+    private async Task<Heartbeat> HeartbeatAsync(CancellationToken cancellationToken)
+    {
+        var heartbeat = new Heartbeat
+        {
+            At = Timestamp.FromDateTimeOffset(time.GetUtcNow()),
+            LastSequence = ring.LastSequence,
+            Status = await StatusAsync(cancellationToken),
+        };
+        if (await QueueAsync(cancellationToken) is { } queue)
+            heartbeat.Queue = queue;
+        return heartbeat;
     }
 
     public override async Task<ApplyConfigResponse> ApplyConfig(ApplyConfigRequest request, ServerCallContext context)

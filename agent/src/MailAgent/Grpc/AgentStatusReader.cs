@@ -1,5 +1,4 @@
 using System.Net;
-using MailAgent.Cli;
 using MailAgent.Health;
 
 namespace MailAgent.Grpc;
@@ -32,7 +31,7 @@ internal sealed class AgentStatusReader(TimeProvider time, DateTimeOffset starte
             .Select(c => new AgentHealthCheck(c.Name, c.LastRunUtc == null ? AgentHealthStatus.Unknown : Map(c.Status), c.Reason, c.Value))
             .ToList();
         var overall = report.FirstRunComplete ? Map(report.Status) : AgentHealthStatus.Unknown;
-        return new AgentStatus(Dns.GetHostName(), AgentVersion.Text, postfixVersion, startedAt, now - startedAt, overall, checks);
+        return new AgentStatus(Dns.GetHostName(), ProductVersion.Text, postfixVersion, startedAt, now - startedAt, overall, checks);
     }
 
     internal static AgentHealthStatus Map(HealthStatus status) => status switch

@@ -57,17 +57,8 @@ internal sealed class ClientCertificatePolicy
         if (now < certificate.NotBefore.ToUniversalTime() || now > certificate.NotAfter.ToUniversalTime())
             return Reject(RejectionReason.Expired, certificate.Subject, remote, $"valid {certificate.NotBefore:u} to {certificate.NotAfter:u}");
 
-        using var chain = new X509Chain();
-        chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
-        chain.ChainPolicy.CustomTrustStore.AddRange(_trusted);
-        chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
-        chain.ChainPolicy.VerificationTime = now.UtcDateTime;
-        chain.ChainPolicy.ApplicationPolicy.Add(new System.Security.Cryptography.Oid("1.3.6.1.5.5.7.3.2"));
-        if (!chain.Build(certificate))
-        {
-            var status = string.Join(", ", chain.ChainStatus.Select(s => s.Status.ToString()));
+        if (!CertificateChains.ChainsTo(certificate, _trusted, now, CertificateChains.ClientAuth, out var status))
             return Reject(RejectionReason.Untrusted, certificate.Subject, remote, status);
-        }
 
         return true;
     }

@@ -3,7 +3,6 @@ using System.Security.Authentication;
 using System.Security.Cryptography.X509Certificates;
 using Grpc.Health.V1;
 using Grpc.HealthCheck;
-using MailAgent.Config;
 using MailAgent.Pipeline;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.AspNetCore.Server.Kestrel.Https;
@@ -25,7 +24,7 @@ internal static class GrpcApi
             errors.Add($"Grpc:EventBufferSize = {grpc.EventBufferSize} is not valid: use 100 to 1000000");
         if (!grpc.Enabled)
             return;
-        if (!IPEndPoint.TryParse(grpc.Listen, out var endpoint) || !grpc.Listen.Contains(':', StringComparison.Ordinal) || endpoint.Port is < 0 or > 65535)
+        if (!Listeners.TryParseListen(grpc.Listen, out _))
             errors.Add($"Grpc:Listen = '{grpc.Listen}' is not valid: use ADDRESS:PORT, e.g. 127.0.0.1:9161 or [::1]:9161 (port 0 picks a free port), or leave it empty to turn the gRPC API off");
         if (GrpcOptions.Names(grpc.ReadClients).Count == 0)
             errors.Add("Grpc:ReadClients is empty: name the client certificate CNs allowed to read (GetStatus, GetQueue, WatchEvents, Health), comma-separated, e.g. control-plane");
@@ -34,7 +33,7 @@ internal static class GrpcApi
         {
             try
             {
-                if (LoadCa(grpc.CaFile).Count == 0)
+                if (CertificateChains.LoadCa(grpc.CaFile).Count == 0)
                     errors.Add($"Grpc:CaFile = '{grpc.CaFile}' holds no certificate: use a PEM file with the CA certificate(s)");
             }
             catch (Exception e) when (e is System.Security.Cryptography.CryptographicException or IOException)
@@ -60,12 +59,13 @@ internal static class GrpcApi
     public static IServiceCollection AddGrpcApi(this IServiceCollection services, GrpcOptions grpc, TimeProvider time)
     {
         var startedAt = time.GetUtcNow();
+        services.TryAddSingleton(time);
         services.AddSingleton(new EventRing(grpc.EventBufferSize, time));
         services.AddSingleton<ILineObserver, DeliveryEventObserver>();
         services.TryAddSingleton<IPostfixVersionSource, PostconfVersionSource>();
         services.AddSingleton(sp => new AgentStatusReader(time, startedAt, sp.GetRequiredService<Health.IHealthReportSource>(), sp.GetRequiredService<IPostfixVersionSource>()));
         services.AddSingleton(sp => new ClientCertificatePolicy(
-            LoadCa(grpc.CaFile), GrpcOptions.Names(grpc.ReadClients), GrpcOptions.Names(grpc.WriteClients), time,
+            CertificateChains.LoadCa(grpc.CaFile), GrpcOptions.Names(grpc.ReadClients), GrpcOptions.Names(grpc.WriteClients), time,
             sp.GetRequiredService<CollectorRegistry>(), sp.GetRequiredService<ILogger<ClientCertificatePolicy>>()));
         services.AddSingleton(sp =>
         {
@@ -84,24 +84,9 @@ internal static class GrpcApi
     /// Explicit Kestrel endpoints: the /metrics URLs as configured, and the gRPC endpoint with TLS,
     /// HTTP/2 only, and client certificates checked against Grpc:CaFile alone.
     /// </summary>
-    public static void ConfigureListeners(KestrelServerOptions kestrel, HttpOptions http, GrpcOptions grpc)
+    public static void ConfigureListeners(KestrelServerOptions kestrel, string httpUrls, GrpcOptions grpc)
     {
-        foreach (var url in http.Urls.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
-        {
-            var uri = new Uri(url);
-            if (uri.IsLoopback && !IPAddress.TryParse(uri.Host.Trim('[', ']'), out _))
-            {
-                // Kestrel cannot bind "localhost" to port 0 (two sockets, one port).
-                if (uri.Port == 0)
-                    kestrel.Listen(IPAddress.Loopback, 0);
-                else
-                    kestrel.ListenLocalhost(uri.Port);
-            }
-            else if (IPAddress.TryParse(uri.Host.Trim('[', ']'), out var ip))
-                kestrel.Listen(ip, uri.Port);
-            else
-                kestrel.ListenAnyIP(uri.Port);
-        }
+        Listeners.ListenOnUrls(kestrel, httpUrls);
 
         var endpoint = IPEndPoint.Parse(grpc.Listen);
         var policy = kestrel.ApplicationServices.GetRequiredService<ClientCertificatePolicy>();
@@ -138,13 +123,6 @@ internal static class GrpcApi
         });
         app.MapGrpcService<AgentGrpcService>();
         app.MapGrpcService<HealthServiceImpl>();
-    }
-
-    private static X509Certificate2Collection LoadCa(string file)
-    {
-        var collection = new X509Certificate2Collection();
-        collection.ImportFromPemFile(file);
-        return collection;
     }
 
     private static X509Certificate2 LoadServerCertificate(GrpcOptions grpc) =>

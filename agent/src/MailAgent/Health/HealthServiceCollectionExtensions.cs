@@ -1,7 +1,7 @@
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using MailAgent.Health.Checks;
 using MailAgent.LogTailing;
-using MailAgent.Pipeline;
+using MailAgent.Metrics;
 using Microsoft.Extensions.Hosting.Systemd;
 using Prometheus;
 
@@ -22,10 +22,10 @@ internal static class HealthServiceCollectionExtensions
             services.AddSingleton<IHealthCheck>(sp => name switch
             {
                 "postfix" => new PostfixRunningCheck(sp.GetRequiredService<IPostfixCommands>()),
-                "log" => new LogFreshnessCheck(sp.GetRequiredService<ITailStatus>(), sp.GetRequiredService<LogProcessor>().Stats, options, sp.GetRequiredService<TimeProvider>()),
-                "delivery" => new DeliveryOutcomeCheck(sp.GetRequiredService<LogProcessor>().Stats, options, sp.GetRequiredService<TimeProvider>()),
+                "log" => new LogFreshnessCheck(sp.GetRequiredService<ITailStatus>(), sp.GetRequiredService<LogStats>(), options, sp.GetRequiredService<TimeProvider>()),
+                "delivery" => new DeliveryOutcomeCheck(sp.GetRequiredService<LogStats>(), options, sp.GetRequiredService<TimeProvider>()),
                 "smtp" => new SmtpBannerCheck(options),
-                "milter" => new MilterCheck(sp.GetRequiredService<LogProcessor>().Stats, options, sp.GetRequiredService<TimeProvider>()),
+                "milter" => new MilterCheck(sp.GetRequiredService<LogStats>(), options, sp.GetRequiredService<TimeProvider>()),
                 "disk" => new DiskSpaceCheck(options),
                 "dns" => new Dns.DnsCheck(options.Dns, new Dns.DnsClientLookup(options.Dns)),
                 "tls" => new TlsCertificateCheck(sp.GetRequiredService<MailAgent.Certificates.CertificateDeployer>(), sp.GetRequiredService<MailAgent.Certificates.CertificateOptions>(),

@@ -1,5 +1,4 @@
 using MailAgent.Certificates;
-using MailAgent.Cli;
 using MailAgent.Config;
 using MailAgent.ConfigApply;
 using MailAgent.Grpc;
@@ -12,7 +11,6 @@ using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Prometheus;
 using Serilog;
-using Serilog.Events;
 
 namespace MailAgent.Hosting;
 
@@ -178,7 +176,7 @@ internal static partial class AgentHost
         {
             // Explicit endpoints replace UseUrls, so both listeners are declared there.
             builder.WebHost.UseKestrelHttpsConfiguration();
-            builder.WebHost.ConfigureKestrel(kestrel => GrpcApi.ConfigureListeners(kestrel, http, grpc));
+            builder.WebHost.ConfigureKestrel(kestrel => GrpcApi.ConfigureListeners(kestrel, http.Urls, grpc));
         }
         else
         {
@@ -245,6 +243,10 @@ internal static partial class AgentHost
             _ = new LogMetricsExporter(sp.GetRequiredService<CollectorRegistry>(), processor.Stats, () => processor.Correlator.Count);
             return processor;
         });
+        services.AddSingleton(sp => sp.GetRequiredService<LogProcessor>().Stats);
+        services.AddSingleton<ILineSink>(sp => sp.GetRequiredService<LogProcessor>());
+        services.AddSingleton<ICheckpointState>(sp => new PipelineCheckpoint(sp.GetRequiredService<LogProcessor>(),
+            sp.GetRequiredService<Microsoft.Extensions.Options.IOptions<TailOptions>>().Value.Path, sp.GetRequiredService<ILogger<PipelineCheckpoint>>()));
         return services;
     }
 
@@ -257,23 +259,9 @@ internal static partial class AgentHost
         return services;
     }
 
-    private static Serilog.Core.Logger CreateLogger(AgentLogOptions options)
-    {
-        var level = Enum.Parse<LogEventLevel>(options.Level, ignoreCase: true);
-        var config = new LoggerConfiguration()
-            .MinimumLevel.Is(level)
-            .MinimumLevel.Override("Microsoft", LogEventLevel.Warning)
-            .MinimumLevel.Override("Microsoft.Hosting.Lifetime", LogEventLevel.Information)
-            .WriteTo.Console(outputTemplate: "{Timestamp:yyyy-MM-dd HH:mm:ss.fff} {Level:u3} {Message:lj}{NewLine}{Exception}");
-        if (!string.IsNullOrWhiteSpace(options.FilePath))
-        {
-            config.WriteTo.File(options.FilePath, rollingInterval: RollingInterval.Day, retainedFileCountLimit: options.RetainedDays,
-                outputTemplate: "{Timestamp:o} {Level:u3} [{SourceContext}] {Message:lj}{NewLine}{Exception}");
-        }
+    private static Serilog.Core.Logger CreateLogger(AgentLogOptions options) =>
+        SerilogBootstrap.Create(options.Level, options.FilePath, options.RetainedDays);
 
-        return config.CreateLogger();
-    }
-
-    [LoggerMessage(EventId = 1, Level = LogLevel.Information, Message = "mailagent listening on {Address}")]
+    [LoggerMessage(EventId = 5000, Level = LogLevel.Information, Message = "mailagent listening on {Address}")]
     private static partial void LogListening(Microsoft.Extensions.Logging.ILogger logger, string address);
 }

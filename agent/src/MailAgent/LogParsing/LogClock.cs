@@ -21,6 +21,13 @@ internal sealed class LogClock
         _referenceMonth = reference.UtcDateTime.Month;
     }
 
+    /// <summary>The year placed on the last year-less stamp and that stamp's month (0 before the first): saved in the checkpoint.</summary>
+    public (int Year, int LastMonth) State
+    {
+        get => (_year, _lastMonth);
+        set => (_year, _lastMonth) = value;
+    }
+
     /// <summary>Unix time in seconds (with the fraction), or NaN when the stamp is not valid.</summary>
     public double ToUnixSeconds(in LogTimestamp t)
     {

@@ -1,6 +1,5 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
-using MailAgent.Metrics;
 
 namespace MailAgent.LogTailing;
 
@@ -21,58 +20,17 @@ internal sealed class Checkpoint
     public string[][] SignatureLabels { get; set; } = [];
     public long[] Summary { get; set; } = [];
     public double LastLineTime { get; set; }
-
-    public void CaptureStats(LogStats stats)
-    {
-        Counters = stats.Counters.Where(c => c != stats.DkimSignatures).ToDictionary(c => c.Name, c => (long[])c.Values.Clone());
-        Counters[stats.DkimSignatures.Name] = (long[])stats.DkimSignatures.Values.Clone();
-        SignatureLabels = stats.DkimSignatures.LabelValues.Select(l => l ?? []).ToArray();
-        HistogramCounts = stats.Histograms.ToDictionary(h => h.Name, h => h.Counts.Select(c => (long[])c.Clone()).ToArray());
-        HistogramSums = stats.Histograms.ToDictionary(h => h.Name, h => h.Sums.Select(c => (double[])c.Clone()).ToArray());
-        Summary = (long[])stats.Summary.Clone();
-        LastLineTime = double.IsNaN(stats.LastLineTime) ? 0 : stats.LastLineTime;
-    }
-
-    /// <summary>Puts saved counts back; a family whose shape changed between versions starts from zero.</summary>
-    public void RestoreStats(LogStats stats)
-    {
-        foreach (var family in stats.Counters)
-        {
-            if (family == stats.DkimSignatures)
-                continue;
-            if (Counters.TryGetValue(family.Name, out var saved) && saved.Length == family.Values.Length)
-                saved.CopyTo(family.Values, 0);
-        }
-
-        if (Counters.TryGetValue(stats.DkimSignatures.Name, out var signatures))
-        {
-            for (int i = 0; i < SignatureLabels.Length && i < signatures.Length; i++)
-            {
-                if (SignatureLabels[i].Length == 2 && signatures[i] > 0)
-                    stats.DkimSignatures.Values[stats.RestoreSignatureSlot(SignatureLabels[i][0], SignatureLabels[i][1])] += signatures[i];
-            }
-        }
-
-        foreach (var h in stats.Histograms)
-        {
-            if (!HistogramCounts.TryGetValue(h.Name, out var counts) || !HistogramSums.TryGetValue(h.Name, out var sums)
-                || counts.Length != h.Counts.Length || sums.Length != h.Sums.Length)
-                continue;
-            for (int c = 0; c < counts.Length; c++)
-            {
-                if (counts[c].Length == h.Counts[c].Length && sums[c].Length == h.Sums[c].Length)
-                {
-                    counts[c].CopyTo(h.Counts[c], 0);
-                    sums[c].CopyTo(h.Sums[c], 0);
-                }
-            }
-        }
-
-        if (Summary.Length == stats.Summary.Length)
-            Summary.CopyTo(stats.Summary, 0);
-        if (LastLineTime > 0)
-            stats.LastLineTime = LastLineTime;
-    }
+    /// <summary>
+    /// The line consumer's memory besides the counts (the correlator and the log clock), taken at the
+    /// same line as the counts and offsets; opaque here, written and read by its <see cref="ICheckpointState"/>.
+    /// </summary>
+    public JsonElement? Pipeline { get; set; }
+    /// <summary><c>mailagent_log_rotations_total</c> by kind.</summary>
+    public Dictionary<string, long> Rotations { get; set; } = new();
+    /// <summary>Length of the <c>LogTailing:LineDigestFile</c> at this point (when it is on).</summary>
+    public long LineDigestLength { get; set; }
+    /// <summary><c>mailagent_log_gaps_total</c> by reason.</summary>
+    public Dictionary<string, long> Gaps { get; set; } = new();
 
     public static Checkpoint? Load(string file)
     {

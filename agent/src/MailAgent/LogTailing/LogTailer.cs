@@ -6,6 +6,9 @@ internal interface ITailObserver
     void Rotated(string kind);
     void Gap(string reason, long bytes);
     void Lag(long bytes);
+
+    /// <summary>The counts saved in the checkpoint, put back once at start (before any new rotation is counted).</summary>
+    void Restored(IReadOnlyDictionary<string, long> rotations, IReadOnlyDictionary<string, long> gaps);
 }
 
 /// <summary>
@@ -31,6 +34,8 @@ internal sealed partial class LogTailer : IDisposable
     private long _lastCheckpoint;
     private bool _dirty;
     private bool _awaitingNewFile;
+    private readonly Dictionary<string, long> _rotations = new();
+    private readonly Dictionary<string, long> _gaps = new();
 
     public LogTailer(TailOptions options, ILineSink sink, Func<Checkpoint> captureStats, Action<Checkpoint> restoreStats, ITailObserver observer, ILogger logger, TimeProvider time)
     {
@@ -70,8 +75,13 @@ internal sealed partial class LogTailer : IDisposable
 
         if (checkpoint != null)
         {
-            // Counts first, so lines read below (a rotated file's tail) add to them.
+            // Counts first, so lines read below (rotated files' tails) add to them.
             _restoreStats(checkpoint);
+            foreach (var (rotation, n) in checkpoint.Rotations)
+                _rotations[rotation] = n;
+            foreach (var (reason, n) in checkpoint.Gaps)
+                _gaps[reason] = n;
+            _observer.Restored(_rotations, _gaps);
         }
         else
         {
@@ -88,30 +98,49 @@ internal sealed partial class LogTailer : IDisposable
             return checkpoint;
         }
 
-        // Renamed logs that were still being read: finish them, oldest first.
+        var chain = RotatedChain.List(_options.Path);
+
+        // Renamed logs that were still being read (their rotation is counted already): finish them, oldest first.
         foreach (var position in checkpoint.Files.Take(checkpoint.Files.Count - 1))
-            FinishElsewhere(position, "rename");
+        {
+            int at = RotatedChain.Find(chain, position);
+            if (at >= 0)
+                FinishRotated(chain[at], position.Offset);
+            else
+                Missing();
+        }
 
         var last = checkpoint.Files[^1];
-        var identity = FileIdentity.OfPath(_options.Path);
-        bool sameFile = identity is { } id && id.Inode == last.Inode && id.Device == last.Device;
-        if (sameFile)
+        var live = OpenLog.TryOpen(_options.Path);
+        bool sameFile = live != null && live.Identity.Inode == last.Inode && live.Identity.Device == last.Device;
+        if (live != null && sameFile && live.Length >= last.Offset && live.PrefixHash(last.PrefixLength) == last.PrefixHash)
         {
-            var log = OpenLog.TryOpen(_options.Path);
-            if (log != null && log.Length >= last.Offset && log.PrefixHash(last.PrefixLength) == last.PrefixHash)
-            {
-                log.SeekTo(last.Offset);
-                _current = log;
-                return checkpoint;
-            }
+            live.SeekTo(last.Offset);
+            _current = live;
+            return checkpoint;
+        }
 
-            // Truncated (copytruncate) while we were down: finish the copy, then read the new content.
-            log?.Dispose();
-            FinishElsewhere(last, "truncate");
+        live?.Dispose();
+
+        // Rotated while we were down, perhaps more than once: follow the chain from the checkpointed
+        // file through every newer rotated file, then read the live file from its start.
+        string kind = sameFile ? "truncate" : "rename";
+        int origin = RotatedChain.Find(chain, last);
+        if (origin < 0)
+        {
+            Missing();
         }
         else
         {
-            FinishElsewhere(last, "rename");
+            FinishRotated(chain[origin], last.Offset);
+            CountRotation(kind);
+            LogResumedRotated(_logger, kind, chain[origin].Path);
+            for (int i = origin + 1; i < chain.Count; i++)
+            {
+                FinishRotated(chain[i], 0);
+                CountRotation(kind);
+                LogResumedRotated(_logger, kind, chain[i].Path);
+            }
         }
 
         _current = OpenLog.TryOpen(_options.Path);
@@ -126,8 +155,8 @@ internal sealed partial class LogTailer : IDisposable
             Start();
         bool read = false;
 
-        // Renamed logs first: their lines are older.
-        for (int i = _draining.Count - 1; i >= 0; i--)
+        // Renamed logs first, oldest first: their lines are older.
+        for (int i = 0; i < _draining.Count; i++)
         {
             var (log, lastGrowth) = _draining[i];
             long n = Read(log);
@@ -139,7 +168,7 @@ internal sealed partial class LogTailer : IDisposable
             {
                 log.FlushPartial(_sink);
                 log.Dispose();
-                _draining.RemoveAt(i);
+                _draining.RemoveAt(i--);
                 _dirty = true;
             }
         }
@@ -166,8 +195,10 @@ internal sealed partial class LogTailer : IDisposable
         {
             // Renamed away (logrotate, postfix logrotate) or deleted: keep reading it for a grace period.
             read |= Read(_current) > 0;
-            _draining.Add((_current, _time.GetTimestamp()));
+            var renamed = _current;
+            _draining.Add((renamed, _time.GetTimestamp()));
             _current = OpenLog.TryOpen(_options.Path);
+            read |= ReadSkippedRotations(renamed);
             if (_current != null)
             {
                 read |= Read(_current) > 0;
@@ -181,7 +212,7 @@ internal sealed partial class LogTailer : IDisposable
         }
         else if (_current.WasTruncated())
         {
-            RecoverTruncatedTail(_current);
+            read |= RecoverTruncatedTail(_current);
             _current.Restart();
             read |= Read(_current) > 0;
             Rotated("truncate");
@@ -205,13 +236,28 @@ internal sealed partial class LogTailer : IDisposable
     }
 
     // A rotation is checkpointed at once: a restart must know every file still to be finished.
+    // The counter is published after the checkpoint is on disk: whoever sees it move may rely on it.
     private void Rotated(string kind)
     {
+        _rotations[kind] = _rotations.GetValueOrDefault(kind) + 1;
         _dirty = true;
         MaybeCheckpoint(force: true);
         _writer.Flush();
         _observer.Rotated(kind);
         LogRotated(_logger, kind, _options.Path);
+    }
+
+    private void CountRotation(string kind)
+    {
+        _rotations[kind] = _rotations.GetValueOrDefault(kind) + 1;
+        _observer.Rotated(kind);
+    }
+
+    private void Missing()
+    {
+        _gaps["rotated_file_missing"] = _gaps.GetValueOrDefault("rotated_file_missing") + 1;
+        _observer.Gap("rotated_file_missing", 0);
+        LogRotatedFileMissing(_logger, _options.Path);
     }
 
     /// <summary>Writes the checkpoint now (on shutdown).</summary>
@@ -231,6 +277,8 @@ internal sealed partial class LogTailer : IDisposable
         var checkpoint = _captureStats();
         checkpoint.Path = _options.Path;
         checkpoint.Files = _draining.Select(d => Position(d.Log)).Append(Position(_current)).ToList();
+        checkpoint.Rotations = new Dictionary<string, long>(_rotations);
+        checkpoint.Gaps = new Dictionary<string, long>(_gaps);
         _writer.Submit(checkpoint);
         _lastCheckpoint = now;
         _dirty = false;
@@ -249,63 +297,75 @@ internal sealed partial class LogTailer : IDisposable
         };
     }
 
-    // A checkpointed file is no longer at the path: find it (or its copy) next to the path and read it to the end.
-    private void FinishElsewhere(FilePosition position, string kind)
+    // A rotated file, to its end; a plain one by path (its writer is done with it by now).
+    private void FinishRotated(RotatedFile file, long offset)
     {
-        var old = FindSibling(candidate =>
-            ((kind == "rename" && candidate.Identity.Inode == position.Inode && candidate.Identity.Device == position.Device)
-             || (kind == "truncate" && candidate.Identity.Inode != position.Inode))
-            && candidate.Length >= position.Offset && candidate.PrefixHash(position.PrefixLength) == position.PrefixHash);
-        if (old != null)
+        try
         {
-            old.SeekTo(position.Offset);
-            Read(old);
-            old.FlushPartial(_sink);
-            old.Dispose();
-            _observer.Rotated(kind);
-            LogResumedRotated(_logger, kind, old.Path);
-            return;
+            RotatedChain.ReadFrom(file, offset, _sink);
         }
-
-        old?.Dispose();
-        _observer.Gap("rotated_file_missing", 0);
-        LogRotatedFileMissing(_logger, _options.Path);
+        catch (InvalidDataException e)
+        {
+            LogRotatedUnreadable(_logger, file.Path, e.Message);
+            _gaps["rotated_file_unreadable"] = _gaps.GetValueOrDefault("rotated_file_unreadable") + 1;
+            _observer.Gap("rotated_file_unreadable", 0);
+        }
     }
 
-    // copytruncate copies the log before truncating it: the lines we had not read yet are in the copy.
-    private void RecoverTruncatedTail(OpenLog truncated)
+    // Two renames between two rounds: the file renamed first is being drained and the live one is
+    // open; any rotated file between them in the chain was written and renamed in between.
+    private bool ReadSkippedRotations(OpenLog renamed)
+    {
+        var chain = RotatedChain.List(_options.Path);
+        int at = chain.FindIndex(f => !f.Compressed && f.Identity == renamed.Identity);
+        if (at < 0)
+            return false;
+        bool read = false;
+        for (int i = at + 1; i < chain.Count; i++)
+        {
+            var file = chain[i];
+            if (IsOpen(file.Identity))
+                continue;
+            FinishRotated(file, 0);
+            CountRotation("rename");
+            read = true;
+        }
+
+        return read;
+    }
+
+    private bool IsOpen(FileIdentity identity) =>
+        (_current != null && _current.Identity == identity) || _draining.Exists(d => d.Log.Identity == identity);
+
+    // copytruncate copies the log before truncating it: the lines we had not read yet are in the copy,
+    // and when it truncated again before this round, the lines of the round in between are in the next copy.
+    private bool RecoverTruncatedTail(OpenLog truncated)
     {
         long consumed = truncated.Consumed;
         int prefix = (int)Math.Min(PrefixBytes, consumed);
-        ulong hash = truncated.RememberedPrefixHash(prefix);
-        var copy = FindSibling(c => c.Identity != truncated.Identity && c.Length > consumed && c.PrefixHash(prefix) == hash);
-        if (copy == null)
-            return;
-        copy.SeekTo(consumed);
-        Read(copy);
-        copy.FlushPartial(_sink);
-        copy.Dispose();
-    }
-
-    private OpenLog? FindSibling(Func<OpenLog, bool> match)
-    {
-        string? dir = System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(_options.Path));
-        string name = System.IO.Path.GetFileName(_options.Path);
-        if (dir == null || !Directory.Exists(dir))
-            return null;
-        foreach (var file in Directory.EnumerateFiles(dir, name + "*").OrderBy(f => f, StringComparer.Ordinal))
+        var position = new FilePosition
         {
-            if (file == System.IO.Path.GetFullPath(_options.Path) || file.EndsWith(".gz", StringComparison.Ordinal) || file.EndsWith(".xz", StringComparison.Ordinal))
+            Device = truncated.Identity.Device,
+            Inode = truncated.Identity.Inode,
+            Offset = consumed,
+            PrefixLength = prefix,
+            PrefixHash = truncated.RememberedPrefixHash(prefix),
+        };
+        var chain = RotatedChain.List(_options.Path);
+        // The truncated file itself is the live one and not in the chain; a copy never has its inode.
+        int at = prefix == 0 ? -1 : RotatedChain.Find(chain, position);
+        if (at < 0)
+            return false;
+        FinishRotated(chain[at], consumed);
+        for (int i = at + 1; i < chain.Count; i++)
+        {
+            if (IsOpen(chain[i].Identity))
                 continue;
-            var log = OpenLog.TryOpen(file);
-            if (log == null)
-                continue;
-            if (match(log))
-                return log;
-            log.Dispose();
+            FinishRotated(chain[i], 0);
+            CountRotation("truncate");
         }
 
-        return null;
+        return true;
     }
 
     public void Dispose()
@@ -328,6 +388,9 @@ internal sealed partial class LogTailer : IDisposable
 
     [LoggerMessage(EventId = 1003, Level = LogLevel.Information, Message = "Checkpoint was for {OldPath}, now following {NewPath}: starting afresh")]
     private static partial void LogCheckpointOtherPath(ILogger logger, string oldPath, string newPath);
+
+    [LoggerMessage(EventId = 7400, Level = LogLevel.Warning, Message = "Rotated log {Path} is damaged ({Reason}); read what could be read")]
+    private static partial void LogRotatedUnreadable(ILogger logger, string path, string reason);
 
     [LoggerMessage(EventId = 1004, Level = LogLevel.Information, Message = "Log was rotated ({Kind}) while the agent was stopped; finished {Path} first")]
     private static partial void LogResumedRotated(ILogger logger, string kind, string path);

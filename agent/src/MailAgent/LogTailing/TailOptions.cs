@@ -22,6 +22,9 @@ internal sealed class TailOptions
 
     /// <summary>How long a renamed log is still read after rotation, for lines its writer adds late.</summary>
     public TimeSpan RotatedFileGrace { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>Diagnostics: a file listing a hash of every line counted, kept in step with the checkpoint (empty: off).</summary>
+    public string LineDigestFile { get; set; } = "";
 }
 
 internal enum TailStart

@@ -1,4 +1,3 @@
-using MailAgent.Pipeline;
 using Microsoft.Extensions.Options;
 using Prometheus;
 
@@ -14,7 +13,8 @@ internal sealed partial class TailService : BackgroundService, ITailObserver, IT
     private long _lagBytes;
     private long _lastLoopTicks;
     private readonly TailOptions _options;
-    private readonly LogProcessor _processor;
+    private readonly ILineSink _sink;
+    private readonly ICheckpointState _state;
     private readonly ILogger<TailService> _logger;
     private readonly TimeProvider _time;
     // Set by inotify events; the loop waits on it with the poll interval as timeout.
@@ -23,11 +23,13 @@ internal sealed partial class TailService : BackgroundService, ITailObserver, IT
     private readonly Counter _gaps;
     private readonly Gauge _lag;
     private readonly Counter _errors;
+    private LineDigest? _digest;
 
-    public TailService(IOptions<TailOptions> options, LogProcessor processor, CollectorRegistry registry, ILogger<TailService> logger, TimeProvider time)
+    public TailService(IOptions<TailOptions> options, ILineSink sink, ICheckpointState state, CollectorRegistry registry, ILogger<TailService> logger, TimeProvider time)
     {
         _options = options.Value;
-        _processor = processor;
+        _sink = sink;
+        _state = state;
         _logger = logger;
         _time = time;
         var factory = Prometheus.Metrics.WithCustomRegistry(registry);
@@ -64,16 +66,20 @@ internal sealed partial class TailService : BackgroundService, ITailObserver, IT
 
     private void Run(CancellationToken stoppingToken)
     {
-        using var tailer = new LogTailer(_options, _processor, CaptureCheckpoint, c => c.RestoreStats(_processor.Stats), this, _logger, _time);
+        using var digest = string.IsNullOrEmpty(_options.LineDigestFile) ? null : new LineDigest(_sink, _options.LineDigestFile);
+        _digest = digest;
+        using var tailer = new LogTailer(_options, digest ?? _sink, CaptureCheckpoint, RestoreCheckpoint, this, _logger, _time);
         using var watcher = CreateWatcher();
         var restored = tailer.Start();
+        if (restored == null)
+            digest?.Rewind(0);
         if (restored != null)
             LogResumed(_logger, _options.Path, restored.Files.Count > 0 ? restored.Files[^1].Offset : 0);
         else
             LogStarting(_logger, _options.Path, _options.StartAt);
         Started.TrySetResult();
 
-        var backoff = TimeSpan.FromMilliseconds(100);
+        var backoff = new Backoff(TimeSpan.FromMilliseconds(100), TimeSpan.FromSeconds(30), Random.Shared);
         bool failing = false;
         try
         {
@@ -93,7 +99,7 @@ internal sealed partial class TailService : BackgroundService, ITailObserver, IT
                     {
                         LogRecovered(_logger, _options.Path);
                         failing = false;
-                        backoff = TimeSpan.FromMilliseconds(100);
+                        backoff.Reset();
                     }
                 }
                 catch (IOException e)
@@ -102,8 +108,7 @@ internal sealed partial class TailService : BackgroundService, ITailObserver, IT
                     if (!failing)
                         LogReadFailed(_logger, _options.Path, e.Message);
                     failing = true;
-                    stoppingToken.WaitHandle.WaitOne(backoff);
-                    backoff = TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, TimeSpan.FromSeconds(30).Ticks));
+                    stoppingToken.WaitHandle.WaitOne(backoff.Next());
                     continue;
                 }
 
@@ -124,8 +129,16 @@ internal sealed partial class TailService : BackgroundService, ITailObserver, IT
     private Checkpoint CaptureCheckpoint()
     {
         var checkpoint = new Checkpoint();
-        checkpoint.CaptureStats(_processor.Stats);
+        using var digest = string.IsNullOrEmpty(_options.LineDigestFile) ? null : new LineDigest(_sink, _options.LineDigestFile);
+        _digest = digest;
+        using var tailer = new LogTailer(_options, digest ?? _sink, CaptureCheckpoint, RestoreCheckpoint, this, _logger, _time);
         return checkpoint;
+    }
+
+    private void RestoreCheckpoint(Checkpoint checkpoint)
+    {
+        _state.Restore(checkpoint);
+        _digest?.Rewind(checkpoint.LineDigestLength);
     }
 
     private FileSystemWatcher? CreateWatcher()
@@ -164,6 +177,14 @@ internal sealed partial class TailService : BackgroundService, ITailObserver, IT
 
     void ITailObserver.Gap(string reason, long bytes) => _gaps.WithLabels(reason).Inc();
 
+    void ITailObserver.Restored(IReadOnlyDictionary<string, long> rotations, IReadOnlyDictionary<string, long> gaps)
+    {
+        foreach (var (kind, n) in rotations)
+            _rotations.WithLabels(kind).IncTo(n);
+        foreach (var (reason, n) in gaps)
+            _gaps.WithLabels(reason).IncTo(n);
+    }
+
     void ITailObserver.Lag(long bytes)
     {
         Interlocked.Exchange(ref _lagBytes, bytes);
@@ -184,6 +205,7 @@ internal sealed partial class TailService : BackgroundService, ITailObserver, IT
 
     [LoggerMessage(EventId = 1014, Level = LogLevel.Warning, Message = "No file-system notifications for {Directory} ({Reason}); polling only")]
     private static partial void LogNoWatcher(ILogger logger, string directory, string reason);
+
 
     [LoggerMessage(EventId = 1015, Level = LogLevel.Information, Message = "Checkpoint saved to {File}")]
     private static partial void LogCheckpointSaved(ILogger logger, string file);

@@ -64,5 +64,31 @@ internal sealed class LogProcessor : ILineSink
         _observer?.Observe(ref p, in correlation);
     }
 
+    /// <summary>What the pipeline remembers between lines besides the counts: saved in the checkpoint with them.</summary>
+    public PipelineState CaptureState() => new()
+    {
+        Correlator = Correlator.Capture(),
+        ClockYear = _clock.State.Year,
+        ClockLastMonth = _clock.State.LastMonth,
+        SinceExpire = _sinceExpire,
+    };
+
+    /// <summary>Puts saved state back; false when the correlator's part could not be used (another version wrote it).</summary>
+    public bool RestoreState(PipelineState state)
+    {
+        _clock.State = (state.ClockYear, state.ClockLastMonth);
+        _sinceExpire = state.SinceExpire is >= 0 and < ExpireEveryLines ? state.SinceExpire : 0;
+        return state.Correlator != null && Correlator.Restore(state.Correlator);
+    }
+
     void ILineSink.OnLine(ReadOnlySpan<byte> line) => Process(line);
+}
+
+/// <summary>The pipeline's memory between lines (see <see cref="LogProcessor.CaptureState"/>).</summary>
+internal sealed class PipelineState
+{
+    public CorrelatorState? Correlator { get; set; }
+    public int ClockYear { get; set; }
+    public int ClockLastMonth { get; set; }
+    public int SinceExpire { get; set; }
 }

@@ -1,5 +1,3 @@
-using System.Reflection;
-using MailControlPlane.Hosting;
 
 namespace MailControlPlane.Cli;
 
@@ -30,7 +28,7 @@ internal static class CommandLine
         DESCRIPTION
         Dials every configured agent over mutual TLS (gRPC, mailagent.v1.AgentService), follows its
         delivery and health events, reads its status and queue, scores each provider 0..100
-        (health-score.md) and writes the score and is_active into the platform's routing table
+        (docs/health-score.md) and writes the score and is_active into the platform's routing table
         (messaging_providers), with a messaging_provider_health_logs row on each state change.
         Serves /metrics and /health on Http:Urls and the API (mailagent.controlplane.v1) on
         Grpc:Listen. Under systemd (Type=notify) it reports ready once listening; SIGTERM or
@@ -48,22 +46,25 @@ internal static class CommandLine
           Tls:CaFile                    CA the agents' certificates chain to (not the system store) [/etc/mailagent/pki/ca.crt]
           Tls:CertificateFile           the control plane's client certificate [/etc/mailagent/pki/client.crt]
           Tls:KeyFile                   its private key [/etc/mailagent/pki/client.key]
-          Connections:StatusInterval    GetStatus and GetQueue every [00:00:02]
-          Connections:HeartbeatTimeout  no answer this long: unreachable, dial again [00:00:10]
+          Connections:StatusInterval    heartbeat (status, queue) pushed by each agent every [00:00:05]
+          Connections:HeartbeatTimeout  no answer this long: unreachable, dial again [00:00:15]
           Connections:BackoffMin        first wait after a failure (jittered, doubling) [00:00:00.5]
           Connections:BackoffMax        longest wait [00:00:30]
           Connections:CallTimeout       deadline of one call [00:00:05]
-          Http:Urls                     /metrics and /health listener(s), ';'-separated, port 0 picks one [http://127.0.0.1:9170]
+          Http:Urls                     the status page (/), /api/*, /metrics and /health listener(s), ';'-separated, port 0 picks one [http://127.0.0.1:9170]
           Grpc:Listen                   the API's ADDRESS:PORT (TLS, HTTP/2, client certificates); empty: off []
           Grpc:CertificateFile          the API's server certificate (PEM) []
           Grpc:KeyFile                  its private key []
           Grpc:Clients                  client certificate CNs allowed to call, comma-separated; they chain to Tls:CaFile [control-plane]
-          Scoring:EvaluationInterval    score every [00:00:02]; Scoring:* holds every number of health-score.md
+          Scoring:EvaluationInterval    score every [00:00:02]; Scoring:* holds every number of docs/health-score.md
           Routing:ConnectionString      PostgreSQL (Npgsql) connection string; empty: the SQLite file []
           Routing:SqlitePath            the stand-alone routing table
+          Routing:CreateMissingProviders insert an agent's missing messaging_providers row with defaults [false]
           Log:FilePath                  the control plane's own log; empty: console only [/var/log/mailagent/control-plane.log]
           Log:Level                     Verbose … Fatal [Information]
           Log:RetainedDays              rolled log files kept [14]
+        Agents are reloaded without a restart when the configuration file changes or on SIGHUP
+        (checked first; on any error the running agents are kept). Other sections need a restart.
         Environment: MAILAGENT_CP__Agents__0__Address=… and so on. README.md, "Control plane",
         lists every Scoring:* and Routing:* key.
 
@@ -132,8 +133,7 @@ internal static class CommandLine
           mailagent-control-plane version
         """;
 
-    public static string Version { get; } =
-        typeof(CommandLine).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "0.0.0";
+    public static string Version => ProductVersion.Text;
 
     public static async Task<int> RunAsync(string[] args, CliContext context)
     {
@@ -147,11 +147,11 @@ internal static class CommandLine
         switch (args[0])
         {
             case "run":
-                return await ControlPlaneHost.RunAsync(rest, context);
+                return await RunCommand.RunAsync(rest, context);
             case "check-config":
                 if (rest.Contains("--help") || rest.Contains("-h"))
                     return await PrintAsync(context, CheckConfigUsage);
-                return await ControlPlaneHost.CheckConfigAsync(rest, context);
+                return await RunCommand.CheckConfigAsync(rest, context);
             case "version" or "--version":
                 return await PrintAsync(context, $"mailagent-control-plane {Version}");
             case "help" or "--help" or "-h":

@@ -25,8 +25,11 @@ internal sealed record AgentSnapshot(
     QueueObservation? Queue, string LastError, DateTimeOffset? ChangeStartedAt);
 
 /// <summary>
-/// One agent: a WatchEvents stream resumed from the last sequence seen, GetStatus and GetQueue
-/// every StatusInterval, a heartbeat deadline, and jittered exponential backoff between attempts.
+/// One agent: a WatchEvents stream resumed from the last sequence seen that also carries the
+/// agent's heartbeat (status and queue every StatusInterval), so nothing is polled. GetStatus and
+/// GetQueue run only when the stream has been silent for longer than a heartbeat (connect, resume,
+/// an agent too old to send heartbeats) or when an operator asks (<see cref="RefreshAsync"/>).
+/// A heartbeat deadline, and jittered exponential backoff between attempts.
 /// </summary>
 internal sealed class AgentConnection
 {
@@ -44,11 +47,16 @@ internal sealed class AgentConnection
     private DateTimeOffset? _changeStartedAt;
     private ulong _lastSequence;
     private CancellationTokenSource? _watchCall;
+    private long _heartbeats;
+    private readonly Action? _changed;
+    private TimeSpan? _responseTime;
+    private long _statusCalls;
     private readonly TaskCompletionSource _firstAnswer = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     public AgentConnection(RegisteredAgent agent, AgentService.AgentServiceClient client, ConnectionOptions options,
-        IDeliveryRecorder deliveries, TimeProvider time, ILogger logger)
+        IDeliveryRecorder deliveries, TimeProvider time, ILogger logger, Action? changed = null)
     {
+        _changed = changed;
         Agent = agent;
         _client = client;
         _options = options;
@@ -83,12 +91,41 @@ internal sealed class AgentConnection
             _changeStartedAt = startedAt;
     }
 
+    /// <summary>
+    /// How long the agent takes to answer: a GetStatus round trip, or a heartbeat's transit (its
+    /// arrival less the agent's own timestamp). Null before the first.
+    /// </summary>
+    public TimeSpan? ResponseTime
+    {
+        get
+        {
+            lock (_lock)
+                return _responseTime;
+        }
+    }
+
+    /// <summary>Heartbeats received on the stream.</summary>
+    public long Heartbeats => Interlocked.Read(ref _heartbeats);
+
+    /// <summary>GetStatus calls made (silence fallback and operator refreshes).</summary>
+    public long StatusCalls => Interlocked.Read(ref _statusCalls);
+
     public Task RunAsync(CancellationToken cancellationToken) =>
-        Task.WhenAll(WatchLoopAsync(cancellationToken), StatusLoopAsync(cancellationToken));
+        Task.WhenAll(WatchLoopAsync(cancellationToken), WatchdogLoopAsync(cancellationToken));
 
     private async Task WatchLoopAsync(CancellationToken cancellationToken)
     {
         var backoff = new Backoff(_options.BackoffMin, _options.BackoffMax, Random.Shared);
+        try
+        {
+            // Spread the first dials: a thousand TLS handshakes at once only make each of them late.
+            await Task.Delay(InitialSpread(), _time, cancellationToken);
+        }
+        catch (OperationCanceledException)
+        {
+            return;
+        }
+
         while (!cancellationToken.IsCancellationRequested)
         {
             using var call = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
@@ -99,7 +136,9 @@ internal sealed class AgentConnection
                 ulong resumeAfter;
                 lock (_lock)
                     resumeAfter = _lastSequence;
-                using var stream = _client.WatchEvents(new WatchEventsRequest { ResumeAfter = resumeAfter }, cancellationToken: call.Token);
+                using var stream = _client.WatchEvents(
+                    new WatchEventsRequest { ResumeAfter = resumeAfter, HeartbeatInterval = Google.Protobuf.WellKnownTypes.Duration.FromTimeSpan(_options.StatusInterval) },
+                    cancellationToken: call.Token);
                 await foreach (var message in stream.ResponseStream.ReadAllAsync(call.Token))
                 {
                     Heard();
@@ -146,6 +185,26 @@ internal sealed class AgentConnection
             return;
         }
 
+        if (message.KindCase == WatchEventsResponse.KindOneofCase.Heartbeat)
+        {
+            Interlocked.Increment(ref _heartbeats);
+            var heartbeat = message.Heartbeat;
+            var checks = heartbeat.Status?.Checks.Select(AgentMapping.Check).ToList();
+            var queue = heartbeat.Queue is { } q ? AgentMapping.Queue(q) : null;
+            var transit = heartbeat.At is { } sent ? _time.GetUtcNow() - sent.ToDateTimeOffset() : (TimeSpan?)null;
+            lock (_lock)
+            {
+                if (transit != null)
+                    _responseTime = transit < TimeSpan.Zero ? TimeSpan.Zero : transit;
+                if (checks != null)
+                    _checks = checks;
+                if (queue != null)
+                    _queue = queue;
+            }
+
+            return;
+        }
+
         if (message.KindCase != WatchEventsResponse.KindOneofCase.Event)
             return;
         var e = message.Event;
@@ -158,44 +217,50 @@ internal sealed class AgentConnection
         {
             lock (_lock)
                 _checks = AgentMapping.WithChange(_checks, e.HealthChange);
+            _changed?.Invoke();
         }
     }
 
-    private async Task StatusLoopAsync(CancellationToken cancellationToken)
+    /// <summary>
+    /// Every StatusInterval (jittered): when the stream has been silent for longer than a heartbeat
+    /// (just connected, resuming, or an agent that sends no heartbeats), asks GetStatus and GetQueue
+    /// once; then checks the heartbeat deadline. An agent whose heartbeats flow is never polled.
+    /// </summary>
+    private async Task WatchdogLoopAsync(CancellationToken cancellationToken)
     {
         var backoff = new Backoff(_options.BackoffMin, _options.BackoffMax, Random.Shared);
+        try
+        {
+            // The stream's first heartbeat normally arrives before this: poll only if it did not.
+            await Task.Delay(InitialSpread() + Jitter(_options.StatusInterval), _time, cancellationToken);
+        }
+        catch (OperationCanceledException)
+        {
+            return;
+        }
+
         while (!cancellationToken.IsCancellationRequested)
         {
-            var wait = _options.StatusInterval;
-            try
+            var wait = Jitter(_options.StatusInterval);
+            DateTimeOffset? last;
+            lock (_lock)
+                last = _lastHeartbeat;
+            if (last == null || _time.GetUtcNow() - last.Value > _options.StatusInterval * 1.5)
             {
-                var status = await _client.GetStatusAsync(new GetStatusRequest(), deadline: Deadline(), cancellationToken: cancellationToken);
-                var checks = status.Checks.Select(AgentMapping.Check).ToList();
-                lock (_lock)
-                    _checks = checks;
-                Heard();
                 try
                 {
-                    var queue = await _client.GetQueueAsync(new GetQueueRequest(), deadline: Deadline(), cancellationToken: cancellationToken);
-                    lock (_lock)
-                        _queue = AgentMapping.Queue(queue);
-                    Heard();
+                    await PollAsync(cancellationToken);
+                    backoff.Reset();
                 }
-                catch (RpcException e) when (e.StatusCode == StatusCode.Unavailable && !cancellationToken.IsCancellationRequested)
+                catch (RpcException e) when (!cancellationToken.IsCancellationRequested)
                 {
-                    // No queue inspector on that agent (Queue:Enabled=false): the score goes without the queue.
+                    Failed(Describe(e));
+                    wait = Min(backoff.Next(), _options.StatusInterval);
                 }
-
-                backoff.Reset();
-            }
-            catch (RpcException e) when (!cancellationToken.IsCancellationRequested)
-            {
-                Failed(Describe(e));
-                wait = Min(backoff.Next(), _options.StatusInterval);
-            }
-            catch (Exception e) when (e is OperationCanceledException or RpcException)
-            {
-                return;
+                catch (Exception e) when (e is OperationCanceledException or RpcException)
+                {
+                    return;
+                }
             }
 
             CheckHeartbeat();
@@ -209,6 +274,53 @@ internal sealed class AgentConnection
             }
         }
     }
+
+    /// <summary>GetStatus and GetQueue now (an operator asked); failures are reported and thrown.</summary>
+    public async Task RefreshAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            await PollAsync(cancellationToken);
+        }
+        catch (RpcException e) when (!cancellationToken.IsCancellationRequested)
+        {
+            Failed(Describe(e));
+            throw;
+        }
+    }
+
+    private async Task PollAsync(CancellationToken cancellationToken)
+    {
+        Interlocked.Increment(ref _statusCalls);
+        var started = _time.GetTimestamp();
+        var status = await _client.GetStatusAsync(new GetStatusRequest(), deadline: Deadline(), cancellationToken: cancellationToken);
+        var took = _time.GetElapsedTime(started);
+        var checks = status.Checks.Select(AgentMapping.Check).ToList();
+        lock (_lock)
+        {
+            _checks = checks;
+            _responseTime = took;
+        }
+        Heard();
+        try
+        {
+            var queue = await _client.GetQueueAsync(new GetQueueRequest(), deadline: Deadline(), cancellationToken: cancellationToken);
+            lock (_lock)
+                _queue = AgentMapping.Queue(queue);
+            Heard();
+        }
+        catch (RpcException e) when (e.StatusCode == StatusCode.Unavailable && !cancellationToken.IsCancellationRequested)
+        {
+            // No queue inspector on that agent (Queue:Enabled=false): the score goes without the queue.
+        }
+    }
+
+    /// <summary>A random delay of up to two seconds (at most BackoffMax) before the first dial.</summary>
+    private TimeSpan InitialSpread() =>
+        TimeSpan.FromMilliseconds(Random.Shared.NextDouble() * Math.Min(2000, _options.BackoffMax.TotalMilliseconds));
+
+    /// <summary>0.8 to 1.2 times <paramref name="interval"/>, so that a thousand agents' timers do not fire together.</summary>
+    private static TimeSpan Jitter(TimeSpan interval) => interval * (0.8 + (Random.Shared.NextDouble() * 0.4));
 
     /// <summary>No answer within HeartbeatTimeout: the agent is unreachable, and a silent watch stream is dialled again.</summary>
     private void CheckHeartbeat()
@@ -282,6 +394,7 @@ internal sealed class AgentConnection
         }
 
         Log.StateChanged(_logger, Agent.Name, Agent.Address, from, state, detail);
+        _changed?.Invoke();
     }
 
     private DateTime Deadline() => _time.GetUtcNow().UtcDateTime + _options.CallTimeout;

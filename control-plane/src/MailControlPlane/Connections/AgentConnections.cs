@@ -7,37 +7,51 @@ using MailControlPlane.Scoring;
 
 namespace MailControlPlane.Connections;
 
-/// <summary>Every agent's connection, run for the host's lifetime; the evaluation loop and the API read them.</summary>
-internal sealed class AgentConnections : BackgroundService, Hosting.IObservationSource
+/// <summary>
+/// Every agent's connection, run for the host's lifetime; the evaluation loop and the API read them.
+/// Agents may be added and removed while running (<see cref="ApplyAsync"/>, from a configuration reload).
+/// </summary>
+internal sealed class AgentConnections : BackgroundService, IObservationSource
 {
-    private readonly List<AgentConnection> _connections = [];
-    private readonly List<GrpcChannel> _channels = [];
+    private sealed record Running(long Order, AgentConnection Connection, GrpcChannel Channel, CancellationTokenSource Stop, Task Task);
+
+    private readonly Lock _lock = new();
+    private readonly Dictionary<string, Running> _running = new(StringComparer.Ordinal);
+    private readonly TlsOptions _tls;
+    private readonly ConnectionOptions _options;
+    private readonly IDeliveryRecorder _deliveries;
+    private readonly ILogger _logger;
     private readonly TimeProvider _time;
     private readonly TimeSpan _readyTimeout;
+    private readonly List<RegisteredAgent> _initial;
+    private IReadOnlyList<AgentConnection> _all = [];
+    private SocketsHttpHandler? _handler;
+    private CancellationToken _stopping = CancellationToken.None;
+    private bool _started;
+    private long _created;
 
     public AgentConnections(AgentRegistry registry, TlsOptions tls, ConnectionOptions options, IDeliveryRecorder deliveries,
         TimeProvider time, ILoggerFactory loggers)
     {
-        var logger = loggers.CreateLogger<AgentConnections>();
+        _logger = loggers.CreateLogger<AgentConnections>();
+        _tls = tls;
+        _options = options;
+        _deliveries = deliveries;
         _time = time;
         _readyTimeout = options.HeartbeatTimeout;
-        if (registry.Agents.Count == 0)
-            return;
-        var ca = Certificates.LoadCa(tls.CaFile);
-        var client = X509Certificate2.CreateFromPemFile(tls.CertificateFile, tls.KeyFile);
-        foreach (var agent in registry.Agents)
-        {
-            var channel = CreateChannel(agent.Address, client, ca, time, options);
-            _channels.Add(channel);
-            _connections.Add(new AgentConnection(agent, new AgentService.AgentServiceClient(channel), options, deliveries, time, logger));
-        }
+        _initial = [.. registry.Agents];
+        foreach (var agent in _initial)
+            Create(agent);
     }
 
-    public IReadOnlyList<AgentConnection> All => _connections;
+    public IReadOnlyList<AgentConnection> All => Volatile.Read(ref _all);
 
-    public AgentConnection? Find(string name) => _connections.FirstOrDefault(c => c.Agent.Name == name);
+    /// <summary>Called when an agent's checks change or its connection comes or goes (the evaluation loop's nudge).</summary>
+    public Action? Changed { get; set; }
 
-    public int ConnectedCount => _connections.Count(c => c.Snapshot().State == ConnectionState.Connected);
+    public AgentConnection? Find(string name) => All.FirstOrDefault(c => c.Agent.Name == name);
+
+    public int ConnectedCount => All.Count(c => c.Snapshot().State == ConnectionState.Connected);
 
     /// <summary>
     /// Waits until every agent answered once, at most HeartbeatTimeout, so that the first evaluation
@@ -47,7 +61,7 @@ internal sealed class AgentConnections : BackgroundService, Hosting.IObservation
     {
         try
         {
-            await Task.WhenAll(_connections.Select(c => c.FirstAnswer)).WaitAsync(_readyTimeout, _time, cancellationToken);
+            await Task.WhenAll(All.Select(c => c.FirstAnswer)).WaitAsync(_readyTimeout, _time, cancellationToken);
         }
         catch (TimeoutException)
         {
@@ -57,41 +71,152 @@ internal sealed class AgentConnections : BackgroundService, Hosting.IObservation
 
     /// <summary>The scorer's input: each provider's agent observation.</summary>
     public IReadOnlyDictionary<string, AgentObservation> Observations() =>
-        _connections.ToDictionary(c => c.Agent.ProviderName, c => c.Observation(), StringComparer.Ordinal);
+        All.ToDictionary(c => c.Agent.ProviderName, c => c.Observation(), StringComparer.Ordinal);
+
+    /// <summary>
+    /// Makes the running set match <paramref name="agents"/>: stops the connections of agents no longer
+    /// listed (or whose address or provider changed) and starts the new ones; the others are untouched.
+    /// Returns the names added and removed.
+    /// </summary>
+    public async Task<(IReadOnlyList<string> Added, IReadOnlyList<string> Removed)> ApplyAsync(IReadOnlyList<RegisteredAgent> agents)
+    {
+        var wanted = agents.ToDictionary(a => a.Name, StringComparer.Ordinal);
+        List<Running> stopped = [];
+        List<string> added = [];
+        lock (_lock)
+        {
+            foreach (var (name, running) in _running.ToList())
+            {
+                if (!wanted.TryGetValue(name, out var agent) || agent != running.Connection.Agent)
+                {
+                    _running.Remove(name);
+                    stopped.Add(running);
+                }
+            }
+
+            foreach (var agent in agents.Where(a => !_running.ContainsKey(a.Name)))
+            {
+                Create(agent);
+                added.Add(agent.Name);
+            }
+
+            Publish();
+        }
+
+        foreach (var running in stopped)
+        {
+            await running.Stop.CancelAsync();
+            try
+            {
+                await running.Task;
+            }
+            catch (OperationCanceledException)
+            {
+                // Stopped, as asked.
+            }
+
+            running.Channel.Dispose();
+            running.Stop.Dispose();
+        }
+
+        return (added, stopped.Select(r => r.Connection.Agent.Name).ToList());
+    }
 
     /// <summary>
     /// A channel over mutual TLS: our client certificate, and the agent's server certificate checked
     /// against the configured CA only (not the system store) and against the address's host name.
     /// </summary>
-    public static GrpcChannel CreateChannel(Uri address, X509Certificate2 clientCertificate, X509Certificate2Collection ca, TimeProvider time, ConnectionOptions options)
+    public static GrpcChannel CreateChannel(Uri address, X509Certificate2 clientCertificate, X509Certificate2Collection ca, TimeProvider time, ConnectionOptions options) =>
+        GrpcChannel.ForAddress(address, new GrpcChannelOptions { HttpHandler = CreateHandler(clientCertificate, ca, time, options), DisposeHttpClient = true });
+
+    /// <summary>
+    /// The one handler every agent's channel shares: a connection pool per agent address inside one
+    /// handler, rather than a handler (timers, pools, TLS state) per agent; a thousand agents cost
+    /// a thousand connections and nothing more.
+    /// </summary>
+    public static SocketsHttpHandler CreateHandler(X509Certificate2 clientCertificate, X509Certificate2Collection ca, TimeProvider time, ConnectionOptions options) => new()
     {
-        var handler = new SocketsHttpHandler
+        ConnectTimeout = options.CallTimeout,
+        EnableMultipleHttp2Connections = true,
+        // Pings find a dead peer on an otherwise silent watch stream.
+        KeepAlivePingDelay = options.HeartbeatTimeout,
+        KeepAlivePingTimeout = options.CallTimeout,
+        KeepAlivePingPolicy = HttpKeepAlivePingPolicy.Always,
+        // A removed agent's connection closes soon after its stream was cancelled.
+        PooledConnectionIdleTimeout = TimeSpan.FromSeconds(30),
+        SslOptions = new SslClientAuthenticationOptions
         {
-            ConnectTimeout = options.CallTimeout,
-            EnableMultipleHttp2Connections = true,
-            // Pings find a dead peer on an otherwise silent watch stream.
-            KeepAlivePingDelay = options.HeartbeatTimeout,
-            KeepAlivePingTimeout = options.CallTimeout,
-            KeepAlivePingPolicy = HttpKeepAlivePingPolicy.Always,
-            SslOptions = new SslClientAuthenticationOptions
-            {
-                ClientCertificates = [clientCertificate],
-                RemoteCertificateValidationCallback = (_, certificate, _, errors) =>
-                    (errors & (SslPolicyErrors.RemoteCertificateNameMismatch | SslPolicyErrors.RemoteCertificateNotAvailable)) == 0
-                    && certificate is X509Certificate2 server
-                    && Certificates.ChainsTo(server, ca, time.GetUtcNow(), Certificates.ServerAuth, out _),
-            },
-        };
-        return GrpcChannel.ForAddress(address, new GrpcChannelOptions { HttpHandler = handler, DisposeHttpClient = true });
+            ClientCertificates = [clientCertificate],
+            RemoteCertificateValidationCallback = (_, certificate, _, errors) =>
+                (errors & (SslPolicyErrors.RemoteCertificateNameMismatch | SslPolicyErrors.RemoteCertificateNotAvailable)) == 0
+                && certificate is X509Certificate2 server
+                && CertificateChains.ChainsTo(server, ca, time.GetUtcNow(), CertificateChains.ServerAuth, out _),
+        },
+    };
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        lock (_lock)
+        {
+            _stopping = stoppingToken;
+            _started = true;
+            foreach (var name in _running.Keys.ToList())
+                _running[name] = Start(_running[name]);
+        }
+
+        try
+        {
+            await Task.Delay(Timeout.InfiniteTimeSpan, _time, stoppingToken);
+        }
+        catch (OperationCanceledException)
+        {
+            // Stopping.
+        }
+
+        Task[] tasks;
+        lock (_lock)
+            tasks = [.. _running.Values.Select(r => r.Task)];
+        await Task.WhenAll(tasks.Select(t => t.ContinueWith(_ => { }, TaskScheduler.Default)));
     }
 
-    protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
-        Task.WhenAll(_connections.Select(c => Task.Run(() => c.RunAsync(stoppingToken), stoppingToken)));
+    /// <summary>A connection for <paramref name="agent"/> (under the lock or in the constructor); started at once when the host runs.</summary>
+    private void Create(RegisteredAgent agent)
+    {
+        if (_handler == null)
+        {
+            var ca = CertificateChains.LoadCa(_tls.CaFile);
+            var client = X509Certificate2.CreateFromPemFile(_tls.CertificateFile, _tls.KeyFile);
+            _handler = CreateHandler(client, ca, _time, _options);
+        }
+
+        var channel = GrpcChannel.ForAddress(agent.Address, new GrpcChannelOptions { HttpHandler = _handler, DisposeHttpClient = false });
+        var connection = new AgentConnection(agent, new AgentService.AgentServiceClient(channel), _options, _deliveries, _time, _logger, () => Changed?.Invoke());
+        var running = new Running(++_created, connection, channel, new CancellationTokenSource(), Task.CompletedTask);
+        _running[agent.Name] = _started ? Start(running) : running;
+        Publish();
+    }
+
+    private Running Start(Running running)
+    {
+        var token = CancellationTokenSource.CreateLinkedTokenSource(_stopping, running.Stop.Token).Token;
+        return running with { Task = Task.Run(() => running.Connection.RunAsync(token), CancellationToken.None) };
+    }
+
+    private void Publish() =>
+        Volatile.Write(ref _all, _running.Values.OrderBy(r => r.Order).Select(r => r.Connection).ToList());
 
     public override void Dispose()
     {
-        foreach (var channel in _channels)
-            channel.Dispose();
+        lock (_lock)
+        {
+            foreach (var running in _running.Values)
+            {
+                running.Channel.Dispose();
+                running.Stop.Dispose();
+            }
+        }
+
+        _handler?.Dispose();
         base.Dispose();
     }
 }

@@ -2,7 +2,6 @@ using Google.Protobuf.WellKnownTypes;
 using Grpc.Core;
 using MailAgent.Protos.ControlPlane.V1;
 using MailControlPlane.Connections;
-using MailControlPlane.Hosting;
 using MailControlPlane.Scoring;
 using ProtoCheckStatus = MailAgent.Protos.ControlPlane.V1.CheckStatus;
 using ProtoConnectionState = MailAgent.Protos.ControlPlane.V1.ConnectionState;

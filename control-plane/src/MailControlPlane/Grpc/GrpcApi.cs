@@ -14,26 +14,11 @@ internal static class GrpcApi
 
     public static void ConfigureListeners(KestrelServerOptions kestrel, HttpOptions http, GrpcApiOptions grpc, TlsOptions tls, TimeProvider time, ILogger logger)
     {
-        foreach (var url in http.Urls.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
-        {
-            var uri = new Uri(url);
-            if (IPAddress.TryParse(uri.Host.Trim('[', ']'), out var ip))
-                kestrel.Listen(ip, uri.Port);
-            else if (uri.IsLoopback)
-            {
-                // Kestrel cannot bind "localhost" to port 0 (two sockets, one port).
-                if (uri.Port == 0)
-                    kestrel.Listen(IPAddress.Loopback, 0);
-                else
-                    kestrel.ListenLocalhost(uri.Port);
-            }
-            else
-                kestrel.ListenAnyIP(uri.Port);
-        }
+        Listeners.ListenOnUrls(kestrel, http.Urls);
 
         if (!grpc.Enabled)
             return;
-        var ca = Certificates.LoadCa(tls.CaFile);
+        var ca = CertificateChains.LoadCa(tls.CaFile);
         var clients = grpc.ClientNames();
         var certificate = X509Certificate2.CreateFromPemFile(grpc.CertificateFile, grpc.KeyFile);
         kestrel.Listen(IPEndPoint.Parse(grpc.Listen), listen =>
@@ -46,7 +31,7 @@ internal static class GrpcApi
                 https.ClientCertificateMode = ClientCertificateMode.RequireCertificate;
                 https.ClientCertificateValidation = (client, _, _) =>
                 {
-                    if (!Certificates.ChainsTo(client, ca, time.GetUtcNow(), Certificates.ClientAuth, out string problem))
+                    if (!CertificateChains.ChainsTo(client, ca, time.GetUtcNow(), CertificateChains.ClientAuth, out string problem))
                     {
                         Log.ClientRejected(logger, client.Subject, problem);
                         return false;

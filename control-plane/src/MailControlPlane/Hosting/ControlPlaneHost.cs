@@ -1,5 +1,4 @@
 using System.Text.Json;
-using MailControlPlane.Cli;
 using MailControlPlane.Connections;
 using MailControlPlane.Grpc;
 using MailControlPlane.Registry;
@@ -8,87 +7,15 @@ using MailControlPlane.Scoring;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Prometheus;
-using Serilog;
-using Serilog.Events;
 
 namespace MailControlPlane.Hosting;
 
-/// <summary><c>mailagent-control-plane run</c> and <c>check-config</c>, and the host they share with the tests.</summary>
+/// <summary>The control plane's host: services, listeners and logging, shared by <c>run</c> and the tests.</summary>
 internal static class ControlPlaneHost
 {
-    public static async Task<int> CheckConfigAsync(IReadOnlyList<string> args, CliContext context)
-    {
-        var config = ControlPlaneConfiguration.Build(args, out var file, out var errors);
-        errors.AddRange(ControlPlaneConfiguration.Validate(config, out var settings));
-        if (errors.Count > 0)
-        {
-            foreach (var e in errors)
-                await context.Error.WriteLineAsync($"configuration error: {e}");
-            return 1;
-        }
-
-        await context.Out.WriteLineAsync($"configuration OK ({file ?? "defaults, environment and arguments only"})");
-        foreach (var a in settings.Registry.Agents)
-            await context.Out.WriteLineAsync($"  agent {a.Name}: {a.Address} region '{a.Region}' backs provider '{a.ProviderName}'");
-        await context.Out.WriteLineAsync($"  Tls: CA {settings.Tls.CaFile}, client certificate {settings.Tls.CertificateFile}");
-        await context.Out.WriteLineAsync($"  Connections: status every {settings.Connections.StatusInterval}, heartbeat timeout {settings.Connections.HeartbeatTimeout}, backoff {settings.Connections.BackoffMin} to {settings.Connections.BackoffMax}");
-        await context.Out.WriteLineAsync($"  Http:Urls = {settings.Http.Urls}");
-        await context.Out.WriteLineAsync(settings.Grpc.Enabled ? $"  Grpc:Listen = {settings.Grpc.Listen}, Clients = {settings.Grpc.Clients}" : "  Grpc:Listen is empty: API off");
-        await context.Out.WriteLineAsync($"  Scoring:EvaluationInterval = {settings.Scoring.EvaluationInterval}");
-        await context.Out.WriteLineAsync(string.IsNullOrWhiteSpace(settings.Routing.ConnectionString)
-            ? $"  Routing: SQLite {settings.Routing.SqlitePath}"
-            : "  Routing: PostgreSQL (Routing:ConnectionString)");
-        await context.Out.FlushAsync();
-        return 0;
-    }
-
-    public static async Task<int> RunAsync(IReadOnlyList<string> args, CliContext context)
-    {
-        if (args.Contains("--help") || args.Contains("-h"))
-        {
-            await context.Out.WriteLineAsync(CommandLine.RunUsage);
-            await context.Out.FlushAsync();
-            return 0;
-        }
-
-        var config = ControlPlaneConfiguration.Build(args, out _, out var errors);
-        errors.AddRange(ControlPlaneConfiguration.Validate(config, out var settings));
-        if (errors.Count > 0)
-        {
-            foreach (var e in errors)
-                await context.Error.WriteLineAsync($"configuration error: {e}");
-            await context.Error.WriteLineAsync("mailagent-control-plane: not started; 'mailagent-control-plane check-config' checks a configuration, 'mailagent-control-plane help run' lists the keys");
-            return 1;
-        }
-
-        using var serilog = CreateLogger(settings.Log);
-        var app = Build(settings, context.Time, builder =>
-        {
-            builder.Logging.ClearProviders();
-            builder.Services.AddSerilog(serilog, dispose: false);
-            builder.Host.UseSystemd();
-            builder.Host.UseWindowsService(o => o.ServiceName = "mailagent-control-plane");
-        });
-        await using (app)
-        {
-            try
-            {
-                await StartAsync(app, settings);
-            }
-            catch (IOException e)
-            {
-                serilog.Fatal("Cannot listen on {Urls} / {Grpc}: {Reason}", settings.Http.Urls, settings.Grpc.Listen, e.Message);
-                return 1;
-            }
-
-            await app.WaitForShutdownAsync();
-        }
-
-        return 0;
-    }
-
     /// <summary>The whole control plane as a WebApplication (not started); <paramref name="configure"/> runs after the registrations (logging, service hosting, test decorators).</summary>
-    public static WebApplication Build(ControlPlaneSettings settings, TimeProvider time, Action<WebApplicationBuilder>? configure = null)
+    /// <param name="reloadArgs">The command line the configuration came from: its file is watched (and SIGHUP heard) to add and remove agents; null: no reloads.</param>
+    public static WebApplication Build(ControlPlaneSettings settings, TimeProvider time, Action<WebApplicationBuilder>? configure = null, IReadOnlyList<string>? reloadArgs = null)
     {
         var builder = WebApplication.CreateSlimBuilder();
         if (settings.Grpc.Enabled)
@@ -116,12 +43,26 @@ internal static class ControlPlaneHost
         services.AddSingleton(sp => new Probing.ProbeRunner(settings.Probing, settings.Registry.Agents, sp.GetRequiredService<Probing.ISmtpProber>(),
             sp.GetRequiredService<IRoutingOrderReader>(), time, registry, sp.GetRequiredService<ILogger<Probing.ProbeRunner>>()));
         services.AddHostedService(sp => sp.GetRequiredService<Probing.ProbeRunner>());
-        services.AddSingleton(sp => new EvaluationLoop(
-            new Probing.ProbedObservationSource(sp.GetRequiredService<AgentConnections>(), sp.GetRequiredService<Probing.ProbeRunner>()),
-            sp.GetRequiredService<IProviderEvaluator>(),
-            sp.GetRequiredService<IRoutingTableSink>(), sp.GetRequiredService<ProviderBoard>(), settings.Scoring.EvaluationInterval, time,
-            registry, sp.GetRequiredService<ILogger<EvaluationLoop>>()));
+        services.AddSingleton(sp =>
+        {
+            var connections = sp.GetRequiredService<AgentConnections>();
+            var loop = new EvaluationLoop(
+                new Probing.ProbedObservationSource(connections, sp.GetRequiredService<Probing.ProbeRunner>()),
+                sp.GetRequiredService<IProviderEvaluator>(),
+                sp.GetRequiredService<IRoutingTableSink>(), sp.GetRequiredService<ProviderBoard>(), settings.Scoring.EvaluationInterval, time,
+                registry, sp.GetRequiredService<ILogger<EvaluationLoop>>());
+            connections.Changed = loop.Nudge;
+            return loop;
+        });
         services.AddHostedService(sp => sp.GetRequiredService<EvaluationLoop>());
+        if (reloadArgs != null)
+        {
+            services.AddSingleton(sp => new FleetReloader(reloadArgs, settings.Registry, sp.GetRequiredService<AgentConnections>(),
+                sp.GetRequiredService<RoutingTableWriter>(), sp.GetRequiredService<ProviderBoard>(), time, TimeSpan.FromSeconds(1),
+                sp.GetRequiredService<ILogger<FleetReloader>>()));
+            services.AddHostedService(sp => sp.GetRequiredService<FleetReloader>());
+        }
+
         services.AddSingleton<IRolloutTarget>(sp => new ConnectionRolloutTarget(sp.GetRequiredService<AgentConnections>(), time, settings.Connections.CallTimeout));
         services.AddSingleton(sp => new ConfigRollout(sp.GetRequiredService<IRolloutTarget>(), time));
         services.AddGrpc();
@@ -131,7 +72,7 @@ internal static class ControlPlaneHost
         var app = builder.Build();
         app.MapMetrics("/metrics", registry);
         app.MapGet("/health", (HttpContext http) => Health(app.Services, time, http));
-        app.MapGet("/", () => Results.Text("mailagent-control-plane: see /metrics and /health; the API is gRPC (mailagent.controlplane.v1)\n"));
+        StatusPage.StatusEndpoints.MapStatusPage(app, time);
         if (settings.Grpc.Enabled)
             app.MapGrpcApi();
         return app;
@@ -141,7 +82,7 @@ internal static class ControlPlaneHost
     public static async Task StartAsync(WebApplication app, ControlPlaneSettings settings)
     {
         var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("MailControlPlane");
-        Log.Starting(logger, CommandLine.Version, settings.Registry.Agents.Count,
+        Log.Starting(logger, ProductVersion.Text, settings.Registry.Agents.Count,
             string.IsNullOrWhiteSpace(settings.Routing.ConnectionString) ? "SQLite " + settings.Routing.SqlitePath : "PostgreSQL");
         await app.StartAsync();
         foreach (var address in app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses ?? [])
@@ -205,24 +146,8 @@ internal static class ControlPlaneHost
         return Results.Text(buffer.ToArray(), "application/json");
     }
 
-    private static Serilog.Core.Logger CreateLogger(LogOptions options)
-    {
-        var level = Enum.Parse<LogEventLevel>(options.Level, ignoreCase: true);
-        var config = new LoggerConfiguration()
-            .MinimumLevel.Is(level)
-            .MinimumLevel.Override("Microsoft", LogEventLevel.Warning)
-            .MinimumLevel.Override("Microsoft.Hosting.Lifetime", LogEventLevel.Information)
-            .MinimumLevel.Override("Grpc", LogEventLevel.Warning)
-            .MinimumLevel.Override("System.Net.Http", LogEventLevel.Warning)
-            .WriteTo.Console(outputTemplate: "{Timestamp:yyyy-MM-dd HH:mm:ss.fff} {Level:u3} {Message:lj}{NewLine}{Exception}");
-        if (!string.IsNullOrWhiteSpace(options.FilePath))
-        {
-            config.WriteTo.File(options.FilePath, rollingInterval: RollingInterval.Day, retainedFileCountLimit: options.RetainedDays,
-                outputTemplate: "{Timestamp:o} {Level:u3} [{SourceContext}] {Message:lj}{NewLine}{Exception}");
-        }
-
-        return config.CreateLogger();
-    }
+    public static Serilog.Core.Logger CreateLogger(LogOptions options) =>
+        SerilogBootstrap.Create(options.Level, options.FilePath, options.RetainedDays);
 }
 
 /// <summary>The health scorer behind the loop's seam.</summary>

@@ -13,15 +13,6 @@ internal interface IProviderEvaluator : IDeliveryRecorder
     IReadOnlyList<ProviderAssessment> Evaluate(IReadOnlyDictionary<string, AgentObservation> byProvider, int activeProvidersWithoutAgent);
 }
 
-/// <summary>Where the loop reads the agents' state (the connections; a fake in tests).</summary>
-internal interface IObservationSource
-{
-    IReadOnlyDictionary<string, AgentObservation> Observations();
-
-    /// <summary>Completes when the first evaluation may run (every agent answered once, or a time limit passed).</summary>
-    Task ReadyAsync(CancellationToken cancellationToken);
-}
-
 /// <summary>
 /// Every Scoring:EvaluationInterval: the agents' observations into the scorer, each verdict to the
 /// routing-table writer, a health-log row on each state change, the verdicts to the API and metrics.
@@ -41,6 +32,15 @@ internal sealed class EvaluationLoop : BackgroundService
     private readonly Counter _evaluations;
     private readonly Counter _failures;
     private long _lastRunTicks;
+    private readonly System.Threading.Channels.Channel<bool> _nudges =
+        System.Threading.Channels.Channel.CreateBounded<bool>(new System.Threading.Channels.BoundedChannelOptions(1) { FullMode = System.Threading.Channels.BoundedChannelFullMode.DropWrite });
+
+    /// <summary>
+    /// Asks for a round now rather than at the next tick: an agent's health check changed or its
+    /// connection came or went, so the routing row can follow within a fraction of a second.
+    /// Deliveries do not nudge (they move the score through the window anyway).
+    /// </summary>
+    public void Nudge() => _nudges.Writer.TryWrite(true);
 
     public EvaluationLoop(IObservationSource source, IProviderEvaluator evaluator, IRoutingTableSink sink, ProviderBoard board,
         TimeSpan interval, TimeProvider time, CollectorRegistry registry, ILogger<EvaluationLoop> logger)
@@ -141,8 +141,10 @@ internal sealed class EvaluationLoop : BackgroundService
         }
 
         using var timer = new PeriodicTimer(_interval, _time);
+        Task<bool>? tick = null;
         do
         {
+            _nudges.Reader.TryRead(out _);
             try
             {
                 EvaluateOnce();
@@ -153,8 +155,20 @@ internal sealed class EvaluationLoop : BackgroundService
                 _failures.Inc();
                 Log.EvaluationFailed(_logger, e);
             }
+
+            tick ??= WaitAsync(timer, stoppingToken);
+            var nudge = _nudges.Reader.WaitToReadAsync(stoppingToken).AsTask();
+            var first = await Task.WhenAny(tick, nudge);
+            if (first == tick)
+            {
+                if (!await tick)
+                    break;
+                tick = null;
+            }
+            else if (stoppingToken.IsCancellationRequested)
+                break;
         }
-        while (await WaitAsync(timer, stoppingToken));
+        while (true);
     }
 
     private static async Task<bool> WaitAsync(PeriodicTimer timer, CancellationToken cancellationToken)

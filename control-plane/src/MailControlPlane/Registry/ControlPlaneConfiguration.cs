@@ -1,7 +1,7 @@
-using System.Net;
 using System.Security.Cryptography.X509Certificates;
 using MailControlPlane.Routing;
 using MailControlPlane.Scoring;
+using static MailAgent.Common.ConfigChecks;
 
 namespace MailControlPlane.Registry;
 
@@ -42,7 +42,7 @@ internal static class ControlPlaneConfiguration
         Bind(() => config.GetSection(ConnectionOptions.SectionName).Bind(connections, Strict), "Connections takes StatusInterval, HeartbeatTimeout, BackoffMin, BackoffMax and CallTimeout as hh:mm:ss", errors);
         Bind(() => config.GetSection(HttpOptions.SectionName).Bind(http, Strict), "Http takes Urls", errors);
         Bind(() => config.GetSection(GrpcApiOptions.SectionName).Bind(grpc, Strict), "Grpc takes Listen (ADDRESS:PORT), CertificateFile, KeyFile and Clients (comma-separated CNs)", errors);
-        Bind(() => config.GetSection(ScoringOptions.SectionName).Bind(scoring, Strict), "Scoring takes the numbers of health-score.md ('mailagent-control-plane help run' lists them)", errors);
+        Bind(() => config.GetSection(ScoringOptions.SectionName).Bind(scoring, Strict), "Scoring takes the numbers of docs/health-score.md ('mailagent-control-plane help run' lists them)", errors);
         // The routing section checks itself (RoutingOptions.Load names key, value and what is valid).
         var routing = RoutingOptions.Load(config, errors);
         Bind(() => config.GetSection(LogOptions.SectionName).Bind(log, Strict), "Log takes FilePath, Level and RetainedDays", errors);
@@ -121,7 +121,7 @@ internal static class ControlPlaneConfiguration
         {
             try
             {
-                if (Certificates.LoadCa(tls.CaFile).Count == 0)
+                if (CertificateChains.LoadCa(tls.CaFile).Count == 0)
                     errors.Add($"Tls:CaFile = '{tls.CaFile}' holds no certificate: use a PEM file with the CA certificate(s)");
             }
             catch (Exception e) when (e is System.Security.Cryptography.CryptographicException or IOException)
@@ -148,7 +148,7 @@ internal static class ControlPlaneConfiguration
     {
         if (!grpc.Enabled)
             return;
-        if (!IPEndPoint.TryParse(grpc.Listen, out var endpoint) || !grpc.Listen.Contains(':', StringComparison.Ordinal) || endpoint.Port is < 0 or > 65535)
+        if (!Listeners.TryParseListen(grpc.Listen, out _))
             errors.Add($"Grpc:Listen = '{grpc.Listen}' is not valid: use ADDRESS:PORT, e.g. 127.0.0.1:9171 or [::1]:9171 (port 0 picks a free port), or leave it empty to turn the API off");
         if (grpc.ClientNames().Count == 0)
             errors.Add("Grpc:Clients is empty: name the client certificate CNs allowed to call the API, comma-separated, e.g. control-plane");
@@ -184,57 +184,4 @@ internal static class ControlPlaneConfiguration
 
         return true;
     }
-
-    private static void Strict(BinderOptions options) => options.ErrorOnUnknownConfiguration = true;
-
-    private static void Bind(Action bind, string hint, List<string> errors)
-    {
-        try
-        {
-            bind();
-        }
-        catch (InvalidOperationException e)
-        {
-            errors.Add($"{e.Message.TrimEnd('.')}: {hint}");
-        }
-    }
-
-    private static void Range(List<string> errors, string key, TimeSpan value, TimeSpan min, TimeSpan max)
-    {
-        if (value < min || value > max)
-            errors.Add($"{key} = {value} is not valid: use {min} to {max}");
-    }
-}
-
-/// <summary>PEM loading and chain checks against a private CA (never the system store).</summary>
-internal static class Certificates
-{
-    public static X509Certificate2Collection LoadCa(string file)
-    {
-        var collection = new X509Certificate2Collection();
-        collection.ImportFromPemFile(file);
-        return collection;
-    }
-
-    /// <summary>True when <paramref name="certificate"/> chains to one of <paramref name="trusted"/> at <paramref name="now"/> for <paramref name="purposeOid"/>.</summary>
-    public static bool ChainsTo(X509Certificate2 certificate, X509Certificate2Collection trusted, DateTimeOffset now, string purposeOid, out string problem)
-    {
-        using var chain = new X509Chain();
-        chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
-        chain.ChainPolicy.CustomTrustStore.AddRange(trusted);
-        chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
-        chain.ChainPolicy.VerificationTime = now.UtcDateTime;
-        chain.ChainPolicy.ApplicationPolicy.Add(new System.Security.Cryptography.Oid(purposeOid));
-        if (chain.Build(certificate))
-        {
-            problem = "";
-            return true;
-        }
-
-        problem = string.Join(", ", chain.ChainStatus.Select(s => s.Status.ToString()));
-        return false;
-    }
-
-    public const string ServerAuth = "1.3.6.1.5.5.7.3.1";
-    public const string ClientAuth = "1.3.6.1.5.5.7.3.2";
 }

@@ -38,11 +38,11 @@ internal sealed class ConnectionOptions
 {
     public const string SectionName = "Connections";
 
-    /// <summary>GetStatus and GetQueue this often.</summary>
-    public TimeSpan StatusInterval { get; set; } = TimeSpan.FromSeconds(2);
+    /// <summary>The heartbeat (status and queue) the agents push on the event stream this often; GetStatus and GetQueue only when the stream is silent longer.</summary>
+    public TimeSpan StatusInterval { get; set; } = TimeSpan.FromSeconds(5);
 
     /// <summary>No answer for this long: the agent is unreachable and its channel is dialled again.</summary>
-    public TimeSpan HeartbeatTimeout { get; set; } = TimeSpan.FromSeconds(10);
+    public TimeSpan HeartbeatTimeout { get; set; } = TimeSpan.FromSeconds(15);
 
     public TimeSpan BackoffMin { get; set; } = TimeSpan.FromMilliseconds(500);
 

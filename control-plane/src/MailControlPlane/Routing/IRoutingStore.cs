@@ -36,6 +36,8 @@ internal interface IRoutingStore : IRoutingOrderReader, IAsyncDisposable
     /// <summary>Inserts health-log rows in one transaction.</summary>
     Task WriteHealthLogsAsync(IReadOnlyList<HealthLogEntry> entries, CancellationToken cancellationToken);
 
+    /// <summary>Inserts a live email row for each of <paramref name="providerNames"/> that has none (Routing:CreateMissingProviders); returns those inserted.</summary>
+    Task<IReadOnlyList<string>> CreateMissingProvidersAsync(IReadOnlyList<string> providerNames, CancellationToken cancellationToken);
     /// <summary>The scorer's memory per provider from the control plane's own table (created when missing).</summary>
     Task<IReadOnlyList<Scoring.ScorerState>> ReadScorerStateAsync(CancellationToken cancellationToken);
 

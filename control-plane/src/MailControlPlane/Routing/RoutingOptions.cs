@@ -1,4 +1,5 @@
 using System.Globalization;
+using static MailAgent.Common.ConfigChecks;
 
 namespace MailControlPlane.Routing;
 
@@ -43,6 +44,13 @@ internal sealed class RoutingOptions
     /// <summary>Seed an empty SQLite table with postfix-oregon, postfix-virginia and elastic-email (the stand-alone default).</summary>
     public bool SeedStandalone { get; set; } = true;
 
+    /// <summary>
+    /// Inserts the messaging_providers row of an agent's provider when there is none (an email row
+    /// with empty credentials, priority after the others, weight 50, health_score 0 until scored).
+    /// Off: a missing row is only logged.
+    /// </summary>
+    public bool CreateMissingProviders { get; set; }
+
     /// <summary>"mailcprt" in ASCII: a key unlikely to collide with the platform's own advisory locks.</summary>
     public const long DefaultLeaderLockKey = 0x6D61696C63707274;
 
@@ -58,7 +66,7 @@ internal sealed class RoutingOptions
         }
         catch (InvalidOperationException e)
         {
-            errors.Add($"{e.Message.TrimEnd('.')}: Routing takes ConnectionString, SqlitePath, SeedStandalone (true|false), HealthLogBufferSize, LeaderLockKey (integers) and WriteInterval, HealthLogInterval, RetryMinDelay, RetryMaxDelay, LeaderRetryInterval, CommandTimeout as hh:mm:ss");
+            errors.Add($"{e.Message.TrimEnd('.')}: Routing takes ConnectionString, SqlitePath, SeedStandalone and CreateMissingProviders (true|false), HealthLogBufferSize, LeaderLockKey (integers) and WriteInterval, HealthLogInterval, RetryMinDelay, RetryMaxDelay, LeaderRetryInterval, CommandTimeout as hh:mm:ss");
         }
 
         errors.AddRange(options.Validate());
@@ -102,13 +110,5 @@ internal sealed class RoutingOptions
         }
 
         return errors;
-    }
-
-    private static void Range(List<string> errors, string key, TimeSpan value, TimeSpan min, TimeSpan max)
-    {
-        if (value < min || value > max)
-        {
-            errors.Add($"{key} = {value} is not valid: use {min} to {max} (hh:mm:ss)");
-        }
     }
 }

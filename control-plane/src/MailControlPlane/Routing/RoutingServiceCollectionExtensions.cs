@@ -20,6 +20,8 @@ internal static class RoutingServiceCollectionExtensions
             ? new PostgresRoutingStore(options)
             : new SqliteRoutingStore(options, sp.GetRequiredService<ILoggerFactory>().CreateLogger<SqliteRoutingStore>()));
         services.AddSingleton<IRoutingOrderReader>(sp => sp.GetRequiredService<IRoutingStore>());
+        services.AddSingleton(sp => sp.GetRequiredService<IRoutingStore>() as IHealthHistoryReader
+            ?? throw new InvalidOperationException("the routing store cannot read the health log"));
         services.AddSingleton(sp => new RoutingTableWriter(
             options,
             sp.GetRequiredService<IRoutingStore>(),

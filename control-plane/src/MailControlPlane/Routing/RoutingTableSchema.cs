@@ -1,13 +1,13 @@
 namespace MailControlPlane.Routing;
 
 /// <summary>
-/// The platform's tables and routing query (a copy of design/routing-table.sql, also in tests/data).
+/// The platform's tables and routing query (a copy of docs/routing-table.sql, copied next to the tests).
 /// The control plane creates tables only in a fresh database: always for its SQLite file, and for
 /// PostgreSQL only when a caller asks (tests, a fresh stand-alone database); it never alters them.
 /// </summary>
 internal static class RoutingTableSchema
 {
-    /// <summary>The PostgreSQL tables, exactly as routing-table.sql creates them.</summary>
+    /// <summary>The PostgreSQL tables, exactly as docs/routing-table.sql creates them.</summary>
     public const string PostgresTables = """
         CREATE TABLE IF NOT EXISTS messaging_providers (
           id                    SERIAL PRIMARY KEY,
@@ -65,7 +65,7 @@ internal static class RoutingTableSchema
         );
         """;
 
-    /// <summary>How the email service picks providers: the query from routing-table.sql, verbatim.</summary>
+    /// <summary>How the email service picks providers: the query from docs/routing-table.sql, verbatim.</summary>
     public const string PostgresRoutingQuery = """
         SELECT id, provider_name, config
           FROM messaging_providers

@@ -14,7 +14,8 @@ internal sealed class RoutingTableWriter : BackgroundService, IRoutingTableSink
 {
     private readonly RoutingOptions _options;
     private readonly IRoutingStore _store;
-    private readonly HashSet<string> _agentProviders;
+    private HashSet<string> _agentProviders;
+    private readonly HashSet<string> _toCreate = new(StringComparer.Ordinal);
     private readonly RoutingMetrics _metrics;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
@@ -48,6 +49,7 @@ internal sealed class RoutingTableWriter : BackgroundService, IRoutingTableSink
         _options = options;
         _store = store;
         _agentProviders = new HashSet<string>(agentProviderNames, StringComparer.Ordinal);
+        _toCreate.UnionWith(_agentProviders);
         _metrics = metrics;
         _time = time;
         _logger = logger;
@@ -76,12 +78,40 @@ internal sealed class RoutingTableWriter : BackgroundService, IRoutingTableSink
         }
     }
 
+    /// <summary>
+    /// The providers the agents back changed (a configuration reload): a removed provider's latest verdict
+    /// is forgotten (its row is left as it is and no longer written); a new one gets its row created
+    /// when Routing:CreateMissingProviders is on.
+    /// </summary>
+    public void SetAgentProviders(IReadOnlyCollection<string> providerNames)
+    {
+        lock (_gate)
+        {
+            var next = new HashSet<string>(providerNames, StringComparer.Ordinal);
+            foreach (var removed in _agentProviders.Where(p => !next.Contains(p)))
+            {
+                _latest.Remove(removed);
+                _written.Remove(removed);
+                _nextPeriodic.Remove(removed);
+                _toCreate.Remove(removed);
+                _missingRowsLogged.Remove(removed);
+            }
+
+            _toCreate.UnionWith(next.Where(p => !_agentProviders.Contains(p)));
+            _agentProviders = next;
+        }
+
+        _wake.Writer.TryWrite(true);
+    }
+
     public void Publish(ProviderAssessment assessment)
     {
         ArgumentNullException.ThrowIfNull(assessment);
         lock (_gate)
         {
-            _latest[assessment.ProviderName] = assessment;
+            // A verdict for a provider just removed (a round still in flight) is dropped.
+            if (_agentProviders.Contains(assessment.ProviderName))
+                _latest[assessment.ProviderName] = assessment;
         }
 
         _wake.Writer.TryWrite(true);
@@ -152,7 +182,7 @@ internal sealed class RoutingTableWriter : BackgroundService, IRoutingTableSink
                     AddPeriodicRows(_time.GetUtcNow());
                 SetLeader(false, LeadChange.DatabaseFailed);
                 await _store.ResetAsync();
-                wait = Backoff(failures, _options.RetryMinDelay, _options.RetryMaxDelay, Random.Shared.NextDouble());
+                wait = Backoff.Delay(failures, _options.RetryMinDelay, _options.RetryMaxDelay, Random.Shared.NextDouble());
                 if (failures == 1)
                 {
                     _logger.WriteFailed(e.Message, wait, BufferedRows);
@@ -185,20 +215,29 @@ internal sealed class RoutingTableWriter : BackgroundService, IRoutingTableSink
         await _store.ResetAsync();
     }
 
-    /// <summary>
-    /// The retry delay after <paramref name="failures"/> failures in a row: min × 2^(failures-1), at most
-    /// max, times a jitter factor 0.8..1.2 from <paramref name="random01"/> (still within min..max).
-    /// </summary>
-    public static TimeSpan Backoff(int failures, TimeSpan min, TimeSpan max, double random01)
-    {
-        var exponent = Math.Clamp(failures - 1, 0, 30);
-        var ticks = Math.Min(min.Ticks * Math.Pow(2, exponent), max.Ticks);
-        var jittered = ticks * (0.8 + (0.4 * Math.Clamp(random01, 0, 1)));
-        return TimeSpan.FromTicks((long)Math.Clamp(jittered, min.Ticks, max.Ticks));
-    }
-
     private async Task CycleAsync(CancellationToken cancellationToken)
     {
+        if (_options.CreateMissingProviders)
+        {
+            List<string> toCreate;
+            lock (_gate)
+                toCreate = [.. _toCreate.Order(StringComparer.Ordinal)];
+            if (toCreate.Count > 0)
+            {
+                foreach (var name in await _store.CreateMissingProvidersAsync(toCreate, cancellationToken))
+                    _logger.ProviderRowCreated(name);
+                lock (_gate)
+                {
+                    _toCreate.ExceptWith(toCreate);
+                    foreach (var name in toCreate)
+                    {
+                        _written.Remove(name);
+                        _missingRowsLogged.Remove(name);
+                    }
+                }
+            }
+        }
+
         AddPeriodicRows(_time.GetUtcNow());
         List<ProviderRowUpdate> updates;
         lock (_gate)
@@ -273,7 +312,9 @@ internal sealed class RoutingTableWriter : BackgroundService, IRoutingTableSink
         await SaveStateAsync(cancellationToken);
 
         var active = await _store.ActiveEmailProvidersAsync(cancellationToken);
-        var withoutAgent = active.Count(name => !_agentProviders.Contains(name));
+        int withoutAgent;
+        lock (_gate)
+            withoutAgent = active.Count(name => !_agentProviders.Contains(name));
         Volatile.Write(ref _activeWithoutAgent, withoutAgent);
         _metrics.ActiveWithoutAgent.Set(withoutAgent);
 

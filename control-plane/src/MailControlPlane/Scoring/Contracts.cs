@@ -52,7 +52,7 @@ internal sealed record AgentObservation(
 /// <param name="LastSuccessAt">When a probe last passed; null: never since start.</param>
 internal sealed record ProbeObservation(DateTimeOffset At, bool Ok, string Reason, TimeSpan ResponseTime, DateTimeOffset? LastSuccessAt);
 
-/// <summary>A provider's state in the routing sense (health-score.md, "States").</summary>
+/// <summary>A provider's state in the routing sense (docs/health-score.md, "States").</summary>
 internal enum ProviderState
 {
     Unknown,

@@ -4,7 +4,7 @@ namespace MailControlPlane.Scoring;
 
 /// <summary>
 /// Scores each provider 0..100 from its agent's signals and keeps its routing state with hysteresis
-/// (health-score.md). Pure code on a <see cref="TimeProvider"/>: the evaluation loop calls
+/// (docs/health-score.md). Pure code on a <see cref="TimeProvider"/>: the evaluation loop calls
 /// <see cref="Evaluate"/> every <see cref="ScoringOptions.EvaluationInterval"/>; the watch streams call
 /// <see cref="RecordDelivery"/> from any thread.
 /// </summary>

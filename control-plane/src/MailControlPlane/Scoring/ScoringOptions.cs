@@ -2,7 +2,7 @@ using System.Globalization;
 
 namespace MailControlPlane.Scoring;
 
-/// <summary>The health score's numbers (section <c>Scoring</c>); every default is health-score.md's.</summary>
+/// <summary>The health score's numbers (section <c>Scoring</c>); every default is docs/health-score.md's.</summary>
 internal sealed class ScoringOptions
 {
     public const string SectionName = "Scoring";
@@ -134,7 +134,7 @@ internal sealed class ScoringOptions
     public int DegradedEvaluations { get; set; } = 2;
 
     /// <summary>
-    /// → failed when the score is below this ... health-score.md says 40, but its weights give
+    /// → failed when the score is below this ... docs/health-score.md says 40, but its weights give
     /// delivery and reputation together 55 points, so a host whose every delivery fails for
     /// server reasons bottoms out at 45 and would never fail on delivery alone (the test
     /// Evaluate_EveryDeliveryFailing_FailsWithDefaults shows it); 50 keeps the rest of the design.

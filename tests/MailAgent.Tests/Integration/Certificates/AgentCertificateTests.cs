@@ -11,6 +11,7 @@ using Xunit.Abstractions;
 namespace MailAgent.Tests.Integration.Certificates;
 
 /// <summary>The real agent against a private Postfix with TLS: the tls check, the watcher and ReloadCertificates.</summary>
+[Trait("Category", "Integration")]
 public sealed class AgentCertificateTests(ITestOutputHelper output) : IAsyncLifetime
 {
     private const string Host = "mail." + PrivatePostfix.SigningDomain;
@@ -52,7 +53,7 @@ public sealed class AgentCertificateTests(ITestOutputHelper output) : IAsyncLife
         Directory.Delete(_dir, recursive: true);
     }
 
-    [Fact]
+    [ServerFact("postfix")]
     public async Task Agent_ExpiredRenewal_RefusedUnhealthyThenReloadByWriterOnly()
     {
         await Eventually.UntilAsync(HealthAsync, b => b.Contains("\"status\": \"healthy\"", StringComparison.Ordinal), TimeSpan.FromSeconds(30), b => b);

@@ -12,6 +12,7 @@ namespace MailAgent.Tests.Integration.Certificates;
 /// Renewals on a private Postfix with STARTTLS on its SMTP and submission listeners; the chain file
 /// is a certbot-style live/ symlink into archive/.
 /// </summary>
+[Trait("Category", "Integration")]
 public sealed class CertificateRenewalTests(ITestOutputHelper output) : IAsyncLifetime
 {
     private const string Host = "mail." + PrivatePostfix.SigningDomain;
@@ -51,7 +52,7 @@ public sealed class CertificateRenewalTests(ITestOutputHelper output) : IAsyncLi
         Directory.Delete(_dir, recursive: true);
     }
 
-    [Fact]
+    [ServerFact("postfix")]
     public async Task DeployAsync_ValidRenewal_DeployedAndServedWithoutRestartingMaster()
     {
         var start = await _deployer.DeployAsync("test", CancellationToken.None);
@@ -72,7 +73,7 @@ public sealed class CertificateRenewalTests(ITestOutputHelper output) : IAsyncLi
         Assert.Equal(Archive(2), new FileInfo(Live).ResolveLinkTarget(true)!.FullName);
     }
 
-    [Fact]
+    [ServerFact("postfix")]
     public async Task DeployAsync_ExpiredOtherNameOrMismatchedKey_RefusedAndOldStillServed()
     {
         var start = await _deployer.DeployAsync("test", CancellationToken.None);

@@ -30,6 +30,7 @@ public sealed class PrivatePostfixFixture : IAsyncLifetime
 }
 
 /// <summary>The config applier as the daemon builds it, against a real private Postfix: apply, reject, roll back, serialize.</summary>
+[Trait("Category", "Integration")]
 public sealed class ConfigApplyIntegrationTests(PrivatePostfixFixture fixture, ITestOutputHelper output) : IClassFixture<PrivatePostfixFixture>
 {
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(60);
@@ -40,7 +41,7 @@ public sealed class ConfigApplyIntegrationTests(PrivatePostfixFixture fixture, I
 
     private string AuditLog => Path.Combine(fixture.WorkDirectory, "audit.log");
 
-    [Fact]
+    [ServerFact("postfix")]
     public async Task Apply_ValidChange_VisibleInPostconfThenUnchanged()
     {
         using var applier = Create();
@@ -61,7 +62,7 @@ public sealed class ConfigApplyIntegrationTests(PrivatePostfixFixture fixture, I
         await AssertDeliversAsync("after apply");
     }
 
-    [Theory]
+    [ServerTheory("postfix")]
     [InlineData("smtp_destination_rate_delayy", "1s", "unknown Postfix parameter")]
     [InlineData("mynetworks", "0.0.0.0/0", "not on the allow-list")]
     [InlineData("smtp_destination_rate_delay", "1s\nmynetworks = 0.0.0.0/0", "line break")]
@@ -79,7 +80,7 @@ public sealed class ConfigApplyIntegrationTests(PrivatePostfixFixture fixture, I
         Assert.Equal(before, File.ReadAllBytes(MainCf));
     }
 
-    [Fact]
+    [ServerFact("postfix")]
     public async Task Apply_StaleExpectedHash_Rejected()
     {
         using var applier = Create();
@@ -98,7 +99,7 @@ public sealed class ConfigApplyIntegrationTests(PrivatePostfixFixture fixture, I
     /// parses it), but every smtpd started afterwards dies with "fatal: bad numerical configuration", so
     /// the SMTP ports stop answering 220. Only the verification after the reload can see it.
     /// </summary>
-    [Fact]
+    [ServerFact("postfix")]
     public async Task Apply_SmtpdFatalAfterReload_RolledBackByteIdenticalAndStillDelivers()
     {
         using var applier = Create();
@@ -115,7 +116,7 @@ public sealed class ConfigApplyIntegrationTests(PrivatePostfixFixture fixture, I
         await AssertDeliversAsync("after rollback");
     }
 
-    [Fact]
+    [ServerFact("postfix")]
     public async Task Apply_DryRun_ChecksWithoutChanging()
     {
         using var applier = Create();
@@ -128,7 +129,7 @@ public sealed class ConfigApplyIntegrationTests(PrivatePostfixFixture fixture, I
         Assert.Equal(before, File.ReadAllBytes(MainCf));
     }
 
-    [Fact]
+    [ServerFact("postfix")]
     public async Task Apply_TwoConcurrent_DoNotInterleave()
     {
         using var applier = Create();

@@ -10,6 +10,7 @@ using Xunit.Abstractions;
 namespace MailAgent.Tests.Integration.Dns;
 
 /// <summary>The dns check against dnsmasq on loopback serving good and bad SPF, DKIM, DMARC and PTR records.</summary>
+[Trait("Category", "Integration")]
 public sealed class DnsCheckIntegrationTests(ITestOutputHelper output) : IDisposable
 {
     private const string Domain = "example.test";
@@ -79,7 +80,7 @@ public sealed class DnsCheckIntegrationTests(ITestOutputHelper output) : IDispos
         return result;
     }
 
-    [Fact]
+    [ServerFact("dnsmasq")]
     public async Task Dns_GoodRecords_Healthy()
     {
         var result = await RunAsync();
@@ -91,7 +92,7 @@ public sealed class DnsCheckIntegrationTests(ITestOutputHelper output) : IDispos
         Assert.Contains("PTR: 192.0.2.10 points to mail.example.test and back", result.Reason, StringComparison.Ordinal);
     }
 
-    [Fact]
+    [ServerFact("dnsmasq")]
     public async Task Dns_NoSpfRecord_Unhealthy()
     {
         var result = await RunAsync(("spf", null));
@@ -100,7 +101,7 @@ public sealed class DnsCheckIntegrationTests(ITestOutputHelper output) : IDispos
         Assert.StartsWith("SPF none: example.test has no SPF record", result.Reason, StringComparison.Ordinal);
     }
 
-    [Fact]
+    [ServerFact("dnsmasq")]
     public async Task Dns_SpfDashAllWithoutOurAddress_Unhealthy()
     {
         var result = await RunAsync(("spf", Dnsmasq.TxtRecord(Domain, "v=spf1 ip4:198.51.100.0/24 -all")));
@@ -109,7 +110,7 @@ public sealed class DnsCheckIntegrationTests(ITestOutputHelper output) : IDispos
         Assert.StartsWith("SPF fail: '-all' in the SPF record of example.test rejects (fail) 192.0.2.10", result.Reason, StringComparison.Ordinal);
     }
 
-    [Fact]
+    [ServerFact("dnsmasq")]
     public async Task Dns_DkimRecordOfAnotherKey_Unhealthy()
     {
         using var other = RSA.Create(2048);
@@ -122,7 +123,7 @@ public sealed class DnsCheckIntegrationTests(ITestOutputHelper output) : IDispos
         Assert.Contains("is not the signing key", result.Reason, StringComparison.Ordinal);
     }
 
-    [Fact]
+    [ServerFact("dnsmasq")]
     public async Task Dns_DkimRevoked_Unhealthy()
     {
         var result = await RunAsync(("dkim", Dnsmasq.TxtRecord($"{Selector}._domainkey.{Domain}", "v=DKIM1; k=rsa; p=")));
@@ -131,7 +132,7 @@ public sealed class DnsCheckIntegrationTests(ITestOutputHelper output) : IDispos
         Assert.Contains("the key is revoked (empty p=)", result.Reason, StringComparison.Ordinal);
     }
 
-    [Fact]
+    [ServerFact("dnsmasq")]
     public async Task Dns_NoDmarc_Degraded()
     {
         var result = await RunAsync(("dmarc", null));
@@ -140,7 +141,7 @@ public sealed class DnsCheckIntegrationTests(ITestOutputHelper output) : IDispos
         Assert.StartsWith("DMARC: no record at _dmarc.example.test", result.Reason, StringComparison.Ordinal);
     }
 
-    [Fact]
+    [ServerFact("dnsmasq")]
     public async Task Dns_PtrToAnotherName_Unhealthy()
     {
         var result = await RunAsync(("ptr", Dnsmasq.PtrRecord(HostAddress, "host-10.isp.test")));
@@ -149,7 +150,7 @@ public sealed class DnsCheckIntegrationTests(ITestOutputHelper output) : IDispos
         Assert.StartsWith("PTR: 192.0.2.10 points to host-10.isp.test, not to myhostname mail.example.test", result.Reason, StringComparison.Ordinal);
     }
 
-    [Fact]
+    [ServerFact("dnsmasq")]
     public async Task Dns_ResolverNotAnswering_DegradedSayingSo()
     {
         // A UDP port held by a socket that never reads: queries go unanswered, as with a dead resolver.
@@ -164,7 +165,7 @@ public sealed class DnsCheckIntegrationTests(ITestOutputHelper output) : IDispos
         Assert.Contains($"{options.Resolver} did not answer", result.Reason, StringComparison.Ordinal);
     }
 
-    [Fact]
+    [ServerFact("dnsmasq")]
     public async Task Agent_DnsCheckAgainstDnsmasq_HealthReportsEachPart()
     {
         await using var dnsmasq = await StartDnsmasqAsync(Zone(("dmarc", null)));

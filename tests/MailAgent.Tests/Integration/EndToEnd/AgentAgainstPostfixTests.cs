@@ -24,6 +24,7 @@ namespace MailAgent.Tests.Integration.EndToEnd;
 /// offset and would overwrite postlogd's lines. Where OpenDKIM's log cannot be captured (no private
 /// mount namespace) the DKIM assertions are skipped and the test says so.
 /// </remarks>
+[Trait("Category", "Integration")]
 public sealed class AgentAgainstPostfixTests(ITestOutputHelper output)
 {
     // Delivered: smtp-source and sendmail (pickup) to accept.test.
@@ -86,7 +87,7 @@ public sealed class AgentAgainstPostfixTests(ITestOutputHelper output)
         ["header 5xx"] = HeaderRejects,
     };
 
-    [Fact]
+    [ServerFact("postfix", "opendkim")]
     public async Task Daemon_TrafficOfEveryOutcome_MetricsReplayAndPflogsummAgreeWithWhatWasSent()
     {
         var clock = Stopwatch.StartNew();

@@ -11,6 +11,7 @@ using MailAgent.Tests.Integration.Postfix;
 namespace MailAgent.Tests.Integration.Grpc;
 
 /// <summary>The real daemon's gRPC API over TLS with client certificates made by <c>pki init</c>'s code.</summary>
+[Trait("Category", "Integration")]
 public sealed class AgentGrpcTests : IAsyncLifetime
 {
     private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(30);
@@ -53,7 +54,7 @@ public sealed class AgentGrpcTests : IAsyncLifetime
         Directory.Delete(_dir, recursive: true);
     }
 
-    [Fact]
+    [ServerFact("postfix")]
     public async Task GetStatus_TrustedClient_ReportsIdentityAndTheHealthChecks()
     {
         using var channel = Channel(Client("control-plane"));
@@ -73,7 +74,7 @@ public sealed class AgentGrpcTests : IAsyncLifetime
         Assert.True(status.Uptime.ToTimeSpan() >= TimeSpan.Zero);
     }
 
-    [Fact]
+    [ServerFact("postfix")]
     public async Task HealthCheck_OverallFollowsTheChecks_AgentServiceServes()
     {
         using var channel = Channel(Client("observer"));
@@ -92,7 +93,7 @@ public sealed class AgentGrpcTests : IAsyncLifetime
         Assert.Equal(logCheck.Status == HealthStatus.Unhealthy ? HealthCheckResponse.Types.ServingStatus.NotServing : HealthCheckResponse.Types.ServingStatus.Serving, log.Status);
     }
 
-    [Fact]
+    [ServerFact("postfix")]
     public async Task GetQueue_NoSnapshotSource_IsUnavailable()
     {
         using var channel = Channel(Client("control-plane"));
@@ -103,7 +104,7 @@ public sealed class AgentGrpcTests : IAsyncLifetime
         Assert.Equal(StatusCode.Unavailable, e.StatusCode);
     }
 
-    [Fact]
+    [ServerFact("postfix")]
     public async Task ApplyConfig_AllowedWriter_RunsTheApplierAndIsAudited_ReadOnlyClientRefused()
     {
         using var writer = Channel(Client("admin"));
@@ -128,7 +129,7 @@ public sealed class AgentGrpcTests : IAsyncLifetime
         Assert.Equal("rejected", audit.GetProperty("result").GetString());
     }
 
-    [Fact]
+    [ServerFact("postfix")]
     public async Task WatchEvents_DeliveriesThenReconnect_EachEventOnceInOrder()
     {
         using var channel = Channel(Client("control-plane"));
@@ -169,7 +170,37 @@ public sealed class AgentGrpcTests : IAsyncLifetime
         Assert.Equal(Enumerable.Range((int)sequences[0], sequences.Count).Select(i => (ulong)i), sequences);
     }
 
-    [Fact]
+    [ServerFact("postfix")]
+    public async Task WatchEvents_HeartbeatAsked_StatusOnScheduleWhetherOrNotEventsFlow()
+    {
+        using var channel = Channel(Client("control-plane"));
+        var client = new AgentService.AgentServiceClient(channel);
+        using var watch = client.WatchEvents(
+            new WatchEventsRequest { HeartbeatInterval = Google.Protobuf.WellKnownTypes.Duration.FromTimeSpan(TimeSpan.FromSeconds(1)) },
+            deadline: DateTime.UtcNow.Add(Deadline));
+        var heartbeats = new List<Heartbeat>();
+        AgentEvent? delivery = null;
+        await AppendAsync(Delivery("sent", "2.0.0", "mx.example.net[192.0.2.10]:25"));
+        // Three heartbeats, at least one after the delivery: a quiet stream still beats, a busy one too.
+        while (heartbeats.Count < 3 || delivery == null || heartbeats[^1].LastSequence < delivery.Sequence)
+        {
+            Assert.True(await watch.ResponseStream.MoveNext(CancellationToken.None), "the stream ended");
+            var message = watch.ResponseStream.Current;
+            if (message.KindCase == WatchEventsResponse.KindOneofCase.Heartbeat)
+                heartbeats.Add(message.Heartbeat);
+            else if (message.Event is { KindCase: AgentEvent.KindOneofCase.Delivery } e)
+                delivery = e;
+        }
+
+        Assert.All(heartbeats, h => Assert.Contains(h.Status.Checks, c => c.Name == "log"));
+        Assert.All(heartbeats, h => Assert.False(string.IsNullOrEmpty(h.Status.Hostname)));
+        // No queue snapshot in this fixture (postqueue fails): the heartbeat says so by leaving it out.
+        Assert.All(heartbeats, h => Assert.Null(h.Queue));
+        Assert.Equal(heartbeats.Select(h => h.At.ToDateTimeOffset()).Order(), heartbeats.Select(h => h.At.ToDateTimeOffset()));
+        Assert.Equal(heartbeats.Count, heartbeats.Select(h => h.At).Distinct().Count());
+    }
+
+    [ServerFact("postfix")]
     public async Task Rejections_NoCertOtherCaExpiredNotAllowed_AreRejectedAndCounted()
     {
         using var otherCa = AgentPki.CreateCa("other CA", DateTimeOffset.UtcNow.AddMinutes(-5), DateTimeOffset.UtcNow.AddDays(30));
@@ -202,7 +233,7 @@ public sealed class AgentGrpcTests : IAsyncLifetime
         Assert.Contains("gRPC caller rejected (untrusted)", _agent.Output, StringComparison.Ordinal);
     }
 
-    [Fact]
+    [ServerFact("postfix")]
     public async Task WatchEvents_MissedEventsFellOutOfTheRing_ToldFirstThenGetsTheOldestHeld()
     {
         string log = Path.Combine(_dir, "small-ring.log");
@@ -233,7 +264,7 @@ public sealed class AgentGrpcTests : IAsyncLifetime
         Assert.Equal(Enumerable.Range((int)lost.EventsLost.FirstAvailable, 100).Select(i => (ulong)i), held.Select(e => e.Sequence));
     }
 
-    [Fact]
+    [ServerFact("postfix")]
     public async Task HealthCheck_PostfixStoppedAndStarted_NotServingWithinFiveSecondsAndWatchEventsSeesIt()
     {
         const string postfixCommand = "/usr/sbin/postfix";
@@ -296,7 +327,7 @@ public sealed class AgentGrpcTests : IAsyncLifetime
         }
     }
 
-    [Fact]
+    [ServerFact("postfix")]
     public async Task MetricsListener_GrpcPath_IsNotServedOverPlainHttp()
     {
         using var http = new HttpClient();

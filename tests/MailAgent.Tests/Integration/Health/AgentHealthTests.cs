@@ -9,13 +9,14 @@ using Xunit.Abstractions;
 namespace MailAgent.Tests.Integration.Health;
 
 /// <summary>The real agent's /health follows a real private Postfix being stopped and started.</summary>
+[Trait("Category", "Integration")]
 public sealed class AgentHealthTests(ITestOutputHelper output)
 {
     private const string PostfixCommand = "/usr/sbin/postfix";
     private static readonly TimeSpan StartDeadline = TimeSpan.FromSeconds(60);
     private static readonly TimeSpan ReactDeadline = TimeSpan.FromSeconds(5);
 
-    [Fact]
+    [ServerFact("postfix", "opendkim")]
     public async Task Health_PostfixStoppedAndStarted_UnhealthyWithinFiveSecondsThenHealthy()
     {
         string work = Directory.CreateTempSubdirectory("mailagent-health-").FullName;
@@ -59,7 +60,7 @@ public sealed class AgentHealthTests(ITestOutputHelper output)
         }
     }
 
-    [Fact]
+    [ServerFact("postfix", "opendkim")]
     public async Task Health_OpenDkimStopped_MilterCheckFails()
     {
         string work = Directory.CreateTempSubdirectory("mailagent-health-dkim-").FullName;
@@ -91,7 +92,7 @@ public sealed class AgentHealthTests(ITestOutputHelper output)
         }
     }
 
-    [Fact]
+    [ServerFact("postfix", "opendkim")]
     public async Task Systemd_NotifySocketAsPid1_ReadyThenWatchdogPings()
     {
         string work = Directory.CreateTempSubdirectory("mailagent-notify-").FullName;

@@ -16,6 +16,7 @@ namespace MailAgent.Tests.Integration.Packaging;
 /// that binary really exports. tests/run-tests.sh builds and installs the packages first
 /// (packaging/test/check-packages.sh) and purges them afterwards.
 /// </summary>
+[Trait("Category", "Integration")]
 public sealed partial class InstalledPackageTests(ITestOutputHelper output)
 {
     private const string PostfixCommand = "/usr/sbin/postfix";

@@ -1,9 +1,10 @@
 
 namespace MailAgent.Tests.Integration.Postfix;
 
+[Trait("Category", "Integration")]
 public sealed class PflogsummGrandTotalsTests
 {
-    [Fact]
+    [ServerFact("pflogsumm")]
     public void Parse_CorpusSyslogReport_ReadsEveryGrandTotal()
     {
         var report = File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "data", "pflogsumm-real-postfix-3.7-syslog.txt"));
@@ -15,7 +16,7 @@ public sealed class PflogsummGrandTotalsTests
             Rejected: 20, RejectWarnings: 0, Held: 0, Discarded: 0, Senders: 1, Recipients: 1801), totals);
     }
 
-    [Fact]
+    [ServerFact("pflogsumm")]
     public void Parse_NoGrandTotals_Throws()
     {
         Assert.Throws<FormatException>(() => PflogsummGrandTotals.Parse("Per-Hour Traffic Summary\n"));

@@ -3,6 +3,7 @@ using System.Text.RegularExpressions;
 namespace MailAgent.Tests.Integration.Postfix;
 
 /// <summary>The generated configuration keeps every test on loopback, without starting anything.</summary>
+[Trait("Category", "Integration")]
 public sealed class PrivatePostfixConfigTests
 {
     private static readonly PrivatePostfixLayout Layout =

@@ -5,11 +5,12 @@ using static MailAgent.Tests.Integration.Postfix.PrivatePostfix;
 namespace MailAgent.Tests.Integration.Postfix;
 
 /// <summary>Runs a real private Postfix with OpenDKIM and smtp-sink next hops on 127.0.0.1.</summary>
+[Trait("Category", "Integration")]
 public sealed partial class PrivatePostfixTests(ITestOutputHelper output)
 {
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(30);
 
-    [Fact]
+    [ServerFact("postfix", "opendkim")]
     public async Task Send_EveryOutcome_LogOpenDkimAndPflogsummAgreeWithWhatWasSent()
     {
         await using var postfix = await StartAsync(new PrivatePostfixOptions { Diagnostics = output.WriteLine });
@@ -99,7 +100,7 @@ public sealed partial class PrivatePostfixTests(ITestOutputHelper output)
         await postfix.WaitForLogAsync(lines => Deferrals(lines) >= deferrals + 8, Timeout);
     }
 
-    [Fact]
+    [ServerFact("postfix", "opendkim")]
     public async Task StartAsync_TwoInstancesInParallel_AreIsolatedAndDisposeLeavesNothingBehind()
     {
         var options = new PrivatePostfixOptions { Diagnostics = output.WriteLine };
@@ -144,7 +145,7 @@ public sealed partial class PrivatePostfixTests(ITestOutputHelper output)
         }
     }
 
-    [Fact]
+    [ServerFact("postfix", "opendkim")]
     public async Task RemoveStaleInstancesAsync_OwnerGone_KillsItsProcessesAndKeepsLiveInstances()
     {
         var stale = Directory.CreateTempSubdirectory("mailagent-pf-").FullName;

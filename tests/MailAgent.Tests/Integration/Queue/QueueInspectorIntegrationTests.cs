@@ -11,12 +11,13 @@ using static MailAgent.Tests.Integration.Postfix.PrivatePostfix;
 namespace MailAgent.Tests.Integration.Queue;
 
 /// <summary>The inspector, registered as the daemon registers it, against a real private Postfix with a parked queue.</summary>
+[Trait("Category", "Integration")]
 public sealed class QueueInspectorIntegrationTests(ITestOutputHelper output)
 {
     private const string Postsuper = "/usr/sbin/postsuper";
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(60);
 
-    [Fact]
+    [ServerFact("postfix")]
     public async Task Inspect_DeferredAndHeldMessages_DepthPerQueueAgeAndReasonClasses()
     {
         var started = TimeProvider.System.GetUtcNow();

@@ -53,16 +53,24 @@ internal sealed partial class AgentDaemon : IAsyncDisposable
     }
 
     /// <summary>Runs <c>mailagent pki init</c> into <paramref name="dir"/>.</summary>
-    public static async Task PkiInitAsync(string dir)
+    public static Task PkiInitAsync(string dir) =>
+        PkiAsync("pki", "init", "--dir", dir, "--agent-name", "localhost", "--client-name", "control-plane");
+
+    /// <summary>Runs <c>mailagent pki issue</c>: NAME.crt and NAME.key from the CA in <paramref name="caDir"/>.</summary>
+    public static Task PkiIssueAsync(string caDir, string agentName) =>
+        PkiAsync("pki", "issue", "--ca-dir", caDir, "--agent-name", agentName);
+
+    private static async Task PkiAsync(params string[] args)
     {
         var info = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var a in new[] { Dll, "pki", "init", "--dir", dir, "--agent-name", "localhost", "--client-name", "control-plane" })
+        info.ArgumentList.Add(Dll);
+        foreach (var a in args)
             info.ArgumentList.Add(a);
         using var process = Process.Start(info) ?? throw new InvalidOperationException("dotnet did not start");
         string output = await process.StandardOutput.ReadToEndAsync() + await process.StandardError.ReadToEndAsync();
         await process.WaitForExitAsync();
         if (process.ExitCode != 0)
-            throw new InvalidOperationException($"mailagent pki init failed: {output}");
+            throw new InvalidOperationException($"mailagent {string.Join(' ', args)} failed: {output}");
     }
 
     public static async Task<AgentDaemon> StartAsync(params string[] settings)

@@ -1,3 +1,4 @@
+using MailAgent.Tests.Integration;
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Security.Cryptography.X509Certificates;
@@ -24,6 +25,7 @@ namespace MailControlPlane.Tests.Integration.EndToEnd;
 /// process, the same WebApplication `run` builds). Checks the routing table with the platform's
 /// own query, verbatim.
 /// </summary>
+[Trait("Category", "Integration")]
 public sealed class ControlPlaneEndToEndTests(ITestOutputHelper output) : IAsyncLifetime
 {
     private static readonly TimeSpan FallBehind = TimeSpan.FromSeconds(10);
@@ -91,7 +93,7 @@ public sealed class ControlPlaneEndToEndTests(ITestOutputHelper output) : IAsync
             "Connections:StatusInterval=00:00:00.5", "Connections:HeartbeatTimeout=00:00:30", "Connections:BackoffMin=00:00:00.1",
             "Connections:BackoffMax=00:00:01", "Connections:CallTimeout=00:00:10",
             "Http:Urls=http://127.0.0.1:0", "Grpc:Listen=127.0.0.1:0", $"Grpc:CertificateFile={Pki("agent.crt")}", $"Grpc:KeyFile={Pki("agent.key")}",
-            // Fast versions of health-score.md's numbers (FailedBelow is the default, 50: delivery and
+            // Fast versions of docs/health-score.md's numbers (FailedBelow is the default, 50: delivery and
             // reputation together take at most 55 points, so a server refusing everything bottoms out at 45).
             // The ejection outlasts the delivery window, so that probation starts once the failures aged out.
             "Scoring:EvaluationInterval=00:00:00.5", "Scoring:DeliveryWindow=00:01:00", "Scoring:DeliveryBucket=00:00:01",
@@ -167,7 +169,7 @@ public sealed class ControlPlaneEndToEndTests(ITestOutputHelper output) : IAsync
     private ProviderAssessment? Latest(string provider) =>
         _app!.Services.GetRequiredService<ProviderBoard>().Latest().FirstOrDefault(a => a.ProviderName == provider);
 
-    [Fact]
+    [ServerFact("postgres")]
     public async Task ControlPlane_FailuresKillAndDatabaseOutage_RoutingFollowsAndRecovers()
     {
         var before = await EmailRowsAsync();

@@ -1,3 +1,4 @@
+using MailAgent.Tests.Integration;
 using MailControlPlane.Routing;
 using MailControlPlane.Scoring;
 using Npgsql;
@@ -6,6 +7,7 @@ using static MailControlPlane.Tests.Routing.WriterHarness;
 namespace MailControlPlane.Tests.Integration.Postgres;
 
 /// <summary>The routing-table writer against a real, private PostgreSQL with the platform's tables.</summary>
+[Trait("Category", "Integration")]
 public sealed class PostgresRoutingTableWriterTests : IAsyncLifetime
 {
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(30);
@@ -22,7 +24,7 @@ public sealed class PostgresRoutingTableWriterTests : IAsyncLifetime
 
     public async Task DisposeAsync() => await _server.DisposeAsync();
 
-    [Fact]
+    [ServerFact("postgres")]
     public async Task Publish_NewScores_OnlyHealthScoreIsActiveUpdatedAtChangeAndOtherRowsUntouched()
     {
         var before = await RowsAsync();
@@ -65,7 +67,7 @@ public sealed class PostgresRoutingTableWriterTests : IAsyncLifetime
         Assert.True(harness.Metrics.LastSuccess.Value > 0);
     }
 
-    [Fact]
+    [ServerFact("postgres")]
     public async Task Publish_SameValuesAgain_NoUpdateStatement()
     {
         await ExecuteAsync("""
@@ -90,7 +92,7 @@ public sealed class PostgresRoutingTableWriterTests : IAsyncLifetime
         await Eventually.UntilAsync(ct => ScalarAsync<long>("SELECT COUNT(*) FROM provider_updates", ct), n => n == 2, Timeout, n => $"{n} updates");
     }
 
-    [Fact]
+    [ServerFact("postgres")]
     public async Task HealthLog_StateChangesAndInterval_RowsWrittenForTheLiveEmailRow()
     {
         var options = FastOptions(Db);
@@ -122,7 +124,7 @@ public sealed class PostgresRoutingTableWriterTests : IAsyncLifetime
         Assert.Contains(rows, r => r.ProviderId == oregonId && r.Kind == "periodic" && r.Status == "failed");
     }
 
-    [Fact]
+    [ServerFact("postgres")]
     public async Task DatabaseStopped_AssessmentsAndRowsKeepComing_FinalStateAndEveryRowWrittenWhenBack()
     {
         await using var harness = await StartAsync(FastOptions(Db));
@@ -157,7 +159,7 @@ public sealed class PostgresRoutingTableWriterTests : IAsyncLifetime
         Assert.Equal(1, harness.Metrics.Leader.Value);
     }
 
-    [Fact]
+    [ServerFact("postgres")]
     public async Task DatabaseStopped_BufferOverflows_OldestDroppedAndCountedNewestWritten()
     {
         var options = FastOptions(Db);
@@ -181,7 +183,7 @@ public sealed class PostgresRoutingTableWriterTests : IAsyncLifetime
             await ScalarAsync<string>("SELECT string_agg(error_message, ',' ORDER BY error_message) FROM messaging_provider_health_logs"));
     }
 
-    [Fact]
+    [ServerFact("postgres")]
     public async Task TwoWriters_OnlyLeaderWrites_StandbyTakesOverWhenLeaderGoes()
     {
         var first = await StartAsync(FastOptions(Db));

@@ -1,10 +1,12 @@
+using MailAgent.Tests.Integration;
 using Npgsql;
 
 namespace MailControlPlane.Tests.Integration.Postgres;
 
+[Trait("Category", "Integration")]
 public sealed class PrivatePostgresTests
 {
-    [Fact]
+    [ServerFact("postgres")]
     public async Task StartStopStartAgain_SameDataDirectory_KeepsRowsAndLeavesNoProcess()
     {
         var server = await PrivatePostgres.StartNewAsync();
@@ -30,7 +32,7 @@ public sealed class PrivatePostgresTests
         Assert.False(Directory.Exists(root), $"{root} still exists after DisposeAsync");
     }
 
-    [Fact]
+    [ServerFact("postgres")]
     public void PlatformQuery_FromRoutingTableSql_IsTheSelectBlock()
     {
         var query = RoutingTableDatabase.PlatformQuery;

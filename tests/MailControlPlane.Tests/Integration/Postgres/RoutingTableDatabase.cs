@@ -4,13 +4,13 @@ using Npgsql;
 namespace MailControlPlane.Tests.Integration.Postgres;
 
 /// <summary>
-/// The platform's tables in a test PostgreSQL: applies tests/data/routing-table.sql (a copy of the
+/// The platform's tables in a test PostgreSQL: applies docs/routing-table.sql (a copy of the
 /// platform's file) and seeds provider rows; also gives the platform's routing query exactly as the
 /// file writes it, so tests run it verbatim.
 /// </summary>
 internal static class RoutingTableDatabase
 {
-    /// <summary>The copy of routing-table.sql next to the test assembly.</summary>
+    /// <summary>The copy of docs/routing-table.sql next to the test assembly.</summary>
     public static string SqlPath => Path.Combine(AppContext.BaseDirectory, "data", "routing-table.sql");
 
     /// <summary>The platform's query: the commented block after "How the email service picks providers", comment markers removed.</summary>
@@ -30,7 +30,7 @@ internal static class RoutingTableDatabase
 
     public const string DeletedConfig = """{"priority": 9, "health_score": 55, "smtp_host": "old-virginia.tazzi.com"}""";
 
-    /// <summary>Creates the tables from routing-table.sql.</summary>
+    /// <summary>Creates the tables from docs/routing-table.sql.</summary>
     public static async Task ApplySchemaAsync(string connectionString, CancellationToken cancellationToken = default)
     {
         await using var connection = new NpgsqlConnection(connectionString);

@@ -1,8 +1,14 @@
-namespace MailAgent.Cli;
+namespace MailAgent.Common;
 
 /// <summary>The standard streams and clock a command uses; tests pass their own.</summary>
 internal sealed class CliContext
 {
+    /// <summary>A context without standard input (the control plane reads none).</summary>
+    public CliContext(Stream stdout, Stream stderr, TimeProvider time)
+        : this(Stream.Null, stdout, stderr, time)
+    {
+    }
+
     public CliContext(Stream stdin, Stream stdout, Stream stderr, TimeProvider time)
     {
         InStream = stdin;

@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Net;
 
-namespace MailAgent.Health.Checks;
+namespace MailAgent.Common;
 
 /// <summary>Parses host:port (IPv6 in brackets).</summary>
 internal static class TcpEndpoint

@@ -1,7 +1,6 @@
 using System.Threading.Channels;
-using MailControlPlane.Scoring;
 
-namespace MailControlPlane.Hosting;
+namespace MailControlPlane.Scoring;
 
 /// <summary>The latest verdict per provider, and a feed of the ones that changed for WatchProviders.</summary>
 internal sealed class ProviderBoard
@@ -32,6 +31,16 @@ internal sealed class ProviderBoard
                 foreach (var w in _watchers)
                     w.Writer.TryWrite(a);
             }
+        }
+    }
+
+    /// <summary>Forgets the providers no agent backs any more (a configuration reload removed them).</summary>
+    public void Remove(IEnumerable<string> providerNames)
+    {
+        lock (_lock)
+        {
+            foreach (var name in providerNames)
+                _latest.Remove(name);
         }
     }
 

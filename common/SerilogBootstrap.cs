@@ -1,0 +1,52 @@
+using System.Globalization;
+using Serilog;
+using Serilog.Core;
+using Serilog.Events;
+
+namespace MailAgent.Common;
+
+/// <summary>
+/// The daemons' own log: the console (journald adds the time again, so it stays short) and an
+/// optional daily rolling file. Every line carries the event ID of its [LoggerMessage] (0 for
+/// lines without one), so operators can look a line up in docs/operations.md.
+/// </summary>
+internal static class SerilogBootstrap
+{
+    public const string ConsoleTemplate = "{Timestamp:yyyy-MM-dd HH:mm:ss.fff} {Level:u3} {EventNumber} {Message:lj}{NewLine}{Exception}";
+    public const string FileTemplate = "{Timestamp:o} {Level:u3} {EventNumber} [{SourceContext}] {Message:lj}{NewLine}{Exception}";
+
+    /// <summary>A logger at <paramref name="level"/> (Verbose … Fatal, already validated), writing to the console and, unless empty, to <paramref name="filePath"/>.</summary>
+    public static Logger Create(string level, string? filePath, int retainedDays)
+    {
+        var config = new LoggerConfiguration()
+            .MinimumLevel.Is(Enum.Parse<LogEventLevel>(level, ignoreCase: true))
+            .MinimumLevel.Override("Microsoft", LogEventLevel.Warning)
+            .MinimumLevel.Override("Microsoft.Hosting.Lifetime", LogEventLevel.Information)
+            .MinimumLevel.Override("Grpc", LogEventLevel.Warning)
+            .MinimumLevel.Override("System.Net.Http", LogEventLevel.Warning)
+            .Enrich.With<EventNumberEnricher>()
+            .WriteTo.Console(outputTemplate: ConsoleTemplate);
+        if (!string.IsNullOrWhiteSpace(filePath))
+            config.WriteTo.File(filePath, rollingInterval: RollingInterval.Day, retainedFileCountLimit: retainedDays, outputTemplate: FileTemplate);
+        return config.CreateLogger();
+    }
+
+    /// <summary>Flattens Microsoft.Extensions.Logging's EventId structure into the number the templates print.</summary>
+    internal sealed class EventNumberEnricher : ILogEventEnricher
+    {
+        public void Enrich(LogEvent logEvent, ILogEventPropertyFactory propertyFactory)
+        {
+            int id = 0;
+            if (logEvent.Properties.TryGetValue("EventId", out var value) && value is StructureValue structure)
+            {
+                foreach (var property in structure.Properties)
+                {
+                    if (property.Name == "Id" && property.Value is ScalarValue { Value: int number })
+                        id = number;
+                }
+            }
+
+            logEvent.AddPropertyIfAbsent(propertyFactory.CreateProperty("EventNumber", id.ToString(CultureInfo.InvariantCulture)));
+        }
+    }
+}

@@ -1,0 +1,324 @@
+using System.IO.Compression;
+using System.Text;
+using MailAgent.LogTailing;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Time.Testing;
+
+namespace MailAgent.Tests.LogTailing;
+
+/// <summary>
+/// The tailer on a private directory, one <see cref="LogTailer.Poll"/> at a time, with a fake
+/// clock: no waiting. Every kind of rotation, while running and while stopped, and restarts
+/// mid-file; each line written must reach the sink exactly once.
+/// </summary>
+public sealed class LogTailerTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("mailagent-tailer-").FullName;
+    private readonly FakeTimeProvider _time = new(new DateTimeOffset(2026, 12, 6, 0, 0, 0, TimeSpan.Zero));
+    private readonly RecordingSink _sink = new();
+    private readonly RecordingObserver _observer = new();
+    private int _serial;
+
+    private string LogPath => Path.Combine(_dir, "mail.log");
+
+    [Fact]
+    public void Poll_RestartMidFile_ResumesAtTheCheckpoint()
+    {
+        Write(10);
+        using (var tailer = NewTailer())
+        {
+            tailer.Poll();
+            WritePartial("Dec  6 00:00:00 mail postfix/qmgr[2]: half a li");
+            tailer.Poll();
+            tailer.SaveCheckpoint();
+        }
+
+        AppendRaw("ne\n");
+        Write(10);
+        using (var tailer = NewTailer())
+            PollUntilQuiet(tailer);
+
+        AssertEveryLineOnce();
+        Assert.Contains("Dec  6 00:00:00 mail postfix/qmgr[2]: half a line", _sink.Lines);
+    }
+
+    [Fact]
+    public void Poll_RenameWhileRunning_ReadsTheRenamedFileThenTheNew()
+    {
+        Write(10);
+        using var tailer = NewTailer();
+        tailer.Poll();
+        Write(5);
+        RotateByRename(compress: false, delayCompress: false);
+        Write(5);
+        PollUntilQuiet(tailer);
+
+        AssertEveryLineOnce();
+        Assert.Equal(1, _observer.Rotations.GetValueOrDefault("rename"));
+    }
+
+    [Fact]
+    public void Poll_TwoRenamesBetweenRounds_ReadsTheFileInBetween()
+    {
+        Write(10);
+        using var tailer = NewTailer();
+        tailer.Poll();
+        Write(5);
+        RotateByRename(compress: false, delayCompress: false);
+        Write(7); // the middle file: written and renamed before the tailer looks again
+        RotateByRename(compress: false, delayCompress: false);
+        Write(3);
+        PollUntilQuiet(tailer);
+
+        AssertEveryLineOnce();
+    }
+
+    [Fact]
+    public void Poll_CopytruncateWhileRunning_ReadsTheUnreadTailFromTheCopy()
+    {
+        Write(10);
+        using var tailer = NewTailer();
+        tailer.Poll();
+        Write(5);
+        RotateByCopyTruncate();
+        Write(5);
+        PollUntilQuiet(tailer);
+
+        AssertEveryLineOnce();
+        Assert.Equal(1, _observer.Rotations.GetValueOrDefault("truncate"));
+    }
+
+    [Fact]
+    public void Poll_TwoCopytruncatesBetweenRounds_LosesNoSegment()
+    {
+        Write(10);
+        using var tailer = NewTailer();
+        tailer.Poll();
+        RotateByCopyTruncate(); // nothing unread: the copy is exactly what was read
+        Write(8);               // this segment is only in the second copy
+        RotateByCopyTruncate();
+        Write(4);
+        PollUntilQuiet(tailer);
+
+        AssertEveryLineOnce();
+    }
+
+    [Theory]
+    [InlineData("rename")]
+    [InlineData("rename+compress")]
+    [InlineData("delaycompress")]
+    [InlineData("dateext")]
+    [InlineData("dateext+compress")]
+    [InlineData("copytruncate")]
+    [InlineData("copytruncate+compress")]
+    public void Start_TwoRotationsWhileStopped_ReadsTheChainInOrder(string kind)
+    {
+        Write(10);
+        using (var tailer = NewTailer())
+        {
+            tailer.Poll();
+            tailer.SaveCheckpoint();
+        }
+
+        Write(5);  // unread tail of the checkpointed file
+        Rotate(kind, 1);
+        Write(7);  // the middle file
+        Rotate(kind, 2);
+        Write(3);  // the live file
+        using (var tailer = NewTailer())
+            PollUntilQuiet(tailer);
+
+        AssertEveryLineOnce();
+        AssertInOrder();
+        Assert.Equal(2, _observer.Rotations.Values.Sum());
+    }
+
+    [Fact]
+    public void Start_AfterRestart_RestoresTheRotationCounters()
+    {
+        Write(5);
+        using (var tailer = NewTailer())
+        {
+            tailer.Poll();
+            RotateByRename(compress: false, delayCompress: false);
+            Write(2);
+            PollUntilQuiet(tailer);
+            RotateByCopyTruncate();
+            Write(2);
+            PollUntilQuiet(tailer);
+            tailer.SaveCheckpoint();
+        }
+
+        _observer.Rotations.Clear();
+        using (var tailer = NewTailer())
+            tailer.Poll();
+
+        Assert.Equal(1, _observer.Restored.GetValueOrDefault("rename"));
+        Assert.Equal(1, _observer.Restored.GetValueOrDefault("truncate"));
+        AssertEveryLineOnce();
+    }
+
+    [Fact]
+    public void Start_CheckpointedFileDeleted_CountsAGap()
+    {
+        Write(5);
+        using (var tailer = NewTailer())
+        {
+            tailer.Poll();
+            tailer.SaveCheckpoint();
+        }
+
+        File.Delete(LogPath);
+        Write(3);
+        using (var tailer = NewTailer())
+            PollUntilQuiet(tailer);
+
+        Assert.Equal(1, _observer.Gaps.GetValueOrDefault("rotated_file_missing"));
+        Assert.Equal(8, _sink.Lines.Count);
+    }
+
+    private LogTailer NewTailer() => new(
+        new TailOptions { Path = LogPath, StateDirectory = Path.Combine(_dir, "state"), StartAt = TailStart.Beginning, RotatedFileGrace = TimeSpan.FromSeconds(5) },
+        _sink,
+        () => new Checkpoint(),
+        _ => { },
+        _observer,
+        NullLogger.Instance,
+        _time);
+
+    // Rounds until nothing is read and renamed files are past their grace period.
+    private void PollUntilQuiet(LogTailer tailer)
+    {
+        for (int i = 0; i < 10; i++)
+        {
+            tailer.Poll();
+            _time.Advance(TimeSpan.FromSeconds(2));
+        }
+    }
+
+    private void Rotate(string kind, int n)
+    {
+        switch (kind)
+        {
+            case "rename": RotateByRename(compress: false, delayCompress: false); break;
+            case "rename+compress": RotateByRename(compress: true, delayCompress: false); break;
+            case "delaycompress": RotateByRename(compress: false, delayCompress: true); break;
+            case "dateext": RotateByDate(n, compress: false); break;
+            case "dateext+compress": RotateByDate(n, compress: true); break;
+            case "copytruncate": RotateByCopyTruncate(); break;
+            case "copytruncate+compress": RotateByCopyTruncate(compress: true); break;
+            default: throw new ArgumentOutOfRangeException(nameof(kind));
+        }
+    }
+
+    // logrotate's numbered scheme: .1 → .2 (…), the log → .1, and with compress the new .1 gzipped at once;
+    // with delaycompress the previous .1 is gzipped as it becomes .2.
+    private void RotateByRename(bool compress, bool delayCompress)
+    {
+        Shift();
+        if (delayCompress && File.Exists(LogPath + ".2"))
+            Gzip(LogPath + ".2");
+        File.Move(LogPath, LogPath + ".1");
+        if (compress)
+            Gzip(LogPath + ".1");
+    }
+
+    private void RotateByCopyTruncate(bool compress = false)
+    {
+        Shift();
+        File.Copy(LogPath, LogPath + ".1");
+        using (var stream = new FileStream(LogPath, FileMode.Open, FileAccess.Write, FileShare.ReadWrite))
+            stream.SetLength(0);
+        if (compress)
+            Gzip(LogPath + ".1");
+    }
+
+    private void RotateByDate(int day, bool compress)
+    {
+        string rotated = $"{LogPath}-202612{day:00}";
+        File.Move(LogPath, rotated);
+        if (compress)
+            Gzip(rotated);
+    }
+
+    private void Shift()
+    {
+        for (int i = 9; i >= 1; i--)
+        {
+            foreach (string ext in new[] { "", ".gz" })
+            {
+                if (File.Exists($"{LogPath}.{i}{ext}"))
+                    File.Move($"{LogPath}.{i}{ext}", $"{LogPath}.{i + 1}{ext}");
+            }
+        }
+    }
+
+    private static void Gzip(string path)
+    {
+        using (var input = File.OpenRead(path))
+        using (var output = new GZipStream(File.Create(path + ".gz"), CompressionLevel.Fastest))
+            input.CopyTo(output);
+        File.Delete(path);
+    }
+
+    private void Write(int lines)
+    {
+        var sb = new StringBuilder();
+        for (int i = 0; i < lines; i++)
+            sb.Append("Dec  6 00:00:01 mail postfix/smtpd[1]: line ").Append(++_serial).Append('\n');
+        AppendRaw(sb.ToString());
+    }
+
+    private void WritePartial(string text) => AppendRaw(text);
+
+    private void AppendRaw(string text)
+    {
+        using var stream = new FileStream(LogPath, FileMode.Append, FileAccess.Write, FileShare.ReadWrite | FileShare.Delete);
+        stream.Write(Encoding.ASCII.GetBytes(text));
+    }
+
+    private void AssertEveryLineOnce()
+    {
+        var numbered = _sink.Lines.Where(l => l.Contains(": line ", StringComparison.Ordinal)).ToList();
+        var duplicated = numbered.GroupBy(l => l).Where(g => g.Count() > 1).Select(g => g.Key).ToList();
+        var lost = Enumerable.Range(1, _serial).Select(n => $"Dec  6 00:00:01 mail postfix/smtpd[1]: line {n}").Except(numbered).ToList();
+        Assert.True(lost.Count == 0, "lost: " + string.Join(" | ", lost));
+        Assert.True(duplicated.Count == 0, "duplicated: " + string.Join(" | ", duplicated));
+    }
+
+    private void AssertInOrder()
+    {
+        var numbers = _sink.Lines.Where(l => l.Contains(": line ", StringComparison.Ordinal)).Select(l => int.Parse(l[(l.LastIndexOf(' ') + 1)..])).ToList();
+        Assert.Equal(numbers.Order(), numbers);
+    }
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    private sealed class RecordingSink : ILineSink
+    {
+        public List<string> Lines { get; } = new();
+
+        public void OnLine(ReadOnlySpan<byte> line) => Lines.Add(Encoding.ASCII.GetString(line));
+    }
+
+    private sealed class RecordingObserver : ITailObserver
+    {
+        public Dictionary<string, long> Rotations { get; } = new();
+        public Dictionary<string, long> Gaps { get; } = new();
+        public Dictionary<string, long> Restored { get; } = new();
+
+        public void Rotated(string kind) => Rotations[kind] = Rotations.GetValueOrDefault(kind) + 1;
+
+        public void Gap(string reason, long bytes) => Gaps[reason] = Gaps.GetValueOrDefault(reason) + 1;
+
+        public void Lag(long bytes)
+        {
+        }
+
+        void ITailObserver.Restored(IReadOnlyDictionary<string, long> rotations, IReadOnlyDictionary<string, long> gaps)
+        {
+            foreach (var (k, v) in rotations)
+                Restored[k] = v;
+        }
+    }
+}
