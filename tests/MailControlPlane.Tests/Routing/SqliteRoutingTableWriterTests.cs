@@ -134,8 +134,8 @@ public sealed class SqliteRoutingTableWriterTests : IDisposable
         var changed = await store.WriteProvidersAsync(updates, CancellationToken.None);
 
         Assert.Equal(1201, changed.Count);
-        Assert.Equal(0, changed["nobody"]);
-        Assert.All(changed.Where(c => c.Key != "nobody"), c => Assert.Equal(1, c.Value));
+        Assert.Equal(0, changed["nobody"].Rows);
+        Assert.All(changed.Where(c => c.Key != "nobody"), c => Assert.Equal(1, c.Value.Rows));
         Assert.Equal(1200L, Scalar<long>("SELECT COUNT(*) FROM messaging_providers WHERE json_extract(config, '$.health_score') IS NOT NULL"));
         Assert.Equal(1199L % 101, Scalar<long>("SELECT json_extract(config, '$.health_score') FROM messaging_providers WHERE provider_name = 'host-1199'"));
         Assert.Equal(0L, Scalar<long>("SELECT is_active FROM messaging_providers WHERE provider_name = 'host-1199'"));

@@ -3,6 +3,7 @@ using System.Threading.Channels;
 using MailControlPlane.Connections;
 using MailControlPlane.Registry;
 using MailControlPlane.Routing;
+using MailControlPlane.Scoring;
 
 namespace MailControlPlane.Hosting;
 

@@ -150,7 +150,7 @@ internal sealed class ProbeRunner : BackgroundService, IProbeResults
 }
 
 /// <summary>The agents' observations with each provider's latest probe added: what the evaluation loop reads.</summary>
-internal sealed class ProbedObservationSource(Hosting.IObservationSource inner, IProbeResults probes) : Hosting.IObservationSource
+internal sealed class ProbedObservationSource(Connections.IObservationSource inner, IProbeResults probes) : Connections.IObservationSource
 {
     public IReadOnlyDictionary<string, AgentObservation> Observations() =>
         inner.Observations().ToDictionary(p => p.Key, p => probes.Latest(p.Key) is { } probe ? p.Value with { Probe = probe } : p.Value, StringComparer.Ordinal);

@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
 using MailControlPlane.Connections;
-using MailControlPlane.Hosting;
+using MailControlPlane.Scoring;
 using MailControlPlane.Routing;
 
 namespace MailControlPlane.StatusPage;
