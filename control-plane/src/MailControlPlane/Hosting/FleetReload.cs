@@ -2,8 +2,8 @@ using System.Runtime.InteropServices;
 using System.Threading.Channels;
 using MailControlPlane.Connections;
 using MailControlPlane.Registry;
-using MailControlPlane.Scoring;
 using MailControlPlane.Routing;
+using MailControlPlane.Scoring;
 
 namespace MailControlPlane.Hosting;
 
