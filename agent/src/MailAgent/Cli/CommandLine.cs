@@ -14,6 +14,7 @@ internal static class CommandLine
           mailagent apply-config FILE [--dry-run] [--expected-hash HASH]   change main.cf safely
           mailagent pki init --dir DIR [--agent-name NAME] [--client-name NAME] [--days N]
           mailagent cert-deployed [--config FILE] [Section:Key=value ...]   certbot deploy hook
+          mailagent doctor [--format text|json]   check the go-live checklist from this host
           mailagent version
           mailagent help [COMMAND]   also: mailagent COMMAND --help
 
@@ -55,6 +56,8 @@ internal static class CommandLine
                 return await ApplyConfigCommand.RunAsync(rest, context);
             case "cert-deployed":
                 return await CertDeployedCommand.RunAsync(rest, context, Environment.GetEnvironmentVariable("RENEWED_LINEAGE"));
+            case "doctor":
+                return await DoctorCommand.RunAsync(rest, context);
             case "version" or "--version":
                 await context.Out.WriteLineAsync($"mailagent {AgentVersion.Text}");
                 await context.Out.FlushAsync();

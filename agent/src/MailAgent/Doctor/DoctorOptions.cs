@@ -1,0 +1,86 @@
+namespace MailAgent.Doctor;
+
+/// <summary>What <c>mailagent doctor</c> checks beyond Health:Dns and Postfix (section <c>Doctor</c>).</summary>
+internal sealed class DoctorOptions
+{
+    public const string SectionName = "Doctor";
+
+    /// <summary>Address the SMTP listeners are probed on (this host).</summary>
+    public string SmtpHost { get; set; } = "127.0.0.1";
+
+    /// <summary>The MTA port (STARTTLS, no AUTH).</summary>
+    public int SmtpPort { get; set; } = 25;
+
+    /// <summary>Implicit-TLS submission (submissions).</summary>
+    public int SubmissionsPort { get; set; } = 465;
+
+    /// <summary>Submission with STARTTLS, AUTH only after TLS.</summary>
+    public int SubmissionPort { get; set; } = 587;
+
+    /// <summary>How long one network probe or DNS query may take.</summary>
+    public TimeSpan Timeout { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>Spamhaus ZEN zone, queried for each host address; empty skips it.</summary>
+    public string ZenZone { get; set; } = "zen.spamhaus.org";
+
+    /// <summary>Spamhaus DBL zone, queried for the mail domain; empty skips it.</summary>
+    public string DblZone { get; set; } = "dbl.spamhaus.org";
+
+    /// <summary>More IP blocklist zones, ';'-separated (e.g. b.barracudacentral.org;bl.spamcop.net).</summary>
+    public string ExtraBlocklists { get; set; } = "";
+
+    /// <summary>Days a served certificate must still be valid for a pass.</summary>
+    public int CertificateMinimumDays { get; set; } = 14;
+
+    /// <summary>fail2ban's configuration directory (jail.conf, jail.local, jail.d/).</summary>
+    public string Fail2banDirectory { get; set; } = "/etc/fail2ban";
+
+    /// <summary>fail2ban-client's socket to the running server.</summary>
+    public string Fail2banSocket { get; set; } = "/run/fail2ban/fail2ban.sock";
+
+    /// <summary>A file holding 'nft list ruleset' output to read instead of running nft (empty runs nft, then iptables-save).</summary>
+    public string FirewallRulesFile { get; set; } = "";
+
+    /// <summary>APT's periodic settings (unattended-upgrades).</summary>
+    public string AptPeriodicDirectory { get; set; } = "/etc/apt/apt.conf.d";
+
+    /// <summary>certbot's renewal-hooks deploy directory, where our hook must be.</summary>
+    public string CertbotDeployHookDirectory { get; set; } = "/etc/letsencrypt/renewal-hooks/deploy";
+
+    /// <summary>systemd unit directories searched for certbot.timer, ';'-separated.</summary>
+    public string SystemdUnitDirectories { get; set; } = "/etc/systemd/system;/lib/systemd/system;/usr/lib/systemd/system";
+
+    /// <summary>The file system whose free space is checked (Postfix's queue).</summary>
+    public string DiskPath { get; set; } = "/var/spool/postfix";
+
+    /// <summary>Least free share of <see cref="DiskPath"/> for a pass.</summary>
+    public double MinimumFreeDiskRatio { get; set; } = 0.10;
+
+    /// <summary>/proc/meminfo, read for MemAvailable.</summary>
+    public string MemInfoFile { get; set; } = "/proc/meminfo";
+
+    /// <summary>Least MemAvailable in MiB for a pass.</summary>
+    public int MinimumAvailableMemoryMiB { get; set; } = 128;
+
+    public IReadOnlyList<string> ExtraBlocklistList() =>
+        ExtraBlocklists.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+
+    /// <summary>Checks the keys; adds one line per error.</summary>
+    public void Validate(List<string> errors)
+    {
+        foreach (var (key, port) in new[] { ("SmtpPort", SmtpPort), ("SubmissionsPort", SubmissionsPort), ("SubmissionPort", SubmissionPort) })
+        {
+            if (port is < 1 or > 65535)
+                errors.Add($"Doctor:{key} = {port} is not valid: use 1-65535");
+        }
+
+        if (Timeout < TimeSpan.FromMilliseconds(100) || Timeout > TimeSpan.FromMinutes(1))
+            errors.Add($"Doctor:Timeout = {Timeout} is not valid: use 00:00:00.1 to 00:01:00");
+        if (MinimumFreeDiskRatio is < 0 or >= 1)
+            errors.Add($"Doctor:MinimumFreeDiskRatio = {MinimumFreeDiskRatio} is not valid: use 0 to 0.99");
+        if (MinimumAvailableMemoryMiB < 0)
+            errors.Add($"Doctor:MinimumAvailableMemoryMiB = {MinimumAvailableMemoryMiB} is not valid: use 0 or more");
+        if (CertificateMinimumDays is < 0 or > 365)
+            errors.Add($"Doctor:CertificateMinimumDays = {CertificateMinimumDays} is not valid: use 0 to 365");
+    }
+}

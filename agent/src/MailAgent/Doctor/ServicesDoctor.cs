@@ -1,0 +1,84 @@
+using MailAgent.Postfix;
+
+namespace MailAgent.Doctor;
+
+/// <summary>
+/// The SMTP services as a client sees them: 25, 465 and 587 listening; STARTTLS on 25 and 587; AUTH
+/// on submission only and never before TLS; and <c>postfix check</c> clean.
+/// </summary>
+internal sealed class ServicesDoctor(DoctorOptions options, PostfixOptions postfix, IHostCommands commands) : IDoctorCheck
+{
+    public async Task<IReadOnlyList<DoctorItem>> RunAsync(CancellationToken cancellationToken)
+    {
+        var probes = await Task.WhenAll(
+            SmtpSession.ProbeAsync(options.SmtpHost, options.SmtpPort, false, options.Timeout, cancellationToken),
+            SmtpSession.ProbeAsync(options.SmtpHost, options.SubmissionsPort, true, options.Timeout, cancellationToken),
+            SmtpSession.ProbeAsync(options.SmtpHost, options.SubmissionPort, false, options.Timeout, cancellationToken));
+        var (smtp, submissions, submission) = (probes[0], probes[1], probes[2]);
+        var evidence = probes.Select(p => p.Describe()).ToArray();
+        return
+        [
+            Listening(probes, evidence),
+            StartTls(smtp, submission, evidence),
+            Auth(smtp, submissions, submission, evidence),
+            await PostfixCheckAsync(cancellationToken),
+        ];
+    }
+
+    private DoctorItem Listening(SmtpCapabilities[] probes, string[] evidence)
+    {
+        const string Title = "25, 465 and 587 listening";
+        var down = probes.Where(p => !p.Connected).ToArray();
+        var broken = probes.Where(p => p.Connected && p.Problem != null).ToArray();
+        string fix = "enable smtp (25), submissions (465, smtpd_tls_wrappermode=yes) and submission (587) in master.cf, 'postfix reload', and open the ports in the firewall";
+        if (down.Length > 0)
+            return new(DoctorGroup.Services, "services.listening", Title, DoctorStatus.Fail, $"nothing answers on {string.Join(", ", down.Select(p => p.Port))} at {options.SmtpHost}", evidence, fix);
+        if (broken.Length > 0)
+            return new(DoctorGroup.Services, "services.listening", Title, DoctorStatus.Fail, string.Join("; ", broken.Select(p => p.Describe())), evidence, fix);
+        return new(DoctorGroup.Services, "services.listening", Title, DoctorStatus.Pass, $"{string.Join(", ", probes.Select(p => p.Port))} answer with a 220 banner and EHLO", evidence, fix);
+    }
+
+    private static DoctorItem StartTls(SmtpCapabilities smtp, SmtpCapabilities submission, string[] evidence)
+    {
+        const string Title = "STARTTLS offered";
+        const string Fix = "set smtpd_tls_chain_files (key and certificate) and smtpd_tls_security_level = may in main.cf, and smtpd_tls_security_level=encrypt for submission in master.cf";
+        var without = new[] { smtp, submission }.Where(p => !p.OffersStartTls || p.AfterTls == null).ToArray();
+        if (without.Length > 0)
+            return new(DoctorGroup.Services, "services.starttls", Title, DoctorStatus.Fail,
+                string.Join("; ", without.Select(p => p.Problem ?? $"{p.Port} does not offer STARTTLS")), evidence, Fix);
+        return new(DoctorGroup.Services, "services.starttls", Title, DoctorStatus.Pass, $"{smtp.Port} and {submission.Port} offer STARTTLS and complete the handshake", evidence, Fix);
+    }
+
+    private static DoctorItem Auth(SmtpCapabilities smtp, SmtpCapabilities submissions, SmtpCapabilities submission, string[] evidence)
+    {
+        const string Title = "AUTH on submission only, never before TLS";
+        const string Fix = "in master.cf give submission and submissions '-o smtpd_sasl_auth_enable=yes -o smtpd_tls_auth_only=yes', and keep smtpd_sasl_auth_enable = no in main.cf for port 25";
+        var problems = new List<string>();
+        if (SmtpCapabilities.HasAuth(smtp.BeforeTls) || SmtpCapabilities.HasAuth(smtp.AfterTls))
+            problems.Add($"{smtp.Port} offers AUTH; the MTA port must not take logins");
+        if (SmtpCapabilities.HasAuth(submission.BeforeTls))
+            problems.Add($"{submission.Port} offers AUTH before STARTTLS; passwords would cross the network in clear");
+        if (!SmtpCapabilities.HasAuth(submission.AfterTls))
+            problems.Add($"{submission.Port} does not offer AUTH after STARTTLS{(submission.Problem == null ? "" : $" ({submission.Problem})")}");
+        if (!SmtpCapabilities.HasAuth(submissions.AfterTls))
+            problems.Add($"{submissions.Port} does not offer AUTH{(submissions.Problem == null ? "" : $" ({submissions.Problem})")}");
+        return problems.Count > 0
+            ? new(DoctorGroup.Services, "services.auth", Title, DoctorStatus.Fail, string.Join("; ", problems), evidence, Fix)
+            : new(DoctorGroup.Services, "services.auth", Title, DoctorStatus.Pass, $"AUTH only on {submissions.Port} and on {submission.Port} after STARTTLS; not on {smtp.Port}", evidence, Fix);
+    }
+
+    private async Task<DoctorItem> PostfixCheckAsync(CancellationToken cancellationToken)
+    {
+        const string Title = "postfix check is clean";
+        var args = postfix.Arguments("check");
+        var outcome = await commands.RunAsync(postfix.PostfixPath, args, cancellationToken);
+        string command = $"{postfix.PostfixPath} {string.Join(' ', args)}";
+        var evidence = new[] { $"{command}: exit {outcome.ExitCode}" }.Concat(outcome.Output.Split('\n', StringSplitOptions.RemoveEmptyEntries).Take(20)).ToArray();
+        const string Fix = "run 'postfix check' as root and correct each line it prints (ownership and modes under /etc/postfix and the queue, unknown parameters)";
+        if (outcome.ExitCode != 0)
+            return new(DoctorGroup.Services, "services.postfix-check", Title, DoctorStatus.Fail, $"'{command}' failed (exit {outcome.ExitCode})", evidence, Fix);
+        if (outcome.Output.Length > 0)
+            return new(DoctorGroup.Services, "services.postfix-check", Title, DoctorStatus.Warn, $"'{command}' printed warnings", evidence, Fix);
+        return new(DoctorGroup.Services, "services.postfix-check", Title, DoctorStatus.Pass, $"'{command}' printed nothing", evidence, Fix);
+    }
+}
