@@ -236,6 +236,11 @@ internal static class HelpPages
               services.auth         AUTH never on 25, on 587 only after STARTTLS, on 465.
                                     fix: smtpd_sasl_auth_enable and smtpd_tls_auth_only=yes in
                                     master.cf for submission/submissions only.
+              services.open-relay   from Doctor:RelayProbeSource (default: the first of
+                                    Health:Dns:HostAddresses, which must be outside mynetworks),
+                                    RCPT TO a foreign address (Doctor:RelayProbeRecipient) on 25 is
+                                    refused; never sends DATA. fix: narrow mynetworks, keep
+                                    reject/defer_unauth_destination in smtpd_relay_restrictions.
               services.postfix-check  'postfix [-c Postfix:ConfigDirectory] check' exits 0 and
                                     prints nothing; printed warnings warn.
             Host

@@ -17,6 +17,12 @@ internal sealed class DoctorOptions
     /// <summary>Submission with STARTTLS, AUTH only after TLS.</summary>
     public int SubmissionPort { get; set; } = 587;
 
+    /// <summary>Address the open-relay probe connects from: one outside mynetworks (empty: the first of Health:Dns:HostAddresses).</summary>
+    public string RelayProbeSource { get; set; } = "";
+
+    /// <summary>A recipient at a domain this host does not serve; only RCPT TO is sent, never DATA.</summary>
+    public string RelayProbeRecipient { get; set; } = "doctor-relay-probe@example.net";
+
     /// <summary>How long one network probe or DNS query may take.</summary>
     public TimeSpan Timeout { get; set; } = TimeSpan.FromSeconds(5);
 
@@ -74,6 +80,8 @@ internal sealed class DoctorOptions
                 errors.Add($"Doctor:{key} = {port} is not valid: use 1-65535");
         }
 
+        if (RelayProbeSource.Length > 0 && !System.Net.IPAddress.TryParse(RelayProbeSource, out _))
+            errors.Add($"Doctor:RelayProbeSource = '{RelayProbeSource}' is not valid: use an IP address of this host outside mynetworks, or leave it empty");
         if (Timeout < TimeSpan.FromMilliseconds(100) || Timeout > TimeSpan.FromMinutes(1))
             errors.Add($"Doctor:Timeout = {Timeout} is not valid: use 00:00:00.1 to 00:01:00");
         if (MinimumFreeDiskRatio is < 0 or >= 1)

@@ -6,7 +6,7 @@ namespace MailAgent.Doctor;
 /// The SMTP services as a client sees them: 25, 465 and 587 listening; STARTTLS on 25 and 587; AUTH
 /// on submission only and never before TLS; and <c>postfix check</c> clean.
 /// </summary>
-internal sealed class ServicesDoctor(DoctorOptions options, PostfixOptions postfix, IHostCommands commands) : IDoctorCheck
+internal sealed class ServicesDoctor(DoctorOptions options, PostfixOptions postfix, IHostCommands commands, string relayProbeSource = "") : IDoctorCheck
 {
     public async Task<IReadOnlyList<DoctorItem>> RunAsync(CancellationToken cancellationToken)
     {
@@ -21,6 +21,7 @@ internal sealed class ServicesDoctor(DoctorOptions options, PostfixOptions postf
             Listening(probes, evidence),
             StartTls(smtp, submission, evidence),
             Auth(smtp, submissions, submission, evidence),
+            await OpenRelayAsync(cancellationToken),
             await PostfixCheckAsync(cancellationToken),
         ];
     }
@@ -65,6 +66,23 @@ internal sealed class ServicesDoctor(DoctorOptions options, PostfixOptions postf
         return problems.Count > 0
             ? new(DoctorGroup.Services, "services.auth", Title, DoctorStatus.Fail, string.Join("; ", problems), evidence, Fix)
             : new(DoctorGroup.Services, "services.auth", Title, DoctorStatus.Pass, $"AUTH only on {submissions.Port} and on {submission.Port} after STARTTLS; not on {smtp.Port}", evidence, Fix);
+    }
+
+    private async Task<DoctorItem> OpenRelayAsync(CancellationToken cancellationToken)
+    {
+        const string Title = "Not an open relay";
+        const string Fix = "keep mynetworks to the host itself (127.0.0.0/8 [::1]/128) and smtpd_relay_restrictions = permit_mynetworks, permit_sasl_authenticated, defer_unauth_destination";
+        string source = options.RelayProbeSource.Length > 0 ? options.RelayProbeSource : relayProbeSource;
+        if (!System.Net.IPAddress.TryParse(source, out var from))
+            return DoctorItem.Skip(DoctorGroup.Services, "services.open-relay", Title,
+                "no source address outside mynetworks to probe from (Doctor:RelayProbeSource, or the first of Health:Dns:HostAddresses)", "set Doctor:RelayProbeSource to a public address of this host");
+        var (reply, transcript) = await SmtpSession.RelayProbeAsync(options.SmtpHost, options.SmtpPort, from, options.RelayProbeRecipient, options.Timeout, cancellationToken);
+        if (reply == null)
+            return new(DoctorGroup.Services, "services.open-relay", Title, DoctorStatus.Warn, "the relay probe did not get as far as RCPT TO, so relaying was not tested", [transcript], Fix);
+        if (reply.StartsWith('2'))
+            return new(DoctorGroup.Services, "services.open-relay", Title, DoctorStatus.Fail,
+                $"OPEN RELAY: {options.SmtpHost}:{options.SmtpPort} accepted a recipient at a foreign domain ({options.RelayProbeRecipient}) from {from} without authentication", [transcript], Fix);
+        return new(DoctorGroup.Services, "services.open-relay", Title, DoctorStatus.Pass, $"a foreign recipient from {from} is refused: {reply}", [transcript], Fix);
     }
 
     private async Task<DoctorItem> PostfixCheckAsync(CancellationToken cancellationToken)

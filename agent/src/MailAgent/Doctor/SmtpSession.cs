@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Net.Security;
 using System.Net.Sockets;
 using System.Security.Authentication;
@@ -88,6 +89,58 @@ internal static class SmtpSession
         catch (Exception e) when (e is IOException or AuthenticationException or InvalidDataException)
         {
             return new(port, implicitTls, true, before, null, $"the dialogue broke off ({e.Message})");
+        }
+    }
+
+    /// <summary>
+    /// From <paramref name="source"/> (an address outside mynetworks), asks to relay to a foreign
+    /// <paramref name="recipient"/>: banner, EHLO, MAIL FROM, RCPT TO, then RSET and QUIT without DATA,
+    /// so nothing is ever sent. Returns the RCPT reply, or why the dialogue stopped (Reply null).
+    /// </summary>
+    public static async Task<(string? Reply, string Transcript)> RelayProbeAsync(
+        string host, int port, System.Net.IPAddress source, string recipient, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        deadline.CancelAfter(timeout);
+        var token = deadline.Token;
+        var transcript = new StringBuilder();
+        try
+        {
+            using var client = new TcpClient(source.AddressFamily);
+            client.Client.Bind(new System.Net.IPEndPoint(source, 0));
+            await client.ConnectAsync(host, port, token);
+            Stream stream = client.GetStream();
+            transcript.Append(CultureInfo.InvariantCulture, $"from {source} to {host}:{port}: ");
+            var banner = await ReadReplyAsync(stream, token);
+            transcript.Append(banner[^1]);
+            foreach (string command in new[] { "EHLO mailagent.doctor", "MAIL FROM:<doctor-relay-probe@mailagent.invalid>", $"RCPT TO:<{recipient}>" })
+            {
+                var reply = await CommandAsync(stream, command, token);
+                transcript.Append(CultureInfo.InvariantCulture, $" | {command} → {reply[^1]}");
+                if (command.StartsWith("RCPT", StringComparison.Ordinal))
+                {
+                    await CommandAsync(stream, "RSET", token);
+                    await QuitAsync(stream, token);
+                    return (reply[^1], transcript.ToString());
+                }
+
+                if (!reply[^1].StartsWith('2'))
+                    return (null, transcript.ToString());
+            }
+
+            return (null, transcript.ToString());
+        }
+        catch (SocketException e)
+        {
+            return (null, $"cannot connect from {source} to {host}:{port} ({e.SocketErrorCode})");
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            return (null, transcript + $" (no complete answer within {timeout.TotalSeconds:0.#} s)");
+        }
+        catch (Exception e) when (e is IOException or InvalidDataException)
+        {
+            return (null, transcript + $" (the dialogue broke off: {e.Message})");
         }
     }
 

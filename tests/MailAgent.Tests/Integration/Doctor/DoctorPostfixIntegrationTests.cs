@@ -1,0 +1,83 @@
+using MailAgent.Doctor;
+using MailAgent.Postfix;
+using MailAgent.Tests.Certificates;
+using MailAgent.Tests.Integration.Postfix;
+using Xunit.Abstractions;
+
+namespace MailAgent.Tests.Integration.Doctor;
+
+/// <summary>
+/// The services items against a private Postfix on loopback: STARTTLS with a real certificate or
+/// none; the open-relay probe from 127.0.0.3, outside mynetworks = 127.0.0.1/32 (refused) or inside
+/// a too-wide mynetworks = 127.0.0.0/8 (accepted: an open relay); 'postfix check' of the instance
+/// (clean, or warning about a duplicate main.cf entry).
+/// </summary>
+public sealed class DoctorPostfixIntegrationTests(ITestOutputHelper output) : IDisposable
+{
+    private const string Host = "mail." + PrivatePostfix.SigningDomain;
+    private readonly string _dir = Directory.CreateTempSubdirectory("mailagent-doctor-postfix-").FullName;
+    private readonly TestCertificates _certs = new(DateTimeOffset.UtcNow);
+
+    public void Dispose()
+    {
+        _certs.Dispose();
+        Directory.Delete(_dir, recursive: true);
+    }
+
+    private async Task<Dictionary<string, DoctorItem>> RunAsync(bool tls, string? mynetworks)
+    {
+        string? chain = null;
+        if (tls)
+        {
+            var now = DateTimeOffset.UtcNow;
+            chain = Path.Combine(_dir, "chain.pem");
+            await File.WriteAllTextAsync(chain, _certs.Leaf([Host], now.AddDays(-1), now.AddDays(60)).ChainFile);
+        }
+
+        await using var postfix = await PrivatePostfix.StartAsync(new PrivatePostfixOptions
+        {
+            TlsChainFile = chain,
+            // null keeps the harness's mynetworks = 127.0.0.0/8 (so main.cf has no duplicate entry).
+            ExtraMainCf = mynetworks == null ? new Dictionary<string, string>() : new Dictionary<string, string> { ["mynetworks"] = mynetworks },
+            Diagnostics = output.WriteLine,
+        });
+        var options = new DoctorOptions
+        {
+            SmtpPort = postfix.SmtpPort, SubmissionPort = postfix.SubmissionPort, SubmissionsPort = postfix.RefusingPort,
+            // accept.test is not a domain this instance serves, but its transport delivers to a sink,
+            // so a relay that is allowed gets 250 rather than a rejection for an undeliverable domain.
+            RelayProbeSource = "127.0.0.3", RelayProbeRecipient = "relay-probe@" + PrivatePostfix.AcceptDomain, Timeout = TimeSpan.FromSeconds(10),
+        };
+        var postfixOptions = new PostfixOptions { ConfigDirectory = postfix.ConfigDirectory };
+        var items = await new ServicesDoctor(options, postfixOptions, new HostCommands(TimeSpan.FromSeconds(30))).RunAsync(CancellationToken.None);
+        foreach (var item in items)
+            output.WriteLine($"{item.Id}: {item.Status}: {item.Why}\n  {string.Join("\n  ", item.Evidence)}");
+        return items.ToDictionary(i => i.Id);
+    }
+
+    [Fact]
+    public async Task Services_PostfixWithTlsAndNarrowMynetworks_StartTlsAndRelayPass()
+    {
+        var items = await RunAsync(tls: true, mynetworks: "127.0.0.1/32");
+
+        Assert.Equal(DoctorStatus.Pass, items["services.starttls"].Status);
+        Assert.Equal(DoctorStatus.Pass, items["services.open-relay"].Status);
+        Assert.Contains("Relay access denied", items["services.open-relay"].Why, StringComparison.Ordinal);
+        // The harness writes mynetworks twice here (its own, then the test's): postfix check says so.
+        Assert.Equal(DoctorStatus.Warn, items["services.postfix-check"].Status);
+        Assert.Contains(items["services.postfix-check"].Evidence, e => e.Contains("overriding earlier entry: mynetworks", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Services_PostfixWithoutTlsAndWideMynetworks_StartTlsAndRelayFail()
+    {
+        var items = await RunAsync(tls: false, mynetworks: null);
+
+        Assert.Equal(DoctorStatus.Fail, items["services.starttls"].Status);
+        Assert.Equal(DoctorStatus.Fail, items["services.open-relay"].Status);
+        Assert.StartsWith("OPEN RELAY", items["services.open-relay"].Why, StringComparison.Ordinal);
+        // The private instance has no 465 listener: the refusing port stands in for a closed one.
+        Assert.Equal(DoctorStatus.Fail, items["services.listening"].Status);
+        Assert.Equal(DoctorStatus.Pass, items["services.postfix-check"].Status);
+    }
+}
