@@ -236,6 +236,10 @@ internal static class HelpPages
               services.auth         AUTH never on 25, on 587 only after STARTTLS, on 465.
                                     fix: smtpd_sasl_auth_enable and smtpd_tls_auth_only=yes in
                                     master.cf for submission/submissions only.
+              services.sasl         with Doctor:SaslProbeUser and Doctor:SaslProbePasswordFile set,
+                                    AUTH PLAIN after STARTTLS on 587 answers 235; skipped without
+                                    a probe credential. fix: doveadm auth test, smtpd_sasl_type =
+                                    dovecot and smtpd_sasl_path for submission.
               services.open-relay   from Doctor:RelayProbeSource (default: the first of
                                     Health:Dns:HostAddresses, which must be outside mynetworks),
                                     RCPT TO a foreign address (Doctor:RelayProbeRecipient) on 25 is

@@ -17,6 +17,12 @@ internal sealed class DoctorOptions
     /// <summary>Submission with STARTTLS, AUTH only after TLS.</summary>
     public int SubmissionPort { get; set; } = 587;
 
+    /// <summary>A user the SASL item logs in as on submission (empty skips the item).</summary>
+    public string SaslProbeUser { get; set; } = "";
+
+    /// <summary>A root-only file holding <see cref="SaslProbeUser"/>'s password.</summary>
+    public string SaslProbePasswordFile { get; set; } = "";
+
     /// <summary>Address the open-relay probe connects from: one outside mynetworks (empty: the first of Health:Dns:HostAddresses).</summary>
     public string RelayProbeSource { get; set; } = "";
 

@@ -21,6 +21,7 @@ internal sealed class ServicesDoctor(DoctorOptions options, PostfixOptions postf
             Listening(probes, evidence),
             StartTls(smtp, submission, evidence),
             Auth(smtp, submissions, submission, evidence),
+            await SaslAsync(cancellationToken),
             await OpenRelayAsync(cancellationToken),
             await PostfixCheckAsync(cancellationToken),
         ];
@@ -66,6 +67,24 @@ internal sealed class ServicesDoctor(DoctorOptions options, PostfixOptions postf
         return problems.Count > 0
             ? new(DoctorGroup.Services, "services.auth", Title, DoctorStatus.Fail, string.Join("; ", problems), evidence, Fix)
             : new(DoctorGroup.Services, "services.auth", Title, DoctorStatus.Pass, $"AUTH only on {submissions.Port} and on {submission.Port} after STARTTLS; not on {smtp.Port}", evidence, Fix);
+    }
+
+    private async Task<DoctorItem> SaslAsync(CancellationToken cancellationToken)
+    {
+        const string Title = "SASL authentication works";
+        const string Fix = "check Dovecot's auth service (doveadm auth test USER), smtpd_sasl_type = dovecot and smtpd_sasl_path (private/auth, or inet:host:port) for submission, and the probe user's password";
+        if (options.SaslProbeUser.Length == 0 || options.SaslProbePasswordFile.Length == 0)
+            return DoctorItem.Skip(DoctorGroup.Services, "services.sasl", Title, "no probe credential configured (Doctor:SaslProbeUser and Doctor:SaslProbePasswordFile)",
+                "create a mailbox-less user for the check in Dovecot's passdb, and set Doctor:SaslProbeUser and Doctor:SaslProbePasswordFile (a file readable by root only holding its password)");
+        if (!File.Exists(options.SaslProbePasswordFile))
+            return new(DoctorGroup.Services, "services.sasl", Title, DoctorStatus.Fail, $"the password file {options.SaslProbePasswordFile} does not exist", [], "create it, mode 0600");
+        string password = (await File.ReadAllTextAsync(options.SaslProbePasswordFile, cancellationToken)).TrimEnd('\r', '\n');
+        var (reply, transcript) = await SmtpSession.AuthProbeAsync(options.SmtpHost, options.SubmissionPort, options.SaslProbeUser, password, options.Timeout, cancellationToken);
+        if (reply == null)
+            return new(DoctorGroup.Services, "services.sasl", Title, DoctorStatus.Fail, $"the login was not tried on {options.SubmissionPort}", [transcript], Fix);
+        return reply.StartsWith("235", StringComparison.Ordinal)
+            ? new(DoctorGroup.Services, "services.sasl", Title, DoctorStatus.Pass, $"{options.SaslProbeUser} logs in on {options.SubmissionPort} after STARTTLS", [transcript], Fix)
+            : new(DoctorGroup.Services, "services.sasl", Title, DoctorStatus.Fail, $"{options.SaslProbeUser} cannot log in on {options.SubmissionPort}: {reply}", [transcript], Fix);
     }
 
     private async Task<DoctorItem> OpenRelayAsync(CancellationToken cancellationToken)

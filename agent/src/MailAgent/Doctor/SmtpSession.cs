@@ -144,6 +144,62 @@ internal static class SmtpSession
         }
     }
 
+    /// <summary>
+    /// Submission login check: banner, EHLO, STARTTLS, EHLO, AUTH PLAIN with the probe credential,
+    /// QUIT. Returns the AUTH reply, or why the dialogue stopped before it (Reply null). The password
+    /// never appears in the transcript.
+    /// </summary>
+    public static async Task<(string? Reply, string Transcript)> AuthProbeAsync(
+        string host, int port, string user, string password, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        deadline.CancelAfter(timeout);
+        var token = deadline.Token;
+        var transcript = new StringBuilder($"{host}:{port}: ");
+        SslStream? tls = null;
+        try
+        {
+            using var client = new TcpClient();
+            await client.ConnectAsync(host, port, token);
+            Stream stream = client.GetStream();
+            transcript.Append((await ReadReplyAsync(stream, token))[^1]);
+            var ehlo = await CommandAsync(stream, "EHLO mailagent.doctor", token);
+            if (!Keywords(ehlo).Any(k => k.Equals("STARTTLS", StringComparison.OrdinalIgnoreCase)))
+                return (null, transcript.Append(" | no STARTTLS offered").ToString());
+            var ready = await CommandAsync(stream, "STARTTLS", token);
+            transcript.Append(CultureInfo.InvariantCulture, $" | STARTTLS → {ready[^1]}");
+            if (!ready[^1].StartsWith("220", StringComparison.Ordinal))
+                return (null, transcript.ToString());
+            stream = tls = await StartTlsAsync(stream, host, token);
+            var again = await CommandAsync(stream, "EHLO mailagent.doctor", token);
+            transcript.Append(CultureInfo.InvariantCulture, $" | EHLO → [{string.Join(", ", Keywords(again))}]");
+            if (!Keywords(again).Any(k => k.StartsWith("AUTH", StringComparison.OrdinalIgnoreCase) && k.Contains("PLAIN", StringComparison.OrdinalIgnoreCase)))
+                return (null, transcript.Append(" | AUTH PLAIN not offered after STARTTLS").ToString());
+            string response = Convert.ToBase64String(Encoding.UTF8.GetBytes($"\0{user}\0{password}"));
+            var auth = await CommandAsync(stream, "AUTH PLAIN " + response, token);
+            transcript.Append(CultureInfo.InvariantCulture, $" | AUTH PLAIN ({user}) → {auth[^1]}");
+            await QuitAsync(stream, token);
+            return (auth[^1], transcript.ToString());
+        }
+        catch (SocketException e)
+        {
+            return (null, transcript.Append(CultureInfo.InvariantCulture, $" cannot connect ({e.SocketErrorCode})").ToString());
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            return (null, transcript.Append(CultureInfo.InvariantCulture, $" (no complete answer within {timeout.TotalSeconds:0.#} s)").ToString());
+        }
+        catch (Exception e) when (e is IOException or AuthenticationException or InvalidDataException)
+        {
+            return (null, transcript.Append(CultureInfo.InvariantCulture, $" (the dialogue broke off: {e.Message})").ToString());
+        }
+        finally
+        {
+            if (tls != null)
+                await tls.DisposeAsync();
+        }
+    }
+
     private static async Task<SslStream> StartTlsAsync(Stream inner, string host, CancellationToken token)
     {
         // Any certificate that is there is accepted: this probe reads capabilities; transport.certificate judges the certificate.

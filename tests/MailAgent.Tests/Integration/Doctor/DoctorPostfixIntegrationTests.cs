@@ -80,4 +80,52 @@ public sealed class DoctorPostfixIntegrationTests(ITestOutputHelper output) : ID
         Assert.Equal(DoctorStatus.Fail, items["services.listening"].Status);
         Assert.Equal(DoctorStatus.Pass, items["services.postfix-check"].Status);
     }
+
+    [Fact]
+    public async Task Sasl_DovecotBehindSubmission_RightPasswordPassesWrongFails()
+    {
+        const string User = "probe@example.test";
+        await using var dovecot = await PrivateDovecot.StartAsync(User, "s3cret-Probe");
+        var now = DateTimeOffset.UtcNow;
+        string chain = Path.Combine(_dir, "chain.pem");
+        await File.WriteAllTextAsync(chain, _certs.Leaf([Host], now.AddDays(-1), now.AddDays(60)).ChainFile);
+        await using var postfix = await PrivatePostfix.StartAsync(new PrivatePostfixOptions
+        {
+            TlsChainFile = chain,
+            ExtraMainCf = new Dictionary<string, string>
+            {
+                ["smtpd_sasl_auth_enable"] = "yes",
+                ["smtpd_sasl_type"] = "dovecot",
+                ["smtpd_sasl_path"] = $"inet:127.0.0.1:{dovecot.AuthPort}",
+                ["smtpd_tls_auth_only"] = "yes",
+            },
+            Diagnostics = output.WriteLine,
+        });
+        string right = Path.Combine(_dir, "right");
+        string wrong = Path.Combine(_dir, "wrong");
+        await File.WriteAllTextAsync(right, "s3cret-Probe\n");
+        await File.WriteAllTextAsync(wrong, "not-the-password\n");
+
+        async Task<DoctorItem> SaslAsync(string passwordFile)
+        {
+            var options = new DoctorOptions
+            {
+                SmtpPort = postfix.SmtpPort, SubmissionPort = postfix.SubmissionPort, SubmissionsPort = postfix.RefusingPort,
+                SaslProbeUser = User, SaslProbePasswordFile = passwordFile, Timeout = TimeSpan.FromSeconds(10),
+            };
+            var items = await new ServicesDoctor(options, new PostfixOptions { ConfigDirectory = postfix.ConfigDirectory }, new HostCommands(TimeSpan.FromSeconds(30)))
+                .RunAsync(CancellationToken.None);
+            var item = items.Single(i => i.Id == "services.sasl");
+            output.WriteLine($"{item.Status}: {item.Why}\n  {string.Join("\n  ", item.Evidence)}");
+            return item;
+        }
+
+        var pass = await SaslAsync(right);
+        var fail = await SaslAsync(wrong);
+
+        Assert.Equal(DoctorStatus.Pass, pass.Status);
+        Assert.Equal(DoctorStatus.Fail, fail.Status);
+        Assert.Contains("535", fail.Why, StringComparison.Ordinal);
+        Assert.DoesNotContain(fail.Evidence, e => e.Contains("not-the-password", StringComparison.Ordinal));
+    }
 }
