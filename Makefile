@@ -5,7 +5,7 @@ DOTNET ?= dotnet
 CONFIG ?= Release
 DEBS := postfix opendkim opendkim-tools prometheus pflogsumm prometheus-postfix-exporter \
         dnsmasq-base postgresql sqlite3 clang zlib1g-dev lintian python3 procps iproute2 util-linux \
-        hyperfine time dpkg-dev logrotate
+        hyperfine time dpkg-dev logrotate dovecot-core fail2ban nftables
 AGENT := agent/src/MailAgent/bin/$(CONFIG)/net10.0/mailagent
 
 .PHONY: help deps build test run publish deb bench bench-micro clean

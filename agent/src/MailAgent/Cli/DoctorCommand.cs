@@ -69,7 +69,7 @@ internal static class DoctorCommand
             new DnsDoctor(dnsOptions, dns),
             new ReputationDoctor(options, dnsOptions, dns),
             new TransportDoctor(options, dnsOptions.HostName, new StartTlsProbe(options.Timeout, context.Time, "mailagent.doctor"), context.Time),
-            new ServicesDoctor(options, postfix, commands, dnsOptions.HostAddressList() is [var first, ..] ? first : ""),
+            new ServicesDoctor(options, postfix, commands, dnsOptions.HostAddressList() is [var first, ..] ? first : "", dnsOptions.Domain),
             new HostDoctor(options, commands),
         ];
         var report = await DoctorRunner.RunAsync(checks, CancellationToken.None);

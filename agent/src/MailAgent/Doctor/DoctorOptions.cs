@@ -29,6 +29,24 @@ internal sealed class DoctorOptions
     /// <summary>A recipient at a domain this host does not serve; only RCPT TO is sent, never DATA.</summary>
     public string RelayProbeRecipient { get; set; } = "doctor-relay-probe@example.net";
 
+    /// <summary>
+    /// A recipient the DKIM item sends its test message to; route it in transport_maps to
+    /// smtp:[<see cref="DkimSinkAddress"/>]:<see cref="DkimSinkPort"/>, where the doctor listens. Empty skips the item.
+    /// </summary>
+    public string DkimProbeRecipient { get; set; } = "";
+
+    /// <summary>The test message's sender (empty: postmaster@ the mail domain); its domain must be in OpenDKIM's SigningTable.</summary>
+    public string DkimProbeSender { get; set; } = "";
+
+    /// <summary>Where the doctor listens for the signed test message to come back.</summary>
+    public string DkimSinkAddress { get; set; } = "127.0.0.1";
+
+    /// <summary>The port of that listener.</summary>
+    public int DkimSinkPort { get; set; } = 10026;
+
+    /// <summary>How long the DKIM item waits for its message to arrive.</summary>
+    public TimeSpan DkimProbeWait { get; set; } = TimeSpan.FromSeconds(30);
+
     /// <summary>How long one network probe or DNS query may take.</summary>
     public TimeSpan Timeout { get; set; } = TimeSpan.FromSeconds(5);
 
@@ -80,7 +98,7 @@ internal sealed class DoctorOptions
     /// <summary>Checks the keys; adds one line per error.</summary>
     public void Validate(List<string> errors)
     {
-        foreach (var (key, port) in new[] { ("SmtpPort", SmtpPort), ("SubmissionsPort", SubmissionsPort), ("SubmissionPort", SubmissionPort) })
+        foreach (var (key, port) in new[] { ("SmtpPort", SmtpPort), ("SubmissionsPort", SubmissionsPort), ("SubmissionPort", SubmissionPort), ("DkimSinkPort", DkimSinkPort) })
         {
             if (port is < 1 or > 65535)
                 errors.Add($"Doctor:{key} = {port} is not valid: use 1-65535");
@@ -88,6 +106,10 @@ internal sealed class DoctorOptions
 
         if (RelayProbeSource.Length > 0 && !System.Net.IPAddress.TryParse(RelayProbeSource, out _))
             errors.Add($"Doctor:RelayProbeSource = '{RelayProbeSource}' is not valid: use an IP address of this host outside mynetworks, or leave it empty");
+        if (!System.Net.IPAddress.TryParse(DkimSinkAddress, out _))
+            errors.Add($"Doctor:DkimSinkAddress = '{DkimSinkAddress}' is not valid: use a loopback IP address such as 127.0.0.1");
+        if (DkimProbeWait < TimeSpan.FromSeconds(1) || DkimProbeWait > TimeSpan.FromMinutes(10))
+            errors.Add($"Doctor:DkimProbeWait = {DkimProbeWait} is not valid: use 00:00:01 to 00:10:00");
         if (Timeout < TimeSpan.FromMilliseconds(100) || Timeout > TimeSpan.FromMinutes(1))
             errors.Add($"Doctor:Timeout = {Timeout} is not valid: use 00:00:00.1 to 00:01:00");
         if (MinimumFreeDiskRatio is < 0 or >= 1)

@@ -6,7 +6,7 @@ namespace MailAgent.Doctor;
 /// The SMTP services as a client sees them: 25, 465 and 587 listening; STARTTLS on 25 and 587; AUTH
 /// on submission only and never before TLS; and <c>postfix check</c> clean.
 /// </summary>
-internal sealed class ServicesDoctor(DoctorOptions options, PostfixOptions postfix, IHostCommands commands, string relayProbeSource = "") : IDoctorCheck
+internal sealed class ServicesDoctor(DoctorOptions options, PostfixOptions postfix, IHostCommands commands, string relayProbeSource = "", string domain = "") : IDoctorCheck
 {
     public async Task<IReadOnlyList<DoctorItem>> RunAsync(CancellationToken cancellationToken)
     {
@@ -23,6 +23,7 @@ internal sealed class ServicesDoctor(DoctorOptions options, PostfixOptions postf
             Auth(smtp, submissions, submission, evidence),
             await SaslAsync(cancellationToken),
             await OpenRelayAsync(cancellationToken),
+            await DkimAsync(cancellationToken),
             await PostfixCheckAsync(cancellationToken),
         ];
     }
@@ -102,6 +103,36 @@ internal sealed class ServicesDoctor(DoctorOptions options, PostfixOptions postf
             return new(DoctorGroup.Services, "services.open-relay", Title, DoctorStatus.Fail,
                 $"OPEN RELAY: {options.SmtpHost}:{options.SmtpPort} accepted a recipient at a foreign domain ({options.RelayProbeRecipient}) from {from} without authentication", [transcript], Fix);
         return new(DoctorGroup.Services, "services.open-relay", Title, DoctorStatus.Pass, $"a foreign recipient from {from} is refused: {reply}", [transcript], Fix);
+    }
+
+    private async Task<DoctorItem> DkimAsync(CancellationToken cancellationToken)
+    {
+        const string Title = "OpenDKIM signs outgoing mail";
+        string sender = options.DkimProbeSender.Length > 0 ? options.DkimProbeSender : domain.Length > 0 ? "postmaster@" + domain : "";
+        string signingDomain = sender[(sender.IndexOf('@', StringComparison.Ordinal) + 1)..];
+        string fix = $"add smtpd_milters = inet:127.0.0.1:8891 (OpenDKIM's Socket) and non_smtpd_milters = $smtpd_milters to main.cf, " +
+                     $"put '*@{(signingDomain.Length > 0 ? signingDomain : "DOMAIN")} SELECTOR._domainkey.DOMAIN' in OpenDKIM's SigningTable with the key in its KeyTable, and restart opendkim";
+        if (options.DkimProbeRecipient.Length == 0 || sender.Length == 0)
+            return DoctorItem.Skip(DoctorGroup.Services, "services.dkim-signing", Title,
+                "no probe recipient configured (Doctor:DkimProbeRecipient; the sender is Doctor:DkimProbeSender or postmaster@Health:Dns:Domain)",
+                $"pick a recipient such as doctor@dkim-probe.invalid, route its domain in transport_maps to smtp:[{options.DkimSinkAddress}]:{options.DkimSinkPort}, and set Doctor:DkimProbeRecipient");
+        var sink = new System.Net.IPEndPoint(System.Net.IPAddress.Parse(options.DkimSinkAddress), options.DkimSinkPort);
+        var outcome = await DkimSigningProbe.RunAsync(options.SmtpHost, options.SmtpPort, sender, options.DkimProbeRecipient, sink, options.Timeout, options.DkimProbeWait, cancellationToken);
+        if (outcome.ArrivedHeaders == null)
+            return new(DoctorGroup.Services, "services.dkim-signing", Title, DoctorStatus.Fail,
+                $"the test message from {sender} to {options.DkimProbeRecipient} did not come back to {sink}", [outcome.Transcript],
+                $"check that transport_maps routes {options.DkimProbeRecipient} to smtp:[{options.DkimSinkAddress}]:{options.DkimSinkPort} and that Postfix accepts mail from {options.SmtpHost}; then: " + fix);
+        var signatures = DkimSigningProbe.Signatures(outcome.ArrivedHeaders);
+        var evidence = new[] { outcome.Transcript }.Concat(signatures.Select(t => $"DKIM-Signature: d={t.GetValueOrDefault("d")} s={t.GetValueOrDefault("s")} a={t.GetValueOrDefault("a")} h={t.GetValueOrDefault("h")}")).ToArray();
+        var ours = signatures.FirstOrDefault(t => string.Equals(t.GetValueOrDefault("d"), signingDomain, StringComparison.OrdinalIgnoreCase));
+        if (ours != null)
+            return new(DoctorGroup.Services, "services.dkim-signing", Title, DoctorStatus.Pass,
+                $"the test message from {sender} arrived signed: d={ours.GetValueOrDefault("d")} s={ours.GetValueOrDefault("s")}", evidence, fix);
+        return new(DoctorGroup.Services, "services.dkim-signing", Title, DoctorStatus.Fail,
+            signatures.Count == 0
+                ? $"the test message from {sender} arrived without a DKIM-Signature header"
+                : $"the test message from {sender} arrived signed for another domain ({string.Join(", ", signatures.Select(t => t.GetValueOrDefault("d")))}), not {signingDomain}",
+            evidence, fix);
     }
 
     private async Task<DoctorItem> PostfixCheckAsync(CancellationToken cancellationToken)

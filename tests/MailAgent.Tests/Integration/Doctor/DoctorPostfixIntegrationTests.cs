@@ -128,4 +128,67 @@ public sealed class DoctorPostfixIntegrationTests(ITestOutputHelper output) : ID
         Assert.Contains("535", fail.Why, StringComparison.Ordinal);
         Assert.DoesNotContain(fail.Evidence, e => e.Contains("not-the-password", StringComparison.Ordinal));
     }
+
+    private static int FreeTcpPort()
+    {
+        var probe = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        probe.Start();
+        int port = ((System.Net.IPEndPoint)probe.LocalEndpoint).Port;
+        probe.Stop();
+        return port;
+    }
+
+    private async Task<DoctorItem> DkimSigningAsync(bool stopOpenDkim)
+    {
+        // The operator's route: the probe recipient's domain goes to the doctor's own loopback sink.
+        int sinkPort = FreeTcpPort();
+        string transport = Path.Combine(_dir, "transport");
+        await File.WriteAllTextAsync(transport, $"dkim-probe.test smtp:[127.0.0.1]:{sinkPort}\n");
+        await using var postfix = await PrivatePostfix.StartAsync(new PrivatePostfixOptions
+        {
+            ExtraMainCf = new Dictionary<string, string> { ["transport_maps"] = "texthash:" + transport },
+            Diagnostics = output.WriteLine,
+        });
+        if (stopOpenDkim)
+            await postfix.StopOpenDkimAsync();
+        var options = new DoctorOptions
+        {
+            SmtpPort = postfix.SmtpPort, SubmissionPort = postfix.SubmissionPort, SubmissionsPort = postfix.RefusingPort,
+            DkimProbeRecipient = "doctor@dkim-probe.test", DkimSinkPort = sinkPort,
+            Timeout = TimeSpan.FromSeconds(10), DkimProbeWait = TimeSpan.FromSeconds(60),
+        };
+        var items = await new ServicesDoctor(options, new PostfixOptions { ConfigDirectory = postfix.ConfigDirectory }, new HostCommands(TimeSpan.FromSeconds(30)), "", PrivatePostfix.SigningDomain)
+            .RunAsync(CancellationToken.None);
+        var item = items.Single(i => i.Id == "services.dkim-signing");
+        output.WriteLine($"{item.Status}: {item.Why}\n  {string.Join("\n  ", item.Evidence)}");
+        return item;
+    }
+
+    [Fact]
+    public async Task DkimSigning_PostfixWithOpenDkim_MessageArrivesSignedPasses()
+    {
+        var item = await DkimSigningAsync(stopOpenDkim: false);
+
+        Assert.Equal(DoctorStatus.Pass, item.Status);
+        Assert.Contains($"d={PrivatePostfix.SigningDomain} s={PrivatePostfix.DkimSelector}", item.Why, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task DkimSigning_OpenDkimStopped_MessageArrivesUnsignedFails()
+    {
+        // milter_default_action = accept (the harness's default, as on a production host): mail flows unsigned.
+        var item = await DkimSigningAsync(stopOpenDkim: true);
+
+        Assert.Equal(DoctorStatus.Fail, item.Status);
+        Assert.Contains("without a DKIM-Signature", item.Why, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task DkimSigning_NoRecipientConfigured_Skips()
+    {
+        var items = await new ServicesDoctor(new DoctorOptions { SmtpPort = 1, SubmissionPort = 1, SubmissionsPort = 1, Timeout = TimeSpan.FromSeconds(1) },
+            new PostfixOptions(), new HostCommands(TimeSpan.FromSeconds(5)), "", "example.test").RunAsync(CancellationToken.None);
+
+        Assert.Equal(DoctorStatus.Skip, items.Single(i => i.Id == "services.dkim-signing").Status);
+    }
 }
