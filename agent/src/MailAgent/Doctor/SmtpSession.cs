@@ -200,6 +200,56 @@ internal static class SmtpSession
         }
     }
 
+    /// <summary>
+    /// The certificates the server sends after STARTTLS, leaf first then the chain .NET built from
+    /// them (DER), or why none were seen (Certificates empty).
+    /// </summary>
+    public static async Task<(IReadOnlyList<byte[]> Certificates, string Problem)> ServedChainAsync(string host, int port, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        deadline.CancelAfter(timeout);
+        var token = deadline.Token;
+        var chain = new List<byte[]>();
+        try
+        {
+            using var client = new TcpClient();
+            await client.ConnectAsync(host, port, token);
+            Stream stream = client.GetStream();
+            await ReadReplyAsync(stream, token);
+            var ehlo = await CommandAsync(stream, "EHLO mailagent.doctor", token);
+            if (!Keywords(ehlo).Any(k => k.Equals("STARTTLS", StringComparison.OrdinalIgnoreCase)))
+                return ([], $"{host}:{port} does not offer STARTTLS");
+            var ready = await CommandAsync(stream, "STARTTLS", token);
+            if (!ready[^1].StartsWith("220", StringComparison.Ordinal))
+                return ([], $"{host}:{port} answered STARTTLS with {ready[^1]}");
+            await using var tls = new SslStream(stream, leaveInnerStreamOpen: true, (_, certificate, built, _) =>
+            {
+                // DANE is judged by the caller: record what is served, accept it.
+                if (certificate == null)
+                    return false;
+                chain.Add(certificate.GetRawCertData());
+                if (built != null)
+                    chain.AddRange(built.ChainElements.Skip(1).Select(e => e.Certificate.RawData));
+                return true;
+            });
+            await tls.AuthenticateAsClientAsync(new SslClientAuthenticationOptions { TargetHost = host }, token);
+            await QuitAsync(tls, token);
+            return (chain, "");
+        }
+        catch (SocketException e)
+        {
+            return ([], $"cannot connect to {host}:{port} ({e.SocketErrorCode})");
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            return ([], $"{host}:{port} gave no complete answer within {timeout.TotalSeconds:0.#} s");
+        }
+        catch (Exception e) when (e is IOException or AuthenticationException or InvalidDataException)
+        {
+            return chain.Count > 0 ? (chain, "") : ([], $"the TLS dialogue with {host}:{port} broke off: {e.Message}");
+        }
+    }
+
     private static async Task<SslStream> StartTlsAsync(Stream inner, string host, CancellationToken token)
     {
         // Any certificate that is there is accepted: this probe reads capabilities; transport.certificate judges the certificate.
