@@ -15,8 +15,8 @@ public sealed class DoctorCommandTests : IDisposable
     [
         "dns.mx", "dns.address", "dns.spf", "dns.dkim", "dns.dmarc", "dns.ptr",
         "reputation.zen", "reputation.dbl", "reputation.dnsbl",
-        "transport.mta-sts", "transport.tls-rpt", "transport.certificate", "transport.renewal",
-        "services.listening", "services.starttls", "services.auth", "services.sasl", "services.open-relay", "services.postfix-check",
+        "transport.mta-sts", "transport.tls-rpt", "transport.certificate", "transport.renewal", "transport.dane",
+        "services.listening", "services.starttls", "services.auth", "services.sasl", "services.open-relay", "services.dkim-signing", "services.postfix-check",
         "host.fail2ban", "host.firewall", "host.updates", "host.disk", "host.memory",
     ];
 

@@ -228,6 +228,11 @@ internal static class HelpPages
                                     fix: certbot certonly, smtpd_tls_chain_files, postfix reload.
               transport.renewal     certbot.timer is installed and a hook in
                                     Doctor:CertbotDeployHookDirectory runs 'mailagent cert-deployed'.
+              transport.dane        the TLSA records of _25._tcp.MYHOSTNAME match what 25 serves after
+                                    STARTTLS (usage 1/3: the leaf, 0/2: any certificate of the chain;
+                                    selector 0 certificate, 1 SubjectPublicKeyInfo; matching 0 exact,
+                                    1 SHA-256, 2 SHA-512); skipped without TLSA records. fix: publish
+                                    '3 1 1 <SHA-256 of the key>', certbot --reuse-key.
             Services
               services.listening    25, 465 and 587 answer 220 and EHLO.
                                     fix: enable smtp, submissions, submission in master.cf.
@@ -245,6 +250,13 @@ internal static class HelpPages
                                     RCPT TO a foreign address (Doctor:RelayProbeRecipient) on 25 is
                                     refused; never sends DATA. fix: narrow mynetworks, keep
                                     reject/defer_unauth_destination in smtpd_relay_restrictions.
+              services.dkim-signing with Doctor:DkimProbeRecipient set (route its domain in
+                                    transport_maps to smtp:[Doctor:DkimSinkAddress]:Doctor:DkimSinkPort,
+                                    default [127.0.0.1]:10026, where the doctor listens), a message
+                                    from Doctor:DkimProbeSender (default postmaster@DOMAIN) submitted
+                                    on 25 arrives within Doctor:DkimProbeWait [30 s] with a
+                                    DKIM-Signature d=DOMAIN; skipped without a recipient. fix:
+                                    smtpd_milters/non_smtpd_milters, OpenDKIM's SigningTable/KeyTable.
               services.postfix-check  'postfix [-c Postfix:ConfigDirectory] check' exits 0 and
                                     prints nothing; printed warnings warn.
             Host
