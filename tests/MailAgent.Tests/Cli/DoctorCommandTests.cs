@@ -15,7 +15,7 @@ public sealed class DoctorCommandTests : IDisposable
     [
         "dns.mx", "dns.address", "dns.spf", "dns.dkim", "dns.dmarc", "dns.ptr",
         "reputation.zen", "reputation.dbl", "reputation.dnsbl",
-        "transport.mta-sts", "transport.tls-rpt", "transport.certificate", "transport.renewal", "transport.dane",
+        "transport.mta-sts", "transport.tls-rpt", "transport.certificate", "transport.renewal", "transport.mta-sts-policy", "transport.dane",
         "services.listening", "services.starttls", "services.auth", "services.sasl", "services.open-relay", "services.dkim-signing", "services.postfix-check",
         "host.fail2ban", "host.firewall", "host.updates", "host.disk", "host.memory",
     ];
@@ -33,7 +33,7 @@ public sealed class DoctorCommandTests : IDisposable
         $"Health:Dns:Resolver=127.0.0.1:{ClosedPort()}", "Health:Dns:Domain=example.test", "Health:Dns:HostName=mail.example.test",
         "Health:Dns:HostAddresses=192.0.2.10", "Doctor:Timeout=00:00:00.5",
         $"Doctor:SmtpPort={ClosedPort()}", $"Doctor:SubmissionsPort={ClosedPort()}", $"Doctor:SubmissionPort={ClosedPort()}",
-        "Postfix:PostfixPath=/bin/false", $"Doctor:FirewallRulesFile={Path.Combine(_dir.FullName, "none")}",
+        "Postfix:PostfixPath=/bin/false", $"Doctor:MtaStsConnectTo=127.0.0.1:{ClosedPort()}", $"Doctor:FirewallRulesFile={Path.Combine(_dir.FullName, "none")}",
         $"Doctor:Fail2banDirectory={_dir.FullName}", $"Doctor:AptPeriodicDirectory={_dir.FullName}", $"Doctor:DiskPath={_dir.FullName}",
     ];
 

@@ -69,6 +69,7 @@ internal static class DoctorCommand
             new DnsDoctor(dnsOptions, dns),
             new ReputationDoctor(options, dnsOptions, dns),
             new TransportDoctor(options, dnsOptions.HostName, new StartTlsProbe(options.Timeout, context.Time, "mailagent.doctor"), context.Time),
+            new MtaStsPolicyDoctor(options, dnsOptions.Domain, dnsOptions.HostName),
             new DaneDoctor(options, dnsOptions.HostName, dns),
             new ServicesDoctor(options, postfix, commands, dnsOptions.HostAddressList() is [var first, ..] ? first : "", dnsOptions.Domain),
             new HostDoctor(options, commands),

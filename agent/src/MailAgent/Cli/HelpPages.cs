@@ -219,8 +219,7 @@ internal static class HelpPages
               reputation.dnsbl  each address on Doctor:ExtraBlocklists (';'-separated); skipped
                                 when none are set.
             Transport security
-              transport.mta-sts     one v=STSv1 TXT at _mta-sts.DOMAIN; missing warns. The policy
-                                    file itself is not fetched.
+              transport.mta-sts     one v=STSv1 TXT at _mta-sts.DOMAIN; missing warns.
               transport.tls-rpt     one v=TLSRPTv1 TXT at _smtp._tls.DOMAIN; missing warns.
               transport.certificate 25 and 587 (STARTTLS) and 465 (TLS at once) serve a
                                     certificate naming myhostname, valid for more than
@@ -228,6 +227,10 @@ internal static class HelpPages
                                     fix: certbot certonly, smtpd_tls_chain_files, postfix reload.
               transport.renewal     certbot.timer is installed and a hook in
                                     Doctor:CertbotDeployHookDirectory runs 'mailagent cert-deployed'.
+              transport.mta-sts-policy  https://mta-sts.DOMAIN/.well-known/mta-sts.txt (valid
+                                    certificate, no redirects): version STSv1, mode, max_age, an mx
+                                    line covering myhostname; mode testing/none or unreachable from
+                                    this host warns. fix: serve the file; mode: enforce.
               transport.dane        the TLSA records of _25._tcp.MYHOSTNAME match what 25 serves after
                                     STARTTLS (usage 1/3: the leaf, 0/2: any certificate of the chain;
                                     selector 0 certificate, 1 SubjectPublicKeyInfo; matching 0 exact,

@@ -47,6 +47,12 @@ internal sealed class DoctorOptions
     /// <summary>How long the DKIM item waits for its message to arrive.</summary>
     public TimeSpan DkimProbeWait { get; set; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>Connect the MTA-STS policy fetch to this address:port instead of resolving mta-sts.DOMAIN (tests; empty resolves normally).</summary>
+    public string MtaStsConnectTo { get; set; } = "";
+
+    /// <summary>A PEM file of CA certificates trusted for the policy fetch instead of the system store (tests; empty: the system store).</summary>
+    public string MtaStsCaFile { get; set; } = "";
+
     /// <summary>How long one network probe or DNS query may take.</summary>
     public TimeSpan Timeout { get; set; } = TimeSpan.FromSeconds(5);
 
