@@ -5,7 +5,7 @@ DOTNET ?= dotnet
 CONFIG ?= Release
 DEBS := postfix opendkim opendkim-tools prometheus pflogsumm prometheus-postfix-exporter \
         dnsmasq-base postgresql sqlite3 clang zlib1g-dev lintian python3 procps iproute2 util-linux \
-        hyperfine time dpkg-dev logrotate chromium
+        hyperfine time dpkg-dev logrotate chromium dovecot-core fail2ban nftables
 AGENT := agent/src/MailAgent/bin/$(CONFIG)/net10.0/mailagent
 
 .PHONY: help deps build test test-unit run publish deb bench bench-micro bench-control-plane clean

@@ -15,6 +15,7 @@ internal static class CommandLine
           mailagent pki init --dir DIR [--agent-name NAME] [--client-name NAME] [--days N]
           mailagent pki issue --ca-dir DIR --agent-name NAME [--san NAME ...]   one more agent's certificate
           mailagent cert-deployed [--config FILE] [Section:Key=value ...]   certbot deploy hook
+          mailagent doctor [--format text|json]   check the go-live checklist from this host
           mailagent version
           mailagent help [COMMAND]   also: mailagent COMMAND --help
 
@@ -56,6 +57,8 @@ internal static class CommandLine
                 return await ApplyConfigCommand.RunAsync(rest, context);
             case "cert-deployed":
                 return await CertDeployedCommand.RunAsync(rest, context, Environment.GetEnvironmentVariable("RENEWED_LINEAGE"));
+            case "doctor":
+                return await DoctorCommand.RunAsync(rest, context);
             case "version" or "--version":
                 await context.Out.WriteLineAsync($"mailagent {ProductVersion.Text}");
                 await context.Out.FlushAsync();

@@ -193,6 +193,111 @@ internal static class HelpPages
             mailagent pki issue --ca-dir /etc/mailagent/pki --agent-name postfix-frankfurt --san mx3.example.com
             """),
 
+        ["doctor"] = () => Page(
+            "doctor",
+            "check the go-live checklist from this host, with a fix for every failure",
+            DoctorCommand.Synopsis,
+            """
+            Checks every item of the go-live checklist that can be checked from the host and prints,
+            per item, PASS, WARN, FAIL or SKIP, why, the evidence (the records, answers and command
+            output seen) and the fix. DNS goes through Health:Dns:Resolver (or /etc/resolv.conf);
+            the SMTP probes connect to Doctor:SmtpHost and always end with QUIT.
+
+            DNS (needs Health:Dns:Domain, HostName, HostAddresses, DkimSelector, DkimKeyFile)
+              dns.mx         the domain's MX names myhostname.
+                             fix: MX "10 myhostname." at the domain.
+              dns.address    myhostname's A/AAAA are exactly Health:Dns:HostAddresses (extra ones warn).
+                             fix: correct the A/AAAA records.
+              dns.spf        SPF (RFC 7208, macros included) passes for each address; softfail or
+                             neutral warn. fix: add ip4:/ip6: terms for the addresses, stay under
+                             10 lookups.
+              dns.dkim       the TXT at SELECTOR._domainkey.DOMAIN carries the key of DkimKeyFile
+                             (the key OpenDKIM's KeyTable names). fix: publish the .txt record
+                             opendkim-genkey wrote.
+              dns.dmarc      _dmarc.DOMAIN has v=DMARC1 with p=none|quarantine|reject; missing warns.
+                             fix: publish "v=DMARC1; p=quarantine; rua=mailto:…".
+              dns.ptr        each address's PTR names myhostname, and myhostname resolves back.
+                             fix: ask the address's provider for the reverse DNS.
+            Reputation
+              reputation.zen    each address on Doctor:ZenZone [zen.spamhaus.org]: listed fails;
+                                127.255.255.252/254/255 (the resolver was refused) warns.
+                                fix: remove the cause, then use the list's removal form; use a
+                                resolver of your own, not a public one.
+              reputation.dbl    the domain on Doctor:DblZone [dbl.spamhaus.org], same answers.
+              reputation.dnsbl  each address on Doctor:ExtraBlocklists (';'-separated); skipped
+                                when none are set.
+            Transport security
+              transport.mta-sts     one v=STSv1 TXT at _mta-sts.DOMAIN; missing warns.
+              transport.tls-rpt     one v=TLSRPTv1 TXT at _smtp._tls.DOMAIN; missing warns.
+              transport.certificate 25 and 587 (STARTTLS) and 465 (TLS at once) serve a
+                                    certificate naming myhostname, valid for more than
+                                    Doctor:CertificateMinimumDays [14], the same on all three.
+                                    fix: certbot certonly, smtpd_tls_chain_files, postfix reload.
+              transport.renewal     certbot.timer is installed and a hook in
+                                    Doctor:CertbotDeployHookDirectory runs 'mailagent cert-deployed'.
+              transport.mta-sts-policy  https://mta-sts.DOMAIN/.well-known/mta-sts.txt (valid
+                                    certificate, no redirects): version STSv1, mode, max_age, an mx
+                                    line covering myhostname; mode testing/none or unreachable from
+                                    this host warns. fix: serve the file; mode: enforce.
+              transport.dane        the TLSA records of _25._tcp.MYHOSTNAME match what 25 serves after
+                                    STARTTLS (usage 1/3: the leaf, 0/2: any certificate of the chain;
+                                    selector 0 certificate, 1 SubjectPublicKeyInfo; matching 0 exact,
+                                    1 SHA-256, 2 SHA-512); skipped without TLSA records. fix: publish
+                                    '3 1 1 <SHA-256 of the key>', certbot --reuse-key.
+            Services
+              services.listening    25, 465 and 587 answer 220 and EHLO.
+                                    fix: enable smtp, submissions, submission in master.cf.
+              services.starttls     25 and 587 offer STARTTLS and complete the handshake.
+                                    fix: smtpd_tls_chain_files, smtpd_tls_security_level = may.
+              services.auth         AUTH never on 25, on 587 only after STARTTLS, on 465.
+                                    fix: smtpd_sasl_auth_enable and smtpd_tls_auth_only=yes in
+                                    master.cf for submission/submissions only.
+              services.sasl         with Doctor:SaslProbeUser and Doctor:SaslProbePasswordFile set,
+                                    AUTH PLAIN after STARTTLS on 587 answers 235; skipped without
+                                    a probe credential. fix: doveadm auth test, smtpd_sasl_type =
+                                    dovecot and smtpd_sasl_path for submission.
+              services.open-relay   from Doctor:RelayProbeSource (default: the first of
+                                    Health:Dns:HostAddresses, which must be outside mynetworks),
+                                    RCPT TO a foreign address (Doctor:RelayProbeRecipient) on 25 is
+                                    refused; never sends DATA. fix: narrow mynetworks, keep
+                                    reject/defer_unauth_destination in smtpd_relay_restrictions.
+              services.dkim-signing with Doctor:DkimProbeRecipient set (route its domain in
+                                    transport_maps to smtp:[Doctor:DkimSinkAddress]:Doctor:DkimSinkPort,
+                                    default [127.0.0.1]:10026, where the doctor listens), a message
+                                    from Doctor:DkimProbeSender (default postmaster@DOMAIN) submitted
+                                    on 25 arrives within Doctor:DkimProbeWait [30 s] with a
+                                    DKIM-Signature d=DOMAIN; skipped without a recipient. fix:
+                                    smtpd_milters/non_smtpd_milters, OpenDKIM's SigningTable/KeyTable.
+              services.postfix-check  'postfix [-c Postfix:ConfigDirectory] check' exits 0 and
+                                    prints nothing; printed warnings warn.
+            Host
+              host.fail2ban   an enabled jail for Postfix SASL ([postfix-sasl] or filter
+                              postfix[mode=auth]) in Doctor:Fail2banDirectory's jail.conf, jail.d/,
+                              jail.local, and 'fail2ban-client status' lists it as running.
+                              fix: enable [postfix-sasl] in jail.d/postfix-sasl.local, restart.
+              host.firewall   'nft list ruleset' (else iptables-save; or Doctor:FirewallRulesFile):
+                              an input chain dropping by default that accepts tcp 25, 465, 587.
+              host.updates    APT::Periodic::Unattended-Upgrade "1" in Doctor:AptPeriodicDirectory.
+                              fix: apt install unattended-upgrades; dpkg-reconfigure it.
+              host.disk       Doctor:DiskPath's file system has Doctor:MinimumFreeDiskRatio free.
+              host.memory     MemAvailable is at least Doctor:MinimumAvailableMemoryMiB.
+            """,
+            """
+            --format text|json   text (the default) for a person; json: {"status", "counts", "items":
+                                 [{"group", "id", "title", "status", "why", "evidence", "fix"}]}
+            """ + "\n" + ConfigurationOptions,
+            """
+            0   nothing failed (warnings and skips allowed)
+            1   at least one item failed
+            2   usage or configuration error
+            """,
+            CommonFiles + "\n/etc/fail2ban, /etc/apt/apt.conf.d, /etc/letsencrypt/renewal-hooks/deploy, /proc/meminfo",
+            """
+            mailagent doctor
+            mailagent doctor --format json | jq '.items[] | select(.status == "fail")'
+            mailagent doctor Doctor:SmtpHost=203.0.113.10 Doctor:ExtraBlocklists=bl.spamcop.net
+            """),
+
         ["version"] = () => Page(
             "version",
             "print the agent's version",

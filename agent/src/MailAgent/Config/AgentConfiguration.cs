@@ -159,7 +159,7 @@ internal static class AgentConfiguration
             errors.Add($"Health:MilterAddress = '{health.MilterAddress}' is not valid: use host:port, e.g. 127.0.0.1:8891, or leave milter out of Health:Checks");
         if (checks.Contains("disk") && string.IsNullOrWhiteSpace(health.QueueDirectory))
             errors.Add("Health:QueueDirectory is empty: set it to the Postfix queue_directory, e.g. /var/spool/postfix");
-        if (checks.Contains("dns"))
+        if (checks.Contains("dns") || checks.Contains("blocklist"))
             health.Dns.Validate(health, errors);
         return errors;
     }

@@ -5,7 +5,7 @@ internal sealed class HealthOptions
 {
     public const string SectionName = "Health";
 
-    /// <summary>Checks that run, ';'-separated: postfix, log, delivery, smtp, milter, disk, tls, dns (dns is off by default: it needs Health:Dns).</summary>
+    /// <summary>Checks that run, ';'-separated: postfix, log, delivery, smtp, milter, disk, tls, dns, blocklist (dns and blocklist are off by default: they need Health:Dns).</summary>
     public string Checks { get; set; } = "postfix;log;delivery;smtp;milter;disk;tls";
 
     /// <summary>How often the fast checks (postfix, log, smtp, milter) run.</summary>
@@ -77,5 +77,5 @@ internal sealed class HealthOptions
     public IReadOnlyList<string> SmtpEndpointList() =>
         SmtpEndpoints.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
 
-    public static readonly string[] KnownChecks = ["postfix", "log", "delivery", "smtp", "milter", "disk", "tls", "dns"];
+    public static readonly string[] KnownChecks = ["postfix", "log", "delivery", "smtp", "milter", "disk", "tls", "dns", "blocklist"];
 }

@@ -28,6 +28,7 @@ internal static class HealthServiceCollectionExtensions
                 "milter" => new MilterCheck(sp.GetRequiredService<LogStats>(), options, sp.GetRequiredService<TimeProvider>()),
                 "disk" => new DiskSpaceCheck(options),
                 "dns" => new Dns.DnsCheck(options.Dns, new Dns.DnsClientLookup(options.Dns)),
+                "blocklist" => new Dns.BlocklistCheck(options.Dns, new Dns.DnsClientLookup(options.Dns)),
                 "tls" => new TlsCertificateCheck(sp.GetRequiredService<MailAgent.Certificates.CertificateDeployer>(), sp.GetRequiredService<MailAgent.Certificates.CertificateOptions>(),
                     sp.GetRequiredService<MailAgent.Certificates.CertificateMetrics>(), sp.GetRequiredService<TimeProvider>()),
                 _ => throw new InvalidOperationException($"unknown health check '{name}'"),

@@ -167,14 +167,13 @@ public sealed class SpfEvaluatorTests
     }
 
     [Fact]
-    public async Task CheckHostAsync_Macro_UnsupportedAndSaysSo()
+    public async Task CheckHostAsync_ExistsWithIpMacro_ExpandedAndQueried()
     {
-        var dns = new FakeDnsLookup().AddTxt(Domain, "v=spf1 exists:%{i}._spf.example.test -all");
+        var listed = new FakeDnsLookup().AddTxt(Domain, "v=spf1 exists:%{ir}._spf.%{d} -all").AddAddress("10.2.0.192._spf." + Domain, "127.0.0.2");
+        var unlisted = new FakeDnsLookup().AddTxt(Domain, "v=spf1 exists:%{ir}._spf.%{d} -all").AddAddress("11.2.0.192._spf." + Domain, "127.0.0.2");
 
-        var verdict = await Evaluate(dns);
-
-        Assert.Equal(SpfResult.Unsupported, verdict.Result);
-        Assert.Contains("does not expand SPF macros", verdict.Reason, StringComparison.Ordinal);
+        Assert.Equal(SpfResult.Pass, (await Evaluate(listed)).Result);
+        Assert.Equal(SpfResult.Fail, (await Evaluate(unlisted)).Result);
     }
 
     [Fact]

@@ -12,7 +12,7 @@ namespace MailAgent.Health.Dns;
 /// Severity: what makes receivers reject or junk this host's mail is unhealthy (SPF fail, none or
 /// permerror; DKIM record missing, revoked or not the signing key; PTR missing or naming another
 /// host). What weakens it is degraded (SPF softfail or neutral, no DMARC, a forward record that does
-/// not point back, a macro this check cannot evaluate). A resolver that does not answer is degraded:
+/// not point back). A resolver that does not answer is degraded:
 /// it says nothing about the records.
 /// </remarks>
 internal sealed class DnsCheck(DnsCheckOptions options, IDnsLookup dns) : IHealthCheck

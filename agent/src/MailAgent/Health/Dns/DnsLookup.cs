@@ -48,11 +48,24 @@ internal interface IDnsLookup
     Task<DnsLookupResult<string>> PtrAsync(IPAddress address, CancellationToken cancellationToken);
 }
 
+/// <summary>One TLSA record (RFC 6698): certificate usage, selector, matching type and association data.</summary>
+internal sealed record TlsaRecordData(int Usage, int Selector, int MatchingType, byte[] Data)
+{
+    public override string ToString() => $"{Usage} {Selector} {MatchingType} {Convert.ToHexString(Data).ToLowerInvariant()}";
+}
+
+/// <summary>TLSA queries (DANE), apart from <see cref="IDnsLookup"/> so the SPF fakes need not answer them.</summary>
+internal interface ITlsaLookup
+{
+    /// <summary>TLSA records of <paramref name="name"/>, e.g. _25._tcp.mail.example.com.</summary>
+    Task<DnsLookupResult<TlsaRecordData>> TlsaAsync(string name, CancellationToken cancellationToken);
+}
+
 /// <summary>
 /// <see cref="IDnsLookup"/> over DnsClient (Apache-2.0), which builds without trim or AOT warnings.
 /// No cache: the health loop already runs this check on its own interval and keeps the result.
 /// </summary>
-internal sealed class DnsClientLookup : IDnsLookup
+internal sealed class DnsClientLookup : IDnsLookup, ITlsaLookup
 {
     private readonly LookupClient _client;
     private readonly string _server;
@@ -86,6 +99,10 @@ internal sealed class DnsClientLookup : IDnsLookup
 
     public async Task<DnsLookupResult<string>> PtrAsync(IPAddress address, CancellationToken cancellationToken) =>
         await QueryAsync(address.GetArpaName(), QueryType.PTR, r => r.Answers.PtrRecords().Select(p => Trim(p.PtrDomainName.Value)).ToArray(), cancellationToken);
+
+    public async Task<DnsLookupResult<TlsaRecordData>> TlsaAsync(string name, CancellationToken cancellationToken) =>
+        await QueryAsync(name, QueryType.TLSA, r => r.Answers.OfType<DnsClient.Protocol.TlsaRecord>()
+            .Select(t => new TlsaRecordData((int)t.CertificateUsage, (int)t.Selector, (int)t.MatchingType, t.CertificateAssociationData.ToArray())).ToArray(), cancellationToken);
 
     private async Task<DnsLookupResult<T>> QueryAsync<T>(string name, QueryType type, Func<IDnsQueryResponse, T[]> read, CancellationToken cancellationToken)
     {
