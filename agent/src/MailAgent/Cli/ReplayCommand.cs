@@ -92,7 +92,7 @@ internal static class ReplayCommand
         return 0;
     }
 
-    private static Stream Open(string path, CliContext context)
+    internal static Stream Open(string path, CliContext context)
     {
         Stream raw = path == "-" ? context.InStream : new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite, 1 << 16);
         var buffered = new BufferedStream(raw, 1 << 16);

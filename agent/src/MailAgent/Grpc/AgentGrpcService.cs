@@ -138,6 +138,7 @@ internal sealed class AgentGrpcService(
                     {
                         DeliveryOutcomeKind.Sent => DeliveryOutcome.Sent,
                         DeliveryOutcomeKind.Deferred => DeliveryOutcome.Deferred,
+                        DeliveryOutcomeKind.Expired => DeliveryOutcome.Expired,
                         _ => DeliveryOutcome.Bounced,
                     },
                     Service = d.Service,
@@ -145,6 +146,8 @@ internal sealed class AgentGrpcService(
                     RelayDomain = d.RelayDomain,
                     QueueId = d.QueueId,
                 };
+                if (d.Details is { } x)
+                    DeliveryEventMapping.Fill(result.Delivery, x);
                 break;
             case HealthChanged h:
                 result.HealthChange = new HealthChangeEvent { Name = h.Name, Status = Map(h.Status), Reason = h.Reason };

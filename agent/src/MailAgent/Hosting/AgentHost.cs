@@ -197,7 +197,10 @@ internal static partial class AgentHost
             .AddHealth(health, postfix)
             .AddConfigApply(configApply, postfix, tail, health);
         if (grpc.Enabled)
+        {
+            builder.Services.AddSingleton(new MailAgent.Events.DeliveryEventFactory(settings.Events));
             builder.Services.AddGrpcApi(grpc, context.Time);
+        }
 
         var app = builder.Build();
         app.MapMetrics("/metrics", app.Services.GetRequiredService<CollectorRegistry>());
