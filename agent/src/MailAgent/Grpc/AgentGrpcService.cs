@@ -60,7 +60,9 @@ internal sealed class AgentGrpcService(
         var cancellationToken = context.CancellationToken;
         try
         {
-            await foreach (var read in ring.WatchAsync(request.ResumeAfter, BatchSize, cancellationToken))
+            // A resume point from an earlier run means nothing in this one: start from the oldest held.
+            ulong resumeAfter = request.RunId.Length > 0 && request.RunId != ring.RunId && request.ResumeAfter > 0 ? ulong.MaxValue - 1 : request.ResumeAfter;
+            await foreach (var read in ring.WatchAsync(resumeAfter, BatchSize, cancellationToken))
             {
                 if (read.Lost)
                 {
@@ -72,7 +74,11 @@ internal sealed class AgentGrpcService(
                 }
 
                 foreach (var e in read.Events)
-                    await responseStream.WriteAsync(new WatchEventsResponse { Event = Map(e) }, cancellationToken);
+                {
+                    var mapped = Map(e);
+                    mapped.RunId = ring.RunId;
+                    await responseStream.WriteAsync(new WatchEventsResponse { Event = mapped }, cancellationToken);
+                }
             }
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)

@@ -30,6 +30,9 @@ internal sealed class EventRing
 
     public int Capacity => _items.Length;
 
+    /// <summary>New at every start: sequences count from 1 per run, so a resume point names its run.</summary>
+    public string RunId { get; } = Guid.NewGuid().ToString("N");
+
     public ulong LastSequence
     {
         get

@@ -16,7 +16,7 @@ internal sealed class AgentConnections : BackgroundService, Hosting.IObservation
     private readonly TimeSpan _readyTimeout;
 
     public AgentConnections(AgentRegistry registry, TlsOptions tls, ConnectionOptions options, IDeliveryRecorder deliveries,
-        TimeProvider time, ILoggerFactory loggers)
+        TimeProvider time, ILoggerFactory loggers, DeliveryEvents.IDeliveryEventSink? events = null)
     {
         var logger = loggers.CreateLogger<AgentConnections>();
         _time = time;
@@ -29,7 +29,7 @@ internal sealed class AgentConnections : BackgroundService, Hosting.IObservation
         {
             var channel = CreateChannel(agent.Address, client, ca, time, options);
             _channels.Add(channel);
-            _connections.Add(new AgentConnection(agent, new AgentService.AgentServiceClient(channel), options, deliveries, time, logger));
+            _connections.Add(new AgentConnection(agent, new AgentService.AgentServiceClient(channel), options, deliveries, time, logger, events));
         }
     }
 

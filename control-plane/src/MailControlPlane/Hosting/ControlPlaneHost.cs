@@ -1,6 +1,7 @@
 using System.Text.Json;
 using MailControlPlane.Cli;
 using MailControlPlane.Connections;
+using MailControlPlane.DeliveryEvents;
 using MailControlPlane.Grpc;
 using MailControlPlane.Registry;
 using MailControlPlane.Routing;
@@ -105,8 +106,9 @@ internal static class ControlPlaneHost
         services.AddSingleton(new HealthScorer(settings.Scoring, time));
         services.AddSingleton<IProviderEvaluator>(sp => new ScorerEvaluator(sp.GetRequiredService<HealthScorer>()));
         services.AddSingleton<IDeliveryRecorder>(sp => sp.GetRequiredService<IProviderEvaluator>());
+        services.AddDeliveryEvents(settings.DeliveryEvents, settings.Routing);
         services.AddSingleton(sp => new AgentConnections(settings.Registry, settings.Tls, settings.Connections,
-            sp.GetRequiredService<IDeliveryRecorder>(), time, sp.GetRequiredService<ILoggerFactory>()));
+            sp.GetRequiredService<IDeliveryRecorder>(), time, sp.GetRequiredService<ILoggerFactory>(), sp.GetService<DeliveryEvents.IDeliveryEventSink>()));
         services.AddHostedService(sp => sp.GetRequiredService<AgentConnections>());
         services.AddRoutingTable(settings.Routing, settings.Registry.ProviderNames);
         services.AddSingleton<IRoutingHealth>(sp => new WriterRoutingHealth(sp.GetRequiredService<RoutingTableWriter>(), settings.Routing, time));

@@ -8,7 +8,11 @@ namespace MailControlPlane.Registry;
 /// <summary>Every section of the control plane's configuration, bound and checked together.</summary>
 internal sealed record ControlPlaneSettings(
     AgentRegistry Registry, TlsOptions Tls, ConnectionOptions Connections, HttpOptions Http, GrpcApiOptions Grpc,
-    ScoringOptions Scoring, RoutingOptions Routing, LogOptions Log);
+    ScoringOptions Scoring, RoutingOptions Routing, LogOptions Log)
+{
+    /// <summary>Section DeliveryEvents; not positional, so existing constructions stay as they are.</summary>
+    public DeliveryEvents.DeliveryEventsOptions DeliveryEvents { get; init; } = new();
+}
 
 /// <summary>
 /// Builds the control plane's configuration (JSON file, then MAILAGENT_CP__ environment variables,
@@ -69,7 +73,8 @@ internal static class ControlPlaneConfiguration
         if (log.RetainedDays is < 1 or > 3650)
             errors.Add($"Log:RetainedDays = {log.RetainedDays} is not valid: use 1 to 3650");
 
-        settings = new ControlPlaneSettings(new AgentRegistry(agents), tls, connections, http, grpc, scoring, routing, log);
+        var deliveryEvents = DeliveryEvents.DeliveryEventsOptions.Load(config, errors);
+        settings = new ControlPlaneSettings(new AgentRegistry(agents), tls, connections, http, grpc, scoring, routing, log) { DeliveryEvents = deliveryEvents };
         return errors;
     }
 
