@@ -12,6 +12,7 @@ internal static class CommandLine
         Usage:
           mailagent-control-plane run [--config FILE] [Section:Key=value ...]            run it (the daemon)
           mailagent-control-plane check-config [--config FILE] [Section:Key=value ...]   check a configuration
+          mailagent-control-plane suppressions [--days N] [--format text|json]           hard bounces to suppress
           mailagent-control-plane version
           mailagent-control-plane help [COMMAND]
 
@@ -152,6 +153,10 @@ internal static class CommandLine
                 if (rest.Contains("--help") || rest.Contains("-h"))
                     return await PrintAsync(context, CheckConfigUsage);
                 return await ControlPlaneHost.CheckConfigAsync(rest, context);
+            case "suppressions":
+                if (rest.Contains("--help") || rest.Contains("-h"))
+                    return await PrintAsync(context, SuppressionsCommand.Usage);
+                return await SuppressionsCommand.RunAsync(rest, context);
             case "version" or "--version":
                 return await PrintAsync(context, $"mailagent-control-plane {Version}");
             case "help" or "--help" or "-h":
@@ -160,6 +165,7 @@ internal static class CommandLine
                     "run" => RunUsage,
                     "check-config" => CheckConfigUsage,
                     "version" => VersionUsage,
+                    "suppressions" => SuppressionsCommand.Usage,
                     _ => Usage,
                 });
             default:
