@@ -132,8 +132,10 @@ internal sealed class AgentGrpcService(
         return response;
     }
 
-    private static AgentEvent Map(SequencedEvent e)
+    internal static AgentEvent Map(SequencedEvent e)
     {
+        if (e.Body is JournaledEvent journaled)
+            return journaled.Proto.Clone();
         var result = new AgentEvent { Sequence = e.Sequence, ObservedAt = Timestamp.FromDateTimeOffset(e.ObservedAt) };
         switch (e.Body)
         {

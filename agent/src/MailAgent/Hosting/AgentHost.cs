@@ -199,7 +199,7 @@ internal static partial class AgentHost
         if (grpc.Enabled)
         {
             builder.Services.AddSingleton(new MailAgent.Events.DeliveryEventFactory(settings.Events));
-            builder.Services.AddGrpcApi(grpc, context.Time);
+            builder.Services.AddGrpcApi(grpc, context.Time, tail.StateDirectory);
         }
 
         var app = builder.Build();
