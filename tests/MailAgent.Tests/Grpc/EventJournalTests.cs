@@ -1,5 +1,4 @@
 using MailAgent.Grpc;
-using MailAgent.Protos.V1;
 using Microsoft.Extensions.Time.Testing;
 
 namespace MailAgent.Tests.Grpc;

@@ -77,24 +77,43 @@ internal sealed class EventJournal : IDisposable
         long good = 0;
         while (stream.Position < stream.Length)
         {
+            // The length prefix, then exactly that many bytes: a record cut short by a kill is not parsed.
+            long length = 0;
+            int shift = 0, b;
+            while ((b = stream.ReadByte()) >= 0 && shift < 35)
+            {
+                length |= (long)(b & 0x7f) << shift;
+                shift += 7;
+                if ((b & 0x80) == 0)
+                    break;
+            }
+
+            if (b < 0 || (b & 0x80) != 0 || length <= 0 || stream.Position + length > stream.Length)
+                break;
+            var buffer = new byte[length];
+            stream.ReadExactly(buffer);
+            AgentEvent e;
             try
             {
-                var e = AgentEvent.Parser.ParseDelimitedFrom(stream);
-                if (run != null && e.RunId != run)
-                {
-                    // A journal from another run (an older file): start over from this run.
-                    into.Clear();
-                }
-
-                run = e.RunId;
-                last = Math.Max(last, e.Sequence);
-                into.Add(new SequencedEvent(e.Sequence, e.ObservedAt?.ToDateTimeOffset() ?? DateTimeOffset.UnixEpoch, new JournaledEvent(e)));
-                good = stream.Position;
+                e = AgentEvent.Parser.ParseFrom(buffer);
             }
             catch (InvalidProtocolBufferException)
             {
                 break;
             }
+
+            if (e.RunId.Length == 0 || e.Sequence == 0)
+                break;
+            if (run != null && e.RunId != run)
+            {
+                // A journal from another run (an older file): start over from this run.
+                into.Clear();
+            }
+
+            run = e.RunId;
+            last = Math.Max(last, e.Sequence);
+            into.Add(new SequencedEvent(e.Sequence, e.ObservedAt?.ToDateTimeOffset() ?? DateTimeOffset.UnixEpoch, new JournaledEvent(e)));
+            good = stream.Position;
         }
 
         return good;
