@@ -41,15 +41,16 @@ EXPECTED=$(dotnet "$AGENT" events --log "$W/corpus.log" | wc -l)
 echo "corpus: $TOTAL lines, $EXPECTED events; rate ${RATE:-0} lines/s (0 = all at once)" >&2
 if [ "$RATE" = 0 ]; then cat "$W/corpus.log" >> "$W/mail.log"; else
   ( split -l "$RATE" "$W/corpus.log" "$W/chunk."; for f in "$W"/chunk.*; do cat "$f" >> "$W/mail.log"; sleep 1; done ) & pids+=($!); fi
-start=$(date +%s.%N); prev=0; peak=0; maxlag=0
+start=$(date +%s.%N); prev=0; prevt=$start; peak=0; maxlag=0; first=""
 printf 'second lines_written stored events_per_s lag_events\n'
 while :; do
   sleep 1
   now=$(date +%s.%N); n=$(count); lines=$(wc -l < "$W/mail.log")
   produced=$(( EXPECTED * lines / TOTAL )); lag=$(( produced > n ? produced - n : 0 ))
-  rate=$(( n - prev )); prev=$n; [ $rate -gt $peak ] && peak=$rate; [ $lag -gt $maxlag ] && maxlag=$lag
+  rate=$(python3 -c "print(round(($n-$prev)/($now-$prevt)))"); prev=$n; prevt=$now
+  [ $rate -gt $peak ] && peak=$rate; [ $lag -gt $maxlag ] && maxlag=$lag; [ -z "$first" ] && [ "$n" -gt 0 ] && first=$now
   printf '%s %s %s %s %s\n' "$(python3 -c "print(round($now-$start))")" "$lines" "$n" "$rate" "$lag"
   [ "$n" -ge "$EXPECTED" ] && break
 done
 elapsed=$(python3 -c "print(round($(date +%s.%N)-$start,1))")
-echo "stored $EXPECTED events in ${elapsed} s: $(python3 -c "print(round($EXPECTED/$elapsed))") events/s average, peak ${peak}/s, largest lag ${maxlag} events"
+echo "stored $EXPECTED events in ${elapsed} s: $(python3 -c "print(round($EXPECTED/$elapsed))") events/s average from the first line written, $(python3 -c "print(round($EXPECTED/($(date +%s.%N)-$first)))") events/s from the first row stored, peak ${peak}/s, largest lag ${maxlag} events"

@@ -62,6 +62,9 @@ internal static class CommandLine
           Scoring:EvaluationInterval    score every [00:00:02]; Scoring:* holds every number of health-score.md
           Routing:ConnectionString      PostgreSQL (Npgsql) connection string; empty: the SQLite file []
           Routing:SqlitePath            the stand-alone routing table
+          DeliveryEvents:Enabled        store the agents' delivery events in the routing database [true]
+          DeliveryEvents:BatchSize      rows per insert [1000]; BufferSize events waiting [20000]
+          DeliveryEvents:FlushInterval  longest wait for a batch [00:00:00.5]; RetentionDays [30]
           Log:FilePath                  the control plane's own log; empty: console only [/var/log/mailagent/control-plane.log]
           Log:Level                     Verbose … Fatal [Information]
           Log:RetainedDays              rolled log files kept [14]
