@@ -10,9 +10,13 @@ public sealed class DeliveryEventFactoryTests
     private const string Key = "0123456789abcdef-secret";
     private const string Bounce = "Nov 27 23:55:01 mail-oregon postfix/smtp[1234]: 4FE0BDC995: to=<Bob.Smith@Bounce.Test>, relay=mx.bounce.test[192.0.2.1]:25, delay=1.5, delays=0.1/0.2/0.3/0.9, dsn=5.1.1, status=bounced (host mx.bounce.test[192.0.2.1] said: 550 5.1.1 <Bob.Smith@Bounce.Test>: Recipient address rejected (in reply to RCPT TO command))";
 
-    private static DeliveryDetails? Run(EventsOptions options, params string[] lines)
+    private static readonly byte[] StateSecret = Enumerable.Range(1, 32).Select(i => (byte)i).ToArray();
+
+    private static DeliveryDetails? Run(EventsOptions options, params string[] lines) => RunWith(options, StateSecret, lines);
+
+    private static DeliveryDetails? RunWith(EventsOptions options, byte[] secret, params string[] lines)
     {
-        var factory = new DeliveryEventFactory(options);
+        var factory = new DeliveryEventFactory(options, secret);
         var correlator = new MessageCorrelator(1000, TimeSpan.FromDays(1), _ => { });
         var clock = new LogClock(new DateTimeOffset(2026, 11, 28, 0, 0, 0, TimeSpan.Zero));
         DeliveryDetails? last = null;
@@ -58,6 +62,47 @@ public sealed class DeliveryEventFactoryTests
         Assert.Equal(new DateTimeOffset(2026, 11, 27, 23, 55, 1, TimeSpan.Zero), d.LoggedAt);
         Assert.Equal(1, d.Attempt);
         Assert.Equal(64, d.EventKey.Length);
+    }
+
+    [Fact]
+    public void Create_EventKey_KeyedSoAGuessedAddressCannotBeConfirmed()
+    {
+        var other = Enumerable.Repeat((byte)7, 32).ToArray();
+        var noKey = Run(new EventsOptions(), Bounce)!;
+
+        // Replays: the same line and secret give the same key.
+        Assert.Equal(noKey.EventKey, Run(new EventsOptions(), Bounce)!.EventKey);
+        // Someone holding the log line (or guessing the address in it) but not the secret gets another key.
+        Assert.NotEqual(noKey.EventKey, RunWith(new EventsOptions(), other, Bounce)!.EventKey);
+        Assert.NotEqual(noKey.EventKey, Unkeyed(Bounce));
+        // With a recipient hash key that key keys the event key too (the state secret is not used).
+        Assert.Equal(Run(WithKey(), Bounce)!.EventKey, RunWith(WithKey(), other, Bounce)!.EventKey);
+        Assert.NotEqual(noKey.EventKey, Run(WithKey(), Bounce)!.EventKey);
+    }
+
+    [Fact]
+    public void EventKeySecret_LoadOrCreate_KeptAcrossCallsAndOwnerOnly()
+    {
+        var dir = Directory.CreateTempSubdirectory("mailagent-eventkey-");
+        try
+        {
+            byte[] first = EventKeySecret.LoadOrCreate(dir.FullName);
+            Assert.Equal(32, first.Length);
+            Assert.Equal(first, EventKeySecret.LoadOrCreate(dir.FullName));
+            Assert.Equal(first, EventKeySecret.TryRead(dir.FullName));
+            if (!OperatingSystem.IsWindows())
+                Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(Path.Combine(dir.FullName, EventKeySecret.FileName)));
+        }
+        finally
+        {
+            dir.Delete(recursive: true);
+        }
+    }
+
+    private static string Unkeyed(string line)
+    {
+        var bytes = Encoding.UTF8.GetBytes(line);
+        return Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(bytes));
     }
 
     [Fact]

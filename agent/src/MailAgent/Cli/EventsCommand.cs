@@ -72,7 +72,8 @@ internal static class EventsCommand
         }
 
         string path = log ?? tail.Path;
-        var printer = new Printer(new DeliveryEventFactory(events), context, format);
+        var printer = new Printer(new DeliveryEventFactory(events,
+            EventKeySecret.TryRead(tail.StateDirectory) ?? System.Security.Cryptography.RandomNumberGenerator.GetBytes(32)), context, format);
         var processor = LogProcessor.Create(context.Time.GetUtcNow(), maxMessages: 2_000_000, maxAge: TimeSpan.FromDays(30), printer);
         var splitter = new LineSplitter();
         try

@@ -17,11 +17,18 @@ internal sealed class DeliveryEventFactory
     public const string MaskedAddress = "<address>";
     private readonly bool _includeRecipients;
     private readonly byte[]? _key;
+    private readonly byte[] _eventKeySecret;
 
-    public DeliveryEventFactory(EventsOptions options)
+    /// <param name="options">The Events section.</param>
+    /// <param name="eventKeySecret">
+    /// The secret keying <see cref="DeliveryDetails.EventKey"/> when no recipient hash key is
+    /// configured (the agent's <see cref="EventKeySecret"/> file); with a hash key that key is used.
+    /// </param>
+    public DeliveryEventFactory(EventsOptions options, byte[] eventKeySecret)
     {
         _includeRecipients = options.IncludeRecipients;
         _key = options.IncludeRecipients ? null : options.LoadedKey;
+        _eventKeySecret = options.LoadedKey ?? eventKeySecret;
     }
 
     public DeliveryDetails? Create(ref ParsedLine line, in CorrelationResult correlation)
@@ -59,13 +66,16 @@ internal sealed class DeliveryEventFactory
             line.HasDelays ? line.DelayConnectionSetup : 0, line.HasDelays ? line.DelayTransmission : 0,
             line.Kind == EventKind.Delivery ? correlation.Attempt : 0,
             double.IsNaN(time) ? null : DateTimeOffset.FromUnixTimeMilliseconds((long)Math.Round(time * 1000)),
-            EventKey(ref line));
+            EventKey(_eventKeySecret, ref line));
     }
 
-    /// <summary>SHA-256 over the line's host, program, queue ID, time and text: the same line gives the same key.</summary>
-    public static string EventKey(ref ParsedLine line)
+    /// <summary>
+    /// HMAC-SHA256 (keyed, so a guessed address cannot be confirmed from it) over the line's host,
+    /// program, queue ID, time and text: the same line read again gives the same key.
+    /// </summary>
+    public static string EventKey(byte[] secret, ref ParsedLine line)
     {
-        using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        using var sha = IncrementalHash.CreateHMAC(HashAlgorithmName.SHA256, secret);
         Span<byte> stamp = stackalloc byte[20];
         var t = line.Timestamp;
         BitConverter.TryWriteBytes(stamp, t.Year);

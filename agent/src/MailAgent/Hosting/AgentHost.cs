@@ -198,7 +198,7 @@ internal static partial class AgentHost
             .AddConfigApply(configApply, postfix, tail, health);
         if (grpc.Enabled)
         {
-            builder.Services.AddSingleton(new MailAgent.Events.DeliveryEventFactory(settings.Events));
+            builder.Services.AddSingleton(new MailAgent.Events.DeliveryEventFactory(settings.Events, MailAgent.Events.EventKeySecret.LoadOrCreate(tail.StateDirectory)));
             builder.Services.AddGrpcApi(grpc, context.Time, tail.StateDirectory);
         }
 
