@@ -64,6 +64,14 @@ CREATE TABLE IF NOT EXISTS messaging_delivery_cursors (
     updated_at      timestamptz NOT NULL DEFAULT now()
 );
 
+-- How far the webhook has sent each agent's rows (messaging_delivery_events.id), moved
+-- after the receiver answered 2xx: a restart sends from here again (at least once).
+CREATE TABLE IF NOT EXISTS messaging_delivery_webhook_cursors (
+    agent           text PRIMARY KEY,
+    last_id         bigint NOT NULL,
+    updated_at      timestamptz NOT NULL DEFAULT now()
+);
+
 -- Per provider and hour. sent = final outcomes (delivered + bounced + expired).
 CREATE OR REPLACE VIEW messaging_provider_stats_hourly AS
 SELECT provider_name,

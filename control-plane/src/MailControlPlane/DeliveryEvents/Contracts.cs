@@ -40,4 +40,12 @@ internal interface IDeliveryEventStore : IAsyncDisposable
     Task<IReadOnlyList<SuppressionCandidate>> SuppressionCandidatesAsync(DateTimeOffset since, CancellationToken cancellationToken);
 
     Task<IReadOnlyDictionary<string, long>> CountsByStatusAsync(CancellationToken cancellationToken);
+
+    /// <summary>Every agent with stored events and where the webhook stands for it (0: nothing sent yet).</summary>
+    Task<IReadOnlyDictionary<string, long>> WebhookCursorsAsync(CancellationToken cancellationToken);
+
+    /// <summary>Up to <paramref name="limit"/> rows of <paramref name="agent"/> with id above <paramref name="afterId"/>, in id order, each as a JSON object.</summary>
+    Task<IReadOnlyList<(long Id, string Json)>> EventsAfterAsync(string agent, long afterId, int limit, CancellationToken cancellationToken);
+
+    Task SetWebhookCursorAsync(string agent, long lastId, CancellationToken cancellationToken);
 }

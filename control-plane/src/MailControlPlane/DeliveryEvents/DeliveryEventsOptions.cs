@@ -28,6 +28,9 @@ internal sealed class DeliveryEventsOptions
 
     public TimeSpan RetryMaxDelay { get; set; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>The optional signed webhook.</summary>
+    public WebhookOptions Webhook { get; set; } = new();
+
     public static DeliveryEventsOptions Load(IConfiguration config, List<string> errors)
     {
         var options = new DeliveryEventsOptions();
@@ -37,7 +40,7 @@ internal sealed class DeliveryEventsOptions
         }
         catch (InvalidOperationException e)
         {
-            errors.Add($"{e.Message.TrimEnd('.')}: DeliveryEvents takes Enabled (true|false), BatchSize, BufferSize, RetentionDays (numbers), FlushInterval, RetryMinDelay, RetryMaxDelay (hh:mm:ss)");
+            errors.Add($"{e.Message.TrimEnd('.')}: DeliveryEvents takes Enabled (true|false), BatchSize, BufferSize, RetentionDays (numbers), FlushInterval, RetryMinDelay, RetryMaxDelay (hh:mm:ss), Webhook (Url, Secret, SecretFile, CaFile, BatchSize, PollInterval, Timeout, RetryMinDelay, RetryMaxDelay, MaxAttempts)");
             return options;
         }
 
@@ -51,6 +54,7 @@ internal sealed class DeliveryEventsOptions
             errors.Add($"DeliveryEvents:FlushInterval = {options.FlushInterval} is not valid: use more than 00:00:00, at most 00:01:00");
         if (options.RetryMinDelay <= TimeSpan.Zero || options.RetryMaxDelay < options.RetryMinDelay)
             errors.Add($"DeliveryEvents:RetryMinDelay = {options.RetryMinDelay} and RetryMaxDelay = {options.RetryMaxDelay} are not valid: use 0 < min <= max");
+        options.Webhook.Validate(errors);
         return options;
     }
 }

@@ -14,6 +14,12 @@ internal static class DeliveryEventsServiceCollectionExtensions
             sp.GetRequiredService<Prometheus.CollectorRegistry>(), sp.GetRequiredService<ILogger<DeliveryEventSink>>()));
         services.AddSingleton<IDeliveryEventSink>(sp => sp.GetRequiredService<DeliveryEventSink>());
         services.AddHostedService(sp => sp.GetRequiredService<DeliveryEventSink>());
+        if (options.Webhook.Enabled)
+        {
+            services.AddHostedService(sp => new DeliveryEventWebhook(sp.GetRequiredService<IDeliveryEventStore>(), options.Webhook,
+                sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<Prometheus.CollectorRegistry>(), sp.GetRequiredService<ILogger<DeliveryEventWebhook>>()));
+        }
+
         return services;
     }
 

@@ -165,4 +165,40 @@ internal sealed class SqliteDeliveryEventStore(string path, TimeProvider time) :
         SqliteConnection.ClearAllPools();
         return ValueTask.CompletedTask;
     }
+
+    public async Task<IReadOnlyDictionary<string, long>> WebhookCursorsAsync(CancellationToken cancellationToken)
+    {
+        var result = new Dictionary<string, long>(StringComparer.Ordinal);
+        await using var connection = await OpenAsync(cancellationToken);
+        await using var command = connection.CreateCommand();
+        command.CommandText = "SELECT c.agent, coalesce(w.last_id, 0) FROM messaging_delivery_cursors c LEFT JOIN messaging_delivery_webhook_cursors w ON w.agent = c.agent";
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+            result[reader.GetString(0)] = reader.GetInt64(1);
+        return result;
+    }
+
+    public async Task<IReadOnlyList<(long Id, string Json)>> EventsAfterAsync(string agent, long afterId, int limit, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken);
+        await using var command = connection.CreateCommand();
+        command.CommandText = "SELECT id, " + DeliveryEventsSchema.Columns + " FROM messaging_delivery_events WHERE agent = @agent AND id > @after ORDER BY id LIMIT @limit";
+        command.Parameters.AddWithValue("@agent", agent);
+        command.Parameters.AddWithValue("@after", afterId);
+        command.Parameters.AddWithValue("@limit", limit);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        return await WebhookJson.RowsAsync(reader, cancellationToken);
+    }
+
+    public async Task SetWebhookCursorAsync(string agent, long lastId, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken);
+        await using var command = connection.CreateCommand();
+        command.CommandText = "INSERT INTO messaging_delivery_webhook_cursors (agent, last_id, updated_at) VALUES (@agent, @id, @now) "
+            + "ON CONFLICT (agent) DO UPDATE SET last_id = excluded.last_id, updated_at = excluded.updated_at";
+        command.Parameters.AddWithValue("@agent", agent);
+        command.Parameters.AddWithValue("@id", lastId);
+        command.Parameters.AddWithValue("@now", Text(time.GetUtcNow()));
+        await command.ExecuteNonQueryAsync(cancellationToken);
+    }
 }
