@@ -34,6 +34,13 @@ internal sealed class WebhookOptions
 
     public bool Enabled => Url.Length > 0;
 
+    /// <summary>Sets the loaded secret directly (tests).</summary>
+    internal WebhookOptions WithSecret(string secret)
+    {
+        LoadedSecret = System.Text.Encoding.UTF8.GetBytes(secret);
+        return this;
+    }
+
     internal byte[] LoadedSecret { get; private set; } = [];
 
     public void Validate(List<string> errors)
