@@ -74,6 +74,23 @@ public sealed class SqliteDeliveryEventStoreTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Webhook_CursorAndUnsentRows_ReadInIdOrderAfterTheCursorAndCountedBeforeRetention()
+    {
+        await _store!.WriteAsync([Row(1, "delivered"), Row(2, "delivered", minute: 5), Row(3, "delivered", minute: 10), Row(4, "delivered", minute: 30)],
+            new Dictionary<string, DeliveryCursor> { ["oregon"] = new("run1", 4) }, CancellationToken.None);
+        Assert.Equal(0L, (await _store.WebhookCursorsAsync(CancellationToken.None))["oregon"]);
+        var all = await _store.EventsAfterAsync("oregon", 0, 10, CancellationToken.None);
+        Assert.Equal(["key1", "key2", "key3", "key4"], all.Select(r => System.Text.Json.JsonDocument.Parse(r.Json).RootElement.GetProperty("event_key").GetString()));
+
+        await _store.SetWebhookCursorAsync("oregon", all[0].Id, CancellationToken.None);
+
+        Assert.Equal(all[0].Id, (await _store.WebhookCursorsAsync(CancellationToken.None))["oregon"]);
+        Assert.Equal(all.Skip(1).Take(2).Select(r => r.Id), (await _store.EventsAfterAsync("oregon", all[0].Id, 2, CancellationToken.None)).Select(r => r.Id));
+        // Retention at minute 15 would delete rows 1-3; 2 and 3 were not sent yet.
+        Assert.Equal(2L, await _store.WebhookUnsentOlderThanAsync(Hour.AddMinutes(15), CancellationToken.None));
+    }
+
+    [Fact]
     public async Task DeleteOlderThan_Cutoff_RemovesOlderRows()
     {
         await _store!.WriteAsync([Row(1, "delivered"), Row(2, "delivered", minute: 30)], new Dictionary<string, DeliveryCursor>(), CancellationToken.None);

@@ -48,4 +48,7 @@ internal interface IDeliveryEventStore : IAsyncDisposable
     Task<IReadOnlyList<(long Id, string Json)>> EventsAfterAsync(string agent, long afterId, int limit, CancellationToken cancellationToken);
 
     Task SetWebhookCursorAsync(string agent, long lastId, CancellationToken cancellationToken);
+
+    /// <summary>Rows older than <paramref name="cutoff"/> the webhook has not sent yet: what retention is about to drop from its queue.</summary>
+    Task<long> WebhookUnsentOlderThanAsync(DateTimeOffset cutoff, CancellationToken cancellationToken);
 }

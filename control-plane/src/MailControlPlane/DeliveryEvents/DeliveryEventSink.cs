@@ -37,6 +37,7 @@ internal sealed class DeliveryEventSink : BackgroundService, IDeliveryEventSink
     private readonly Counter _failures;
     private readonly Counter _deleted;
     private readonly Gauge _buffered;
+    private readonly Counter _webhookDropped;
     private DateTimeOffset _nextRetention;
 
     public DeliveryEventSink(IDeliveryEventStore store, DeliveryEventsOptions options, TimeProvider time, CollectorRegistry registry, ILogger<DeliveryEventSink> logger)
@@ -56,6 +57,7 @@ internal sealed class DeliveryEventSink : BackgroundService, IDeliveryEventSink
         _lost = factory.CreateCounter("mailcp_delivery_events_lost_total", "Events an agent reported as fallen out of its buffer before they were read (EventsLost; an agent restart counts its sequence gap).");
         _failures = factory.CreateCounter("mailcp_delivery_events_write_failures_total", "Failed batch writes (retried with backoff).");
         _deleted = factory.CreateCounter("mailcp_delivery_events_deleted_total", "Rows deleted past DeliveryEvents:RetentionDays.");
+        _webhookDropped = factory.CreateCounter("mailcp_webhook_dropped_events_total", "Delivery events deleted past DeliveryEvents:RetentionDays before the webhook could send them (its queue is the table).");
         _buffered = factory.CreateGauge("mailcp_delivery_events_buffered", "Events received and not yet written.");
     }
 
@@ -184,7 +186,10 @@ internal sealed class DeliveryEventSink : BackgroundService, IDeliveryEventSink
         _nextRetention = now + TimeSpan.FromHours(1);
         try
         {
-            int deleted = await _store.DeleteOlderThanAsync(now - TimeSpan.FromDays(_options.RetentionDays), stoppingToken);
+            var cutoff = now - TimeSpan.FromDays(_options.RetentionDays);
+            if (_options.Webhook.Enabled)
+                _webhookDropped.Inc(await _store.WebhookUnsentOlderThanAsync(cutoff, stoppingToken));
+            int deleted = await _store.DeleteOlderThanAsync(cutoff, stoppingToken);
             _deleted.Inc(deleted);
         }
         catch (Exception e) when (e is not OperationCanceledException)

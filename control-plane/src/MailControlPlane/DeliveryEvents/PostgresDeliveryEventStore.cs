@@ -169,4 +169,11 @@ internal sealed class PostgresDeliveryEventStore(string connectionString) : IDel
         command.Parameters.AddWithValue("id", lastId);
         await command.ExecuteNonQueryAsync(cancellationToken);
     }
+
+    public async Task<long> WebhookUnsentOlderThanAsync(DateTimeOffset cutoff, CancellationToken cancellationToken)
+    {
+        await using var command = _source.CreateCommand("SELECT count(*) FROM messaging_delivery_events e LEFT JOIN messaging_delivery_webhook_cursors w ON w.agent = e.agent WHERE e.logged_at < @cutoff AND e.id > coalesce(w.last_id, 0)");
+        command.Parameters.AddWithValue("cutoff", cutoff);
+        return (long)(await command.ExecuteScalarAsync(cancellationToken))!;
+    }
 }

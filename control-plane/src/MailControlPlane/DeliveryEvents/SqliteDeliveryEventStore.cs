@@ -201,4 +201,13 @@ internal sealed class SqliteDeliveryEventStore(string path, TimeProvider time) :
         command.Parameters.AddWithValue("@now", Text(time.GetUtcNow()));
         await command.ExecuteNonQueryAsync(cancellationToken);
     }
+
+    public async Task<long> WebhookUnsentOlderThanAsync(DateTimeOffset cutoff, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken);
+        await using var command = connection.CreateCommand();
+        command.CommandText = "SELECT count(*) FROM messaging_delivery_events e LEFT JOIN messaging_delivery_webhook_cursors w ON w.agent = e.agent WHERE e.logged_at < @cutoff AND e.id > coalesce(w.last_id, 0)";
+        command.Parameters.AddWithValue("@cutoff", Text(cutoff));
+        return (long)(await command.ExecuteScalarAsync(cancellationToken))!;
+    }
 }
