@@ -21,7 +21,7 @@ public sealed class DeliveryEventWebhookTests : IAsyncLifetime
     private readonly DirectoryInfo _dir = Directory.CreateTempSubdirectory("cp-webhook-");
     private readonly TestPki _pki = new();
     private readonly ConcurrentQueue<(string Agent, long Id, string Key)> _received = new();
-    private SqliteDeliveryEventStore? _store;
+    private IDeliveryEventStore? _store;
     private int _badSignatures;
     private int _sequence;
 
@@ -105,7 +105,19 @@ public sealed class DeliveryEventWebhookTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task Webhook_ReceiverDown30sAndControlPlaneRestarted_EveryEventArrivesSignedInOrderPerAgent()
+    public Task Webhook_ReceiverDown30sAndControlPlaneRestarted_EveryEventArrivesSignedInOrderPerAgent() => OutageScenarioAsync();
+
+    [Fact]
+    public async Task Webhook_PostgresStoreReceiverDown30sAndControlPlaneRestarted_EveryEventArrivesSignedInOrderPerAgent()
+    {
+        await using var server = await Postgres.PrivatePostgres.StartNewAsync();
+        await _store!.DisposeAsync();
+        _store = new PostgresDeliveryEventStore(server.ConnectionString);
+        await _store.EnsureSchemaAsync(CancellationToken.None);
+        await OutageScenarioAsync();
+    }
+
+    private async Task OutageScenarioAsync()
     {
         int port = FreePort();
         await AddEventsAsync(300);
