@@ -10,6 +10,7 @@ public sealed class HelpPagesTests
     [InlineData("run")]
     [InlineData("check-config")]
     [InlineData("version")]
+    [InlineData("suppressions")]
     public async Task Help_Command_PrintsEveryManSection(string command)
     {
         using var stdout = new MemoryStream();

@@ -9,6 +9,7 @@ internal static class CommandLine
         Usage:
           mailagent run [--config FILE] [Section:Key=value ...]   run the agent (the daemon)
           mailagent replay FILE... [--format json|prometheus|summary]
+          mailagent events [--log FILE] [--follow] [--format json|text]   delivery events
           mailagent queue [--format json|prometheus] [Queue:Key=value ...]   one queue snapshot
           mailagent check-config [--config FILE] [Section:Key=value ...]
           mailagent apply-config FILE [--dry-run] [--expected-hash HASH]   change main.cf safely
@@ -45,6 +46,8 @@ internal static class CommandLine
         {
             case "replay":
                 return await ReplayCommand.RunAsync(rest, context);
+            case "events":
+                return await EventsCommand.RunAsync(rest, context);
             case "queue":
                 return await QueueCommand.RunAsync(rest, context);
             case "run":

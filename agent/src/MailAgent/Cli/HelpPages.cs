@@ -117,6 +117,43 @@ internal static class HelpPages
             zcat /var/log/mail.log.*.gz | mailagent replay - --format json
             """),
 
+        ["events"] = () => Page(
+            "events",
+            "print the delivery events (one per recipient outcome) the daemon streams to the control plane",
+            "mailagent events [--log FILE] [--follow] [--format json|text] [--config FILE] [Section:Key=value ...]",
+            """
+            Reads the mail log (LogTailing:Path, or --log FILE; plain or gzip) through the daemon's
+            parser and correlator, with the daemon's Events settings, and prints one event per
+            recipient outcome: delivered, deferred (each attempt), bounced, and expired (one per
+            message: Postfix logs expiry per message). Each carries the Message-ID, queue ID,
+            recipient domain, the recipient only with Events:IncludeRecipients (otherwise
+            HMAC-SHA256 of the lower-cased address with Events:RecipientHashKey or
+            Events:RecipientHashKeyFile, or nothing without a key), DSN, hard/soft with a reason
+            class (unknown_user, mailbox_full, policy, dns, tls, connection, message, expired,
+            other), the reply with addresses masked, relay, delays, attempt number and event key.
+            It reads the file itself, so it needs no client certificate and works with the daemon
+            stopped.
+            """,
+            """
+            --log FILE          read FILE instead of LogTailing:Path
+            --follow            after the end, keep printing new events until interrupted
+                                (a rotated file is not followed)
+            --format FORMAT, -f FORMAT
+                json            one JSON object per line (the default)
+                text            one aligned line per event for a person
+            """ + ConfigurationOptions,
+            """
+            0   success
+            1   the log cannot be read
+            2   usage or configuration error
+            """,
+            CommonFiles + "/var/log/mail.log            the log read by default (LogTailing:Path)\n",
+            """
+            mailagent events --format text | grep bounced
+            mailagent events --follow
+            mailagent events --log /var/log/mail.log.1 Events:IncludeRecipients=true
+            """),
+
         ["queue"] = () => Page(
             "queue",
             "take one snapshot of the Postfix queue and print it",

@@ -96,7 +96,7 @@ internal static class ReplayCommand
         return 0;
     }
 
-    private static Stream Open(string path, CliContext context, out GzipTrailerCheck? gzip)
+    internal static Stream Open(string path, CliContext context, out GzipTrailerCheck? gzip)
     {
         gzip = null;
         Stream raw = path == "-" ? context.InStream : new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite, 1 << 16);

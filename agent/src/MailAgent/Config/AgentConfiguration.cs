@@ -41,7 +41,8 @@ internal static class AgentConfiguration
         var certificates = new CertificateOptions();
         Bind(() => config.GetSection(CertificateOptions.SectionName).Bind(certificates, Strict), nameof(CertificateOptions), errors);
         CertificateOptions.Validate(certificates, errors);
-        settings = new AgentSettings(tail, http, correlation, log, grpc, queue, health, p, apply, certificates);
+        var events = Events.EventsOptions.Read(config, errors);
+        settings = new AgentSettings(tail, http, correlation, log, grpc, queue, health, p, apply, certificates) { Events = events };
         return errors;
     }
 
@@ -204,4 +205,8 @@ internal static class AgentConfiguration
 /// <summary>Every section of the agent's configuration, bound and checked together.</summary>
 internal sealed record AgentSettings(
     TailOptions Tail, HttpOptions Http, CorrelationOptions Correlation, AgentLogOptions Log, GrpcOptions Grpc, QueueOptions Queue,
-    HealthOptions Health, PostfixOptions Postfix, ConfigApplyOptions ConfigApply, CertificateOptions Certificates);
+    HealthOptions Health, PostfixOptions Postfix, ConfigApplyOptions ConfigApply, CertificateOptions Certificates)
+{
+    /// <summary>Delivery events (section Events); not positional, so the deconstructions above stay as they are.</summary>
+    public Events.EventsOptions Events { get; init; } = new();
+}

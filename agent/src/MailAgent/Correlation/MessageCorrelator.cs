@@ -18,6 +18,12 @@ internal struct CorrelationResult
     public double Latency;
     /// <summary>Index into <c>LabelSets.Outcomes</c> when <see cref="Latency"/> is set.</summary>
     public int Outcome;
+    /// <summary>The message's Message-ID (cleanup's <c>message-id=</c>, without brackets), or null.</summary>
+    public string? MessageId;
+    /// <summary>For a delivery line: 1 + the deferrals of this message logged before it.</summary>
+    public int Attempt;
+    /// <summary>The line's time in Unix seconds, or NaN.</summary>
+    public double Time;
 }
 
 /// <summary>Counts of messages the correlator stopped tracking without seeing them end.</summary>
@@ -56,7 +62,7 @@ internal sealed class MessageCorrelator
 
     public CorrelationResult Observe(ref ParsedLine p, double time)
     {
-        var result = new CorrelationResult { Size = -1, Latency = double.NaN };
+        var result = new CorrelationResult { Size = -1, Latency = double.NaN, Time = time };
         if (p.QueueId.IsEmpty || p.QueueId.SequenceEqual("NOQUEUE"u8))
             return result;
 
@@ -101,9 +107,11 @@ internal sealed class MessageCorrelator
             {
                 ref var s = ref Track(key, time, out bool existed);
                 Describe(ref s, ref result);
+                result.Attempt = s.Deferrals + 1;
                 switch (p.Status)
                 {
                     case DeliveryStatus.Deferred:
+                        s.Deferrals++;
                         if (!s.Deferred)
                         {
                             s.Deferred = true;
@@ -176,10 +184,15 @@ internal sealed class MessageCorrelator
 
             default:
             {
-                if (_messages.TryGetValue(key, out var s))
+                ref var s = ref CollectionsMarshal.GetValueRefOrNullRef(_messages, key);
+                if (!System.Runtime.CompilerServices.Unsafe.IsNullRef(ref s))
+                {
+                    if (p.Kind is EventKind.CleanupMessageId)
+                        s.MessageId = MessageIdOf(p.Message);
                     Describe(ref s, ref result);
+                }
                 else if (p.Kind is EventKind.CleanupMessageId && !ForgetRefused(key))
-                    Track(key, time, out _);
+                    Track(key, time, out _).MessageId = MessageIdOf(p.Message);
                 break;
             }
         }
@@ -256,6 +269,22 @@ internal sealed class MessageCorrelator
     {
         result.Size = s.Queued ? s.Size : -1;
         result.Received = s.Received;
+        result.MessageId = s.MessageId;
+    }
+
+    /// <summary><c>message-id=&lt;abc@host&gt;</c> → <c>abc@host</c>; bounded, so a hostile header cannot grow the map.</summary>
+    internal static string? MessageIdOf(ReadOnlySpan<byte> message)
+    {
+        if (!message.StartsWith("message-id="u8))
+            return null;
+        var id = message[11..];
+        if (id.Length >= 2 && id[0] == '<' && id[^1] == '>')
+            id = id[1..^1];
+        if (id.IsEmpty)
+            return null;
+        if (id.Length > 998)
+            id = id[..998];
+        return System.Text.Encoding.UTF8.GetString(id);
     }
 
     private static void Latency(ref MessageState s, double time, int outcome, ref CorrelationResult result)
@@ -361,6 +390,10 @@ internal sealed class MessageCorrelator
         public bool Queued;
         public bool Deferred;
         public bool DkimSigned;
+        /// <summary>Cleanup's message-id (without brackets), null until seen.</summary>
+        public string? MessageId;
+        /// <summary>Deferred delivery lines logged for the message so far.</summary>
+        public int Deferrals;
 
         /// <summary>
         /// Every field, in a fixed order, for the checkpoint. A field added above needs one line
@@ -376,6 +409,10 @@ internal sealed class MessageCorrelator
             c.Bool(ref Queued);
             c.Bool(ref Deferred);
             c.Bool(ref DkimSigned);
+            c.String(ref MessageId);
+            long deferrals = Deferrals;
+            c.Long(ref deferrals);
+            Deferrals = (int)deferrals;
         }
     }
 }

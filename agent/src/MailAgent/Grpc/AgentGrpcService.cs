@@ -79,7 +79,8 @@ internal sealed class AgentGrpcService(
         var interval = request.HeartbeatInterval?.ToTimeSpan() ?? TimeSpan.Zero;
         if (interval > TimeSpan.Zero && interval < MinimumHeartbeat)
             interval = MinimumHeartbeat;
-        ulong after = request.ResumeAfter;
+        // A resume point from an earlier run means nothing in this one: start from the oldest held.
+        ulong after = request.RunId.Length > 0 && request.RunId != ring.RunId && request.ResumeAfter > 0 ? ulong.MaxValue - 1 : request.ResumeAfter;
         var nextHeartbeat = time.GetUtcNow();
         try
         {
@@ -104,7 +105,12 @@ internal sealed class AgentGrpcService(
                 }
 
                 foreach (var e in read.Events)
-                    await responseStream.WriteAsync(new WatchEventsResponse { Event = Map(e) }, cancellationToken);
+                {
+                    var mapped = Map(e);
+                    mapped.RunId = ring.RunId;
+                    await responseStream.WriteAsync(new WatchEventsResponse { Event = mapped }, cancellationToken);
+                }
+
                 if (read.Events.Count > 0)
                 {
                     after = read.Events[^1].Sequence;
@@ -200,8 +206,10 @@ internal sealed class AgentGrpcService(
         return response;
     }
 
-    private static AgentEvent Map(SequencedEvent e)
+    internal static AgentEvent Map(SequencedEvent e)
     {
+        if (e.Body is JournaledEvent journaled)
+            return journaled.Proto.Clone();
         var result = new AgentEvent { Sequence = e.Sequence, ObservedAt = Timestamp.FromDateTimeOffset(e.ObservedAt) };
         switch (e.Body)
         {
@@ -212,6 +220,7 @@ internal sealed class AgentGrpcService(
                     {
                         DeliveryOutcomeKind.Sent => DeliveryOutcome.Sent,
                         DeliveryOutcomeKind.Deferred => DeliveryOutcome.Deferred,
+                        DeliveryOutcomeKind.Expired => DeliveryOutcome.Expired,
                         _ => DeliveryOutcome.Bounced,
                     },
                     Service = d.Service,
@@ -219,6 +228,8 @@ internal sealed class AgentGrpcService(
                     RelayDomain = d.RelayDomain,
                     QueueId = d.QueueId,
                 };
+                if (d.Details is { } x)
+                    DeliveryEventMapping.Fill(result.Delivery, x);
                 break;
             case HealthChanged h:
                 result.HealthChange = new HealthChangeEvent { Name = h.Name, Status = Map(h.Status), Reason = h.Reason };

@@ -21,14 +21,39 @@ internal sealed class EventRing
     private ulong _last;
     private TaskCompletionSource _appended = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-    public EventRing(int capacity, TimeProvider time)
+    public EventRing(int capacity, TimeProvider time, EventJournal? journal = null)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(capacity, 1);
         _items = new SequencedEvent?[capacity];
         _time = time;
+        if (journal == null)
+            return;
+        // Continue the journal's run: the events it holds keep their sequences, so a client's resume point stays valid.
+        RunId = journal.RunId;
+        foreach (var e in journal.Restored.TakeLast(capacity))
+        {
+            _items[(int)(e.Sequence % (ulong)_items.Length)] = e;
+            _last = e.Sequence;
+        }
+
+        _last = Math.Max(_last, journal.LastSequence);
     }
 
     public int Capacity => _items.Length;
+
+    /// <summary>New at every start: sequences count from 1 per run, so a resume point names its run.</summary>
+    public string RunId { get; } = Guid.NewGuid().ToString("N");
+
+    /// <summary>Appends and returns the event as stored (with its sequence and time).</summary>
+    public SequencedEvent AppendEvent(AgentEventBody body)
+    {
+        ulong sequence = Append(body);
+        lock (_lock)
+        {
+            var e = _items[(int)(sequence % (ulong)_items.Length)]!;
+            return e.Sequence == sequence ? e : new SequencedEvent(sequence, _time.GetUtcNow(), body);
+        }
+    }
 
     public ulong LastSequence
     {

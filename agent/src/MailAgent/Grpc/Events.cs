@@ -4,7 +4,10 @@ namespace MailAgent.Grpc;
 internal abstract record AgentEventBody;
 
 /// <summary>Outcome of one delivery attempt: no addresses, only what says how the host is doing.</summary>
-internal sealed record DeliveryObserved(DeliveryOutcomeKind Outcome, string Service, string Dsn, string RelayDomain, string QueueId) : AgentEventBody;
+internal sealed record DeliveryObserved(DeliveryOutcomeKind Outcome, string Service, string Dsn, string RelayDomain, string QueueId, Events.DeliveryDetails? Details = null) : AgentEventBody;
+
+/// <summary>A delivery event read back from the journal after a restart, as it was sent.</summary>
+internal sealed record JournaledEvent(MailAgent.Protos.V1.AgentEvent Proto) : AgentEventBody;
 
 /// <summary>A health check changed state.</summary>
 internal sealed record HealthChanged(string Name, AgentHealthStatus Status, string Reason) : AgentEventBody;
@@ -18,4 +21,5 @@ internal enum DeliveryOutcomeKind
     Sent,
     Deferred,
     Bounced,
+    Expired,
 }

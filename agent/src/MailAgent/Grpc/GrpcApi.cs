@@ -56,12 +56,16 @@ internal static class GrpcApi
         }
     }
 
-    public static IServiceCollection AddGrpcApi(this IServiceCollection services, GrpcOptions grpc, TimeProvider time)
+    public static IServiceCollection AddGrpcApi(this IServiceCollection services, GrpcOptions grpc, TimeProvider time, string? journalDirectory = null)
     {
         var startedAt = time.GetUtcNow();
         services.TryAddSingleton(time);
-        services.AddSingleton(new EventRing(grpc.EventBufferSize, time));
-        services.AddSingleton<ILineObserver, DeliveryEventObserver>();
+        var journal = journalDirectory == null ? null : new EventJournal(journalDirectory);
+        if (journal != null)
+            services.AddSingleton(journal);
+        services.AddSingleton(new EventRing(grpc.EventBufferSize, time, journal));
+        services.AddSingleton<ILineObserver>(sp => new DeliveryEventObserver(
+            sp.GetRequiredService<EventRing>(), sp.GetRequiredService<Events.DeliveryEventFactory>(), journal));
         services.TryAddSingleton<IPostfixVersionSource, PostconfVersionSource>();
         services.AddSingleton(sp => new AgentStatusReader(time, startedAt, sp.GetRequiredService<Health.IHealthReportSource>(), sp.GetRequiredService<IPostfixVersionSource>()));
         services.AddSingleton(sp => new ClientCertificatePolicy(CertificateChains.LoadCa(grpc.CaFile), grpc.ClientLists(), time,

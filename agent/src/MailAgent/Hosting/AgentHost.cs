@@ -195,7 +195,10 @@ internal static partial class AgentHost
             .AddHealth(health, postfix)
             .AddConfigApply(configApply, postfix, tail, health);
         if (grpc.Enabled)
-            builder.Services.AddGrpcApi(grpc, context.Time);
+        {
+            builder.Services.AddSingleton(new MailAgent.Events.DeliveryEventFactory(settings.Events, MailAgent.Events.EventKeySecret.LoadOrCreate(tail.StateDirectory)));
+            builder.Services.AddGrpcApi(grpc, context.Time, tail.StateDirectory);
+        }
 
         var app = builder.Build();
         app.MapMetrics("/metrics", app.Services.GetRequiredService<CollectorRegistry>());

@@ -10,6 +10,7 @@ internal static class CommandLine
         Usage:
           mailagent-control-plane run [--config FILE] [Section:Key=value ...]            run it (the daemon)
           mailagent-control-plane check-config [--config FILE] [Section:Key=value ...]   check a configuration
+          mailagent-control-plane suppressions [--days N] [--format text|json]           hard bounces to suppress
           mailagent-control-plane version
           mailagent-control-plane help [COMMAND]
 
@@ -64,6 +65,9 @@ internal static class CommandLine
           Routing:ConnectionString      PostgreSQL (Npgsql) connection string; empty: the SQLite file []
           Routing:SqlitePath            the stand-alone routing table
           Routing:CreateMissingProviders insert an agent's missing messaging_providers row with defaults [false]
+          DeliveryEvents:Enabled        store the agents' delivery events in the routing database [true]
+          DeliveryEvents:BatchSize      rows per insert [1000]; BufferSize events waiting [20000]
+          DeliveryEvents:FlushInterval  longest wait for a batch [00:00:00.5]; RetentionDays [30]
           Log:FilePath                  the control plane's own log; empty: console only [/var/log/mailagent/control-plane.log]
           Log:Level                     Verbose … Fatal [Information]
           Log:RetainedDays              rolled log files kept [14]
@@ -156,6 +160,10 @@ internal static class CommandLine
                 if (rest.Contains("--help") || rest.Contains("-h"))
                     return await PrintAsync(context, CheckConfigUsage);
                 return await RunCommand.CheckConfigAsync(rest, context);
+            case "suppressions":
+                if (rest.Contains("--help") || rest.Contains("-h"))
+                    return await PrintAsync(context, SuppressionsCommand.Usage);
+                return await SuppressionsCommand.RunAsync(rest, context);
             case "version" or "--version":
                 return await PrintAsync(context, $"mailagent-control-plane {Version}");
             case "help" or "--help" or "-h":
@@ -164,6 +172,7 @@ internal static class CommandLine
                     "run" => RunUsage,
                     "check-config" => CheckConfigUsage,
                     "version" => VersionUsage,
+                    "suppressions" => SuppressionsCommand.Usage,
                     _ => Usage,
                 });
             default:

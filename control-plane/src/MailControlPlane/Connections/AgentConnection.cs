@@ -46,6 +46,8 @@ internal sealed class AgentConnection
     private string _lastError = "";
     private DateTimeOffset? _changeStartedAt;
     private ulong _lastSequence;
+    private string _runId = "";
+    private readonly DeliveryEvents.IDeliveryEventSink? _events;
     private CancellationTokenSource? _watchCall;
     private long _heartbeats;
     private readonly Action? _changed;
@@ -54,9 +56,10 @@ internal sealed class AgentConnection
     private readonly TaskCompletionSource _firstAnswer = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     public AgentConnection(RegisteredAgent agent, AgentService.AgentServiceClient client, ConnectionOptions options,
-        IDeliveryRecorder deliveries, TimeProvider time, ILogger logger, Action? changed = null)
+        IDeliveryRecorder deliveries, TimeProvider time, ILogger logger, Action? changed = null, DeliveryEvents.IDeliveryEventSink? events = null)
     {
         _changed = changed;
+        _events = events;
         Agent = agent;
         _client = client;
         _options = options;
@@ -126,6 +129,24 @@ internal sealed class AgentConnection
             return;
         }
 
+        if (_events != null)
+        {
+            // Resume where the events table stands, so a control-plane restart neither loses nor repeats.
+            try
+            {
+                var cursor = await _events.CursorAsync(Agent.Name, cancellationToken);
+                lock (_lock)
+                {
+                    _lastSequence = (ulong)cursor.Sequence;
+                    _runId = cursor.AgentRun ?? "";
+                }
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+        }
+
         while (!cancellationToken.IsCancellationRequested)
         {
             using var call = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
@@ -134,16 +155,19 @@ internal sealed class AgentConnection
             try
             {
                 ulong resumeAfter;
+                string runId;
                 lock (_lock)
-                    resumeAfter = _lastSequence;
+                    (resumeAfter, runId) = (_lastSequence, _runId);
                 using var stream = _client.WatchEvents(
-                    new WatchEventsRequest { ResumeAfter = resumeAfter, HeartbeatInterval = Google.Protobuf.WellKnownTypes.Duration.FromTimeSpan(_options.StatusInterval) },
+                    new WatchEventsRequest { ResumeAfter = resumeAfter, RunId = runId, HeartbeatInterval = Google.Protobuf.WellKnownTypes.Duration.FromTimeSpan(_options.StatusInterval) },
                     cancellationToken: call.Token);
                 await foreach (var message in stream.ResponseStream.ReadAllAsync(call.Token))
                 {
                     Heard();
                     backoff.Reset();
                     Handle(message);
+                    if (_events != null)
+                        await StoreAsync(message, call.Token);
                 }
 
                 Failed("the agent ended the event stream");
@@ -219,6 +243,23 @@ internal sealed class AgentConnection
                 _checks = AgentMapping.WithChange(_checks, e.HealthChange);
             _changed?.Invoke();
         }
+    }
+
+    /// <summary>Hands delivery events to the sink (waiting while its buffer is full) and remembers the run.</summary>
+    private async Task StoreAsync(WatchEventsResponse message, CancellationToken cancellationToken)
+    {
+        if (message.KindCase == WatchEventsResponse.KindOneofCase.EventsLost)
+        {
+            _events!.Lost(Agent.Name, message.EventsLost.FirstMissed, message.EventsLost.FirstAvailable);
+            return;
+        }
+
+        if (message.KindCase != WatchEventsResponse.KindOneofCase.Event)
+            return;
+        lock (_lock)
+            _runId = message.Event.RunId;
+        if (message.Event.KindCase == AgentEvent.KindOneofCase.Delivery)
+            await _events!.WriteAsync(Agent.Name, Agent.ProviderName, message.Event, cancellationToken);
     }
 
     /// <summary>

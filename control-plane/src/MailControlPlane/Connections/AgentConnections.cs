@@ -20,6 +20,7 @@ internal sealed class AgentConnections : BackgroundService, IObservationSource
     private readonly TlsOptions _tls;
     private readonly ConnectionOptions _options;
     private readonly IDeliveryRecorder _deliveries;
+    private readonly DeliveryEvents.IDeliveryEventSink? _events;
     private readonly ILogger _logger;
     private readonly TimeProvider _time;
     private readonly TimeSpan _readyTimeout;
@@ -31,7 +32,7 @@ internal sealed class AgentConnections : BackgroundService, IObservationSource
     private long _created;
 
     public AgentConnections(AgentRegistry registry, TlsOptions tls, ConnectionOptions options, IDeliveryRecorder deliveries,
-        TimeProvider time, ILoggerFactory loggers)
+        TimeProvider time, ILoggerFactory loggers, DeliveryEvents.IDeliveryEventSink? events = null)
     {
         _logger = loggers.CreateLogger<AgentConnections>();
         _tls = tls;
@@ -39,6 +40,7 @@ internal sealed class AgentConnections : BackgroundService, IObservationSource
         _deliveries = deliveries;
         _time = time;
         _readyTimeout = options.HeartbeatTimeout;
+        _events = events;
         _initial = [.. registry.Agents];
         foreach (var agent in _initial)
             Create(agent);
@@ -190,7 +192,7 @@ internal sealed class AgentConnections : BackgroundService, IObservationSource
         }
 
         var channel = GrpcChannel.ForAddress(agent.Address, new GrpcChannelOptions { HttpHandler = _handler, DisposeHttpClient = false });
-        var connection = new AgentConnection(agent, new AgentService.AgentServiceClient(channel), _options, _deliveries, _time, _logger, () => Changed?.Invoke());
+        var connection = new AgentConnection(agent, new AgentService.AgentServiceClient(channel), _options, _deliveries, _time, _logger, () => Changed?.Invoke(), _events);
         var running = new Running(++_created, connection, channel, new CancellationTokenSource(), Task.CompletedTask);
         _running[agent.Name] = _started ? Start(running) : running;
         Publish();

@@ -10,9 +10,48 @@ using ProtoProviderState = MailAgent.Protos.ControlPlane.V1.ProviderState;
 namespace MailControlPlane.Grpc;
 
 /// <summary>mailagent.controlplane.v1.ControlPlaneService: maps the connections, the board and the roll-out.</summary>
-internal sealed class ControlPlaneGrpcService(AgentConnections connections, ProviderBoard board, ConfigRollout rollout, Routing.IRoutingOrderReader rows)
-    : ControlPlaneService.ControlPlaneServiceBase
+internal sealed class ControlPlaneGrpcService(AgentConnections connections, ProviderBoard board, ConfigRollout rollout,
+    Routing.IRoutingOrderReader rows, IEnumerable<DeliveryEvents.IDeliveryEventStore> eventStores, TimeProvider time) : ControlPlaneService.ControlPlaneServiceBase
 {
+    [RequiresPermission(GrpcPermission.Read)]
+    public override async Task<GetProviderStatsResponse> GetProviderStats(GetProviderStatsRequest request, ServerCallContext context)
+    {
+        var store = eventStores.FirstOrDefault()
+            ?? throw new RpcException(new Status(StatusCode.FailedPrecondition, "delivery events are off (DeliveryEvents:Enabled=false)"));
+        if (string.IsNullOrWhiteSpace(request.ProviderName))
+            throw new RpcException(new Status(StatusCode.InvalidArgument, "provider_name is required"));
+        var to = request.To?.ToDateTimeOffset() ?? time.GetUtcNow();
+        var from = request.From?.ToDateTimeOffset() ?? to - TimeSpan.FromHours(24);
+        from = new DateTimeOffset(from.UtcTicks - (from.UtcTicks % TimeSpan.TicksPerHour), TimeSpan.Zero);
+        if (from >= to || to - from > TimeSpan.FromDays(31))
+            throw new RpcException(new Status(StatusCode.InvalidArgument, $"from {from:o} to {to:o} is not valid: use from < to, at most 31 days apart"));
+        var rows = await store.OutcomesAsync(request.ProviderName, from, to, context.CancellationToken);
+        var response = new GetProviderStatsResponse { ProviderName = request.ProviderName };
+        foreach (var h in DeliveryEvents.ProviderStats.Aggregate(request.ProviderName, rows))
+        {
+            var hour = Map(h);
+            hour.Hour = Timestamp.FromDateTimeOffset(h.Hour);
+            response.Hours.Add(hour);
+        }
+
+        var total = DeliveryEvents.ProviderStats.Aggregate(request.ProviderName, rows.Select(r => r with { LoggedAt = from }));
+        response.Total = total.Count > 0 ? Map(total[0]) : new ProviderStatsHour();
+        return response;
+    }
+
+    private static ProviderStatsHour Map(DeliveryEvents.ProviderHourStats h)
+    {
+        var result = new ProviderStatsHour
+        {
+            Sent = h.Sent, Delivered = h.Delivered, Deferred = h.Deferred, BouncedHard = h.BouncedHard, BouncedSoft = h.BouncedSoft, Expired = h.Expired,
+        };
+        if (h.DelayMedian is { } median)
+            result.DelayMedianSeconds = median;
+        if (h.DelayP95 is { } p95)
+            result.DelayP95Seconds = p95;
+        return result;
+    }
+
     [RequiresPermission(GrpcPermission.Read)]
     public override Task<ListAgentsResponse> ListAgents(ListAgentsRequest request, ServerCallContext context)
     {

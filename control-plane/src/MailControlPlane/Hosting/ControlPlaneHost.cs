@@ -1,5 +1,6 @@
 using System.Text.Json;
 using MailControlPlane.Connections;
+using MailControlPlane.DeliveryEvents;
 using MailControlPlane.Grpc;
 using MailControlPlane.Registry;
 using MailControlPlane.Routing;
@@ -32,8 +33,9 @@ internal static class ControlPlaneHost
         services.AddSingleton<IScorerMemory>(sp => sp.GetRequiredService<HealthScorer>());
         services.AddSingleton<IProviderEvaluator>(sp => new ScorerEvaluator(sp.GetRequiredService<HealthScorer>()));
         services.AddSingleton<IDeliveryRecorder>(sp => sp.GetRequiredService<IProviderEvaluator>());
+        services.AddDeliveryEvents(settings.DeliveryEvents, settings.Routing);
         services.AddSingleton(sp => new AgentConnections(settings.Registry, settings.Tls, settings.Connections,
-            sp.GetRequiredService<IDeliveryRecorder>(), time, sp.GetRequiredService<ILoggerFactory>()));
+            sp.GetRequiredService<IDeliveryRecorder>(), time, sp.GetRequiredService<ILoggerFactory>(), sp.GetService<DeliveryEvents.IDeliveryEventSink>()));
         services.AddHostedService(sp => sp.GetRequiredService<AgentConnections>());
         services.AddRoutingTable(settings.Routing, settings.Registry.ProviderNames);
         services.AddSingleton<IRoutingHealth>(sp => new WriterRoutingHealth(sp.GetRequiredService<RoutingTableWriter>(), settings.Routing, time));

@@ -12,6 +12,8 @@ internal sealed record ControlPlaneSettings(
 {
     /// <summary>The active SMTP probes (section Probing; off unless enabled).</summary>
     public ProbeOptions Probing { get; init; } = new();
+    /// <summary>Section DeliveryEvents; not positional, so existing constructions stay as they are.</summary>
+    public DeliveryEvents.DeliveryEventsOptions DeliveryEvents { get; init; } = new();
 }
 
 /// <summary>
@@ -80,7 +82,8 @@ internal static class ControlPlaneConfiguration
         if (log.RetainedDays is < 1 or > 3650)
             errors.Add($"Log:RetainedDays = {log.RetainedDays} is not valid: use 1 to 3650");
 
-        settings = new ControlPlaneSettings(new AgentRegistry(agents), tls, connections, http, grpc, scoring, routing, log) { Probing = probing };
+        var deliveryEvents = DeliveryEvents.DeliveryEventsOptions.Load(config, errors);
+        settings = new ControlPlaneSettings(new AgentRegistry(agents), tls, connections, http, grpc, scoring, routing, log) { Probing = probing, DeliveryEvents = deliveryEvents };
         return errors;
     }
 
