@@ -78,9 +78,15 @@ internal static class EventsCommand
         var splitter = new LineSplitter();
         try
         {
-            await using var input = ReplayCommand.Open(path, context);
+            await using var input = ReplayCommand.Open(path, context, out var gzip);
             splitter.ReadAvailable(input, processor);
             await printer.FlushAsync();
+            if (gzip?.Problem() is { } problem)
+            {
+                await context.Error.WriteLineAsync($"events: {path}: {problem}");
+                return 1;
+            }
+
             while (follow)
             {
                 await Task.Delay(TimeSpan.FromSeconds(1), context.Time);

@@ -103,7 +103,7 @@ internal sealed class DeliveryEventSink : BackgroundService, IDeliveryEventSink
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        var backoff = new Connections.Backoff(_options.RetryMinDelay, _options.RetryMaxDelay, Random.Shared);
+        var backoff = new Backoff(_options.RetryMinDelay, _options.RetryMaxDelay, Random.Shared);
         while (!stoppingToken.IsCancellationRequested)
         {
             try
@@ -153,7 +153,7 @@ internal sealed class DeliveryEventSink : BackgroundService, IDeliveryEventSink
         }
     }
 
-    private async Task WriteWithRetryAsync(List<DeliveryEventRow> batch, Connections.Backoff backoff, CancellationToken stoppingToken)
+    private async Task WriteWithRetryAsync(List<DeliveryEventRow> batch, Backoff backoff, CancellationToken stoppingToken)
     {
         var cursors = new Dictionary<string, DeliveryCursor>(StringComparer.Ordinal);
         foreach (var r in batch)

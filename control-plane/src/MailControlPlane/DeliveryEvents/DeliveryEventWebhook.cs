@@ -62,7 +62,7 @@ internal sealed class DeliveryEventWebhook : BackgroundService
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        var backoff = new Connections.Backoff(_options.RetryMinDelay, _options.RetryMaxDelay, Random.Shared);
+        var backoff = new Backoff(_options.RetryMinDelay, _options.RetryMaxDelay, Random.Shared);
         while (!stoppingToken.IsCancellationRequested)
         {
             try
@@ -89,7 +89,7 @@ internal sealed class DeliveryEventWebhook : BackgroundService
 
     private async Task AgentAsync(string agent, long cursor, CancellationToken stoppingToken)
     {
-        var backoff = new Connections.Backoff(_options.RetryMinDelay, _options.RetryMaxDelay, Random.Shared);
+        var backoff = new Backoff(_options.RetryMinDelay, _options.RetryMaxDelay, Random.Shared);
         while (!stoppingToken.IsCancellationRequested)
         {
             try
@@ -133,7 +133,7 @@ internal sealed class DeliveryEventWebhook : BackgroundService
     private async Task<bool> PostWithRetryAsync(string agent, IReadOnlyList<(long Id, string Json)> rows, CancellationToken stoppingToken)
     {
         byte[] body = WebhookJson.Batch(agent, rows);
-        var backoff = new Connections.Backoff(_options.RetryMinDelay, _options.RetryMaxDelay, Random.Shared);
+        var backoff = new Backoff(_options.RetryMinDelay, _options.RetryMaxDelay, Random.Shared);
         for (int attempt = 1; ; attempt++)
         {
             string reason;
