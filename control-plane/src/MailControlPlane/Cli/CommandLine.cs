@@ -68,6 +68,7 @@ internal static class CommandLine
           DeliveryEvents:Enabled        store the agents' delivery events in the routing database [true]
           DeliveryEvents:BatchSize      rows per insert [1000]; BufferSize events waiting [20000]
           DeliveryEvents:FlushInterval  longest wait for a batch [00:00:00.5]; RetentionDays [30]
+          DeliveryEvents:Webhook:Url    signed POSTs of the events (README "Webhook"); SecretFile, CaFile []
           Log:FilePath                  the control plane's own log; empty: console only [/var/log/mailagent/control-plane.log]
           Log:Level                     Verbose … Fatal [Information]
           Log:RetainedDays              rolled log files kept [14]
