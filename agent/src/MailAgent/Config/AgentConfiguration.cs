@@ -21,7 +21,7 @@ internal static class AgentConfiguration
     /// <summary>The sections of agent.json, and the keys that take a list or an object.</summary>
     public static readonly Common.ConfigurationShape Shape = new(
         "agent",
-        ["AgentLog", "Certificates", "ConfigApply", "Correlation", "Grpc", "Health", "Http", "LogTailing", "Postfix", "Queue"],
+        ["AgentLog", "Certificates", "ConfigApply", "Correlation", "Doctor", "Events", "Grpc", "Health", "Http", "LogTailing", "Postfix", "Queue"],
         ["Health:Dns", "Certificates:ReloadCommands"]);
 
     public static IConfigurationRoot Build(IReadOnlyList<string> args, out string? configFile, out List<string> errors) =>

@@ -129,9 +129,8 @@ internal sealed partial class TailService : BackgroundService, ITailObserver, IT
     private Checkpoint CaptureCheckpoint()
     {
         var checkpoint = new Checkpoint();
-        using var digest = string.IsNullOrEmpty(_options.LineDigestFile) ? null : new LineDigest(_sink, _options.LineDigestFile);
-        _digest = digest;
-        using var tailer = new LogTailer(_options, digest ?? _sink, CaptureCheckpoint, RestoreCheckpoint, this, _logger, _time);
+        _state.Capture(checkpoint);
+        checkpoint.LineDigestLength = _digest?.Mark() ?? 0;
         return checkpoint;
     }
 

@@ -27,7 +27,7 @@ internal static class ControlPlaneConfiguration
 
     /// <summary>The sections of control-plane.json; Agents is a list of objects.</summary>
     public static readonly MailAgent.Common.ConfigurationShape Shape = new(
-        "control plane", ["Tls", "Connections", "Http", "Grpc", "Scoring", "Routing", "Log"], ["Agents"]);
+        "control plane", ["Tls", "Connections", "Http", "Grpc", "Scoring", "Routing", "Log", "Probing", "DeliveryEvents"], ["Agents", "DeliveryEvents:Webhook"]);
 
     public static IConfigurationRoot Build(IReadOnlyList<string> args, out string? configFile, out List<string> errors) =>
         MailAgent.Common.LayeredConfiguration.Build(args, DefaultFile, EnvironmentPrefix, out configFile, out errors, Shape);
