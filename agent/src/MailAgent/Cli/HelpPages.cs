@@ -43,7 +43,7 @@ internal static class HelpPages
             Under systemd (Type=notify) it reports READY=1 once the listener is up, the tail is
             positioned and the first checks ran, and pings the watchdog at half of WatchdogSec=
             while its loops run. SIGTERM stops it after the checkpoint is written. The packaged
-            unit runs it as user mailagent (groups adm and postdrop); see README.md, "Install".
+            unit runs it as user mailagent (groups adm and postdrop); see docs/operations.md, "Install".
             """,
             ConfigurationOptions + "\n" + RunKeys(),
             """

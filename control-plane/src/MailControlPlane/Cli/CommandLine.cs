@@ -44,6 +44,8 @@ internal static class CommandLine
           Agents:N:Address              the agent's gRPC API, https://HOST:PORT
           Agents:N:Region               free text, e.g. us-west-2
           Agents:N:ProviderName         the messaging_providers.provider_name it backs (one agent per provider)
+          Agents:N:ProbeHost            SMTP host probed for it; empty: config.smtp_host of its row []
+          Agents:N:ProbePort            SMTP port probed; empty: config.smtp_port (with ProbeHost: 25) []
           Tls:CaFile                    CA the agents' certificates chain to (not the system store) [/etc/mailagent/pki/ca.crt]
           Tls:CertificateFile           the control plane's client certificate [/etc/mailagent/pki/client.crt]
           Tls:KeyFile                   its private key [/etc/mailagent/pki/client.key]
@@ -62,20 +64,22 @@ internal static class CommandLine
           Grpc:Clients                  old name of the read list; still read, read-only (never grants RollOutConfig) []
           Grpc:ClientSpkiPins           optional base64 SHA-256 of allowed client keys' SubjectPublicKeyInfo []
           Scoring:EvaluationInterval    score every [00:00:02]; Scoring:* holds every number of docs/health-score.md
+          Probing:Enabled               active SMTP probes of every provider (docs/health-score.md) [false]
+          Probing:Interval              probe each provider every [00:00:05]; Timeout [00:00:05]
           Routing:ConnectionString      PostgreSQL (Npgsql) connection string; empty: the SQLite file []
           Routing:SqlitePath            the stand-alone routing table
           Routing:CreateMissingProviders insert an agent's missing messaging_providers row with defaults [false]
           DeliveryEvents:Enabled        store the agents' delivery events in the routing database [true]
           DeliveryEvents:BatchSize      rows per insert [1000]; BufferSize events waiting [20000]
           DeliveryEvents:FlushInterval  longest wait for a batch [00:00:00.5]; RetentionDays [30]
-          DeliveryEvents:Webhook:Url    signed POSTs of the events (README "Webhook"); SecretFile, CaFile []
+          DeliveryEvents:Webhook:Url    signed POSTs of the events (docs/delivery-events.md); SecretFile, CaFile []
           Log:FilePath                  the control plane's own log; empty: console only [/var/log/mailagent/control-plane.log]
           Log:Level                     Verbose … Fatal [Information]
           Log:RetainedDays              rolled log files kept [14]
         Agents are reloaded without a restart when the configuration file changes or on SIGHUP
         (checked first; on any error the running agents are kept). Other sections need a restart.
-        Environment: MAILAGENT_CP__Agents__0__Address=… and so on. README.md, "Control plane",
-        lists every Scoring:* and Routing:* key.
+        Environment: MAILAGENT_CP__Agents__0__Address=… and so on. docs/configuration.md
+        lists every key, Scoring:*, Routing:*, Probing:* and DeliveryEvents:* included.
 
         EXIT STATUS
           0  stopped by SIGTERM or Ctrl-C
