@@ -388,11 +388,11 @@ public sealed class ConfigApplierTests : IDisposable
         byte[] before = File.ReadAllBytes(MainCf);
         int reloads = _postfix.Calls.Count(c => c == "postfix reload");
 
-        var refused = await applier.ApplyAsync(Request(("smtp_destination_concurrency_limit", "5")), default);
+        var refused = await applier.ApplyAsync(Request(("smtp_destination_rate_delay", "10s")), default);
         byte[] afterRefused = File.ReadAllBytes(MainCf);
         serving = true;
         _postfix.OnReload = () => Task.CompletedTask;
-        var later = await applier.ApplyAsync(Request(("smtp_destination_concurrency_limit", "5")), default);
+        var later = await applier.ApplyAsync(Request(("smtp_destination_rate_delay", "10s")), default);
 
         Assert.Equal(ConfigApplyResult.RolledBack, rollback.Result);
         Assert.Contains("does not serve yet", rollback.Reason, StringComparison.Ordinal);
