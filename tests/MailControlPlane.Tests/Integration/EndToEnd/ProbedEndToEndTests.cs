@@ -70,7 +70,7 @@ public sealed class ProbedEndToEndTests(ITestOutputHelper output) : IAsyncLifeti
             $"Tls:CaFile={Pki("ca.crt")}", $"Tls:CertificateFile={Pki("client.crt")}", $"Tls:KeyFile={Pki("client.key")}",
             "Connections:StatusInterval=00:00:00.5", "Connections:HeartbeatTimeout=00:00:30", "Connections:BackoffMin=00:00:00.1",
             "Connections:BackoffMax=00:00:01", "Connections:CallTimeout=00:00:10",
-            "Http:Urls=http://127.0.0.1:0", "Grpc:Listen=127.0.0.1:0", $"Grpc:CertificateFile={Pki("agent.crt")}", $"Grpc:KeyFile={Pki("agent.key")}",
+            "Http:Urls=http://127.0.0.1:0", "Grpc:Listen=127.0.0.1:0", $"Grpc:CertificateFile={Pki("agent.crt")}", $"Grpc:KeyFile={Pki("agent.key")}", "Grpc:ReadClients=control-plane",
             // Heartbeat limits far above the test's deadlines: only the probe may move a gone agent's score.
             "Scoring:EvaluationInterval=00:00:00.5", "Scoring:DeactivateAfterFailedEvaluations=4",
             "Scoring:HeartbeatFreezeAfter=00:00:03", "Scoring:HeartbeatZeroAfter=01:00:00",
