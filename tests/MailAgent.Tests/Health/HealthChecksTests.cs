@@ -1,6 +1,7 @@
 using MailAgent.Config;
 using MailAgent.Health;
 using MailAgent.Health.Checks;
+using MailAgent.LogTailing;
 using MailAgent.Metrics;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Time.Testing;
@@ -64,6 +65,47 @@ public sealed class HealthChecksTests
 
         tail.Positioned = false;
         Assert.Contains("not positioned", (await check.RunAsync(CancellationToken.None)).Reason, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task LogFreshness_LogPermissionDenied_UnhealthyNamingPathPermissionAndFix()
+    {
+        var tail = new FakeTailStatus
+        {
+            LastLoopUtc = _time.GetUtcNow(),
+            OpenProblem = new("/var/log/mail.log", TailOpenFailure.PermissionDenied, "Access to the path is denied.", _time.GetUtcNow()),
+        };
+        var check = new LogFreshnessCheck(tail, new LogStats(), new HealthOptions(), _time);
+
+        var result = await check.RunAsync(CancellationToken.None);
+
+        Assert.Equal(HealthStatus.Unhealthy, result.Status);
+        Assert.Contains("/var/log/mail.log", result.Reason, StringComparison.Ordinal);
+        Assert.Contains("permission denied", result.Reason, StringComparison.Ordinal);
+        Assert.Contains("adm", result.Reason, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task LogFreshness_LogMissing_DegradedThenUnhealthyAfterGrace()
+    {
+        var tail = new FakeTailStatus
+        {
+            LastLoopUtc = _time.GetUtcNow(),
+            OpenProblem = new("/var/log/mial.log", TailOpenFailure.Missing, "Could not find file", _time.GetUtcNow()),
+        };
+        var check = new LogFreshnessCheck(tail, new LogStats(), new HealthOptions { LogMissingUnhealthy = TimeSpan.FromMinutes(5) }, _time);
+
+        var first = await check.RunAsync(CancellationToken.None);
+        _time.Advance(TimeSpan.FromMinutes(5));
+        tail.LastLoopUtc = _time.GetUtcNow();
+        var later = await check.RunAsync(CancellationToken.None);
+        tail.OpenProblem = null;
+        var recovered = await check.RunAsync(CancellationToken.None);
+
+        Assert.Equal(HealthStatus.Degraded, first.Status);
+        Assert.Contains("/var/log/mial.log does not exist", first.Reason, StringComparison.Ordinal);
+        Assert.Equal(HealthStatus.Unhealthy, later.Status);
+        Assert.Equal(HealthStatus.Healthy, recovered.Status);
     }
 
     [Fact]

@@ -29,6 +29,9 @@ internal sealed class HealthOptions
     /// <summary>No new log line for this long: unhealthy.</summary>
     public TimeSpan LogStaleUnhealthy { get; set; } = TimeSpan.FromHours(2);
 
+    /// <summary>The log path missing this long: unhealthy (before: degraded, as after a rotation that has not created the new file yet).</summary>
+    public TimeSpan LogMissingUnhealthy { get; set; } = TimeSpan.FromMinutes(5);
+
     /// <summary>Unread log bytes above this: degraded.</summary>
     public long LogLagDegradedBytes { get; set; } = 16L * 1024 * 1024;
 

@@ -168,7 +168,9 @@ internal static partial class AgentHost
         }
 
         using var serilog = CreateLogger(agentLog);
-        var builder = WebApplication.CreateSlimBuilder();
+        // The content root is the program's own directory, never the working directory: a daemon started
+        // from a directory its user cannot read (runuser from /root, a clone in mktemp -d) must still start.
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ContentRootPath = AppContext.BaseDirectory });
         builder.Configuration.AddConfiguration(config);
         builder.Logging.ClearProviders();
         builder.Services.AddSerilog(serilog, dispose: false);

@@ -6,6 +6,16 @@ internal interface ITailObserver
     void Rotated(string kind);
     void Gap(string reason, long bytes);
     void Lag(long bytes);
+
+    /// <summary>The followed log could not be opened (missing, permission denied, ...); called on every failed attempt.</summary>
+    void OpenFailed(string path, Exception error)
+    {
+    }
+
+    /// <summary>The followed log was opened.</summary>
+    void Opened(string path)
+    {
+    }
 }
 
 /// <summary>
@@ -75,7 +85,7 @@ internal sealed partial class LogTailer : IDisposable
         }
         else
         {
-            _current = OpenLog.TryOpen(_options.Path);
+            _current = OpenFollowed();
             if (_current != null && _options.StartAt == TailStart.End)
                 _current.SeekToEnd();
             _dirty = true; // a first checkpoint at once, so a rotation before the next one is not missed
@@ -84,7 +94,7 @@ internal sealed partial class LogTailer : IDisposable
 
         if (checkpoint.Files.Count == 0)
         {
-            _current = OpenLog.TryOpen(_options.Path);
+            _current = OpenFollowed();
             return checkpoint;
         }
 
@@ -97,7 +107,7 @@ internal sealed partial class LogTailer : IDisposable
         bool sameFile = identity is { } id && id.Inode == last.Inode && id.Device == last.Device;
         if (sameFile)
         {
-            var log = OpenLog.TryOpen(_options.Path);
+            var log = OpenFollowed();
             if (log != null && log.Length >= last.Offset && log.PrefixHash(last.PrefixLength) == last.PrefixHash)
             {
                 log.SeekTo(last.Offset);
@@ -114,7 +124,7 @@ internal sealed partial class LogTailer : IDisposable
             FinishElsewhere(last, "rename");
         }
 
-        _current = OpenLog.TryOpen(_options.Path);
+        _current = OpenFollowed();
         _dirty = true;
         return checkpoint;
     }
@@ -146,7 +156,7 @@ internal sealed partial class LogTailer : IDisposable
 
         if (_current == null)
         {
-            _current = OpenLog.TryOpen(_options.Path);
+            _current = OpenFollowed();
             if (_current == null)
                 return read;
             _dirty = true;
@@ -167,7 +177,7 @@ internal sealed partial class LogTailer : IDisposable
             // Renamed away (logrotate, postfix logrotate) or deleted: keep reading it for a grace period.
             read |= Read(_current) > 0;
             _draining.Add((_current, _time.GetTimestamp()));
-            _current = OpenLog.TryOpen(_options.Path);
+            _current = OpenFollowed();
             if (_current != null)
             {
                 read |= Read(_current) > 0;
@@ -193,6 +203,17 @@ internal sealed partial class LogTailer : IDisposable
             _observer.Lag(Math.Max(0, _current.Length - _current.Consumed));
         MaybeCheckpoint(force: false);
         return read;
+    }
+
+    // Every open of the followed path reports its outcome, so an unreadable or missing log is visible to health and metrics.
+    private OpenLog? OpenFollowed()
+    {
+        var log = OpenLog.TryOpen(_options.Path, out var error);
+        if (log != null)
+            _observer.Opened(_options.Path);
+        else if (error != null)
+            _observer.OpenFailed(_options.Path, error);
+        return log;
     }
 
     private long Read(OpenLog log)

@@ -90,7 +90,8 @@ internal static class ControlPlaneHost
     /// <summary>The whole control plane as a WebApplication (not started); <paramref name="configure"/> runs after the registrations (logging, service hosting, test decorators).</summary>
     public static WebApplication Build(ControlPlaneSettings settings, TimeProvider time, Action<WebApplicationBuilder>? configure = null)
     {
-        var builder = WebApplication.CreateSlimBuilder();
+        // The content root is the program's own directory, never the working directory (which its user may not be able to read).
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ContentRootPath = AppContext.BaseDirectory });
         if (settings.Grpc.Enabled)
             builder.WebHost.UseKestrelHttpsConfiguration();
         builder.WebHost.ConfigureKestrel(kestrel => GrpcApi.ConfigureListeners(kestrel, settings.Http, settings.Grpc, settings.Tls, time,
