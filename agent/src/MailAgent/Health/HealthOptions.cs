@@ -53,8 +53,11 @@ internal sealed class HealthOptions
     /// <summary>SMTP listeners that must answer 220 and EHLO, ';'-separated host:port.</summary>
     public string SmtpEndpoints { get; set; } = "127.0.0.1:25";
 
-    /// <summary>OpenDKIM milter address host:port; empty skips the milter check.</summary>
-    public string MilterAddress { get; set; } = "127.0.0.1:8891";
+    /// <summary>
+    /// Milter addresses (inet:host:port, unix:/path, local:/path or host:port; several separated by ',');
+    /// empty (the default) checks the milters Postfix itself uses: postconf smtpd_milters and non_smtpd_milters.
+    /// </summary>
+    public string MilterAddress { get; set; } = "";
 
     /// <summary>Fewer queued messages than this in the window: no signing verdict.</summary>
     public int DkimMinMessages { get; set; } = 10;

@@ -25,7 +25,7 @@ internal static class HealthServiceCollectionExtensions
                 "log" => new LogFreshnessCheck(sp.GetRequiredService<ITailStatus>(), sp.GetRequiredService<LogProcessor>().Stats, options, sp.GetRequiredService<TimeProvider>()),
                 "delivery" => new DeliveryOutcomeCheck(sp.GetRequiredService<LogProcessor>().Stats, options, sp.GetRequiredService<TimeProvider>()),
                 "smtp" => new SmtpBannerCheck(options),
-                "milter" => new MilterCheck(sp.GetRequiredService<LogProcessor>().Stats, options, sp.GetRequiredService<TimeProvider>()),
+                "milter" => new MilterCheck(sp.GetRequiredService<LogProcessor>().Stats, options, sp.GetRequiredService<TimeProvider>(), sp.GetService<MailAgent.Postfix.IPostfixControl>()),
                 "disk" => new DiskSpaceCheck(options),
                 "dns" => new Dns.DnsCheck(options.Dns, new Dns.DnsClientLookup(options.Dns)),
                 "tls" => new TlsCertificateCheck(sp.GetRequiredService<MailAgent.Certificates.CertificateDeployer>(), sp.GetRequiredService<MailAgent.Certificates.CertificateOptions>(),

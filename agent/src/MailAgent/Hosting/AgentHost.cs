@@ -63,7 +63,8 @@ internal static partial class AgentHost
           Health:DeliveryFailureDegraded  server-caused failure ratio: degraded at [0.2]
           Health:DeliveryFailureUnhealthy server-caused failure ratio: unhealthy at [0.5]
           Health:SmtpEndpoints            host:port list that must answer 220 and EHLO [127.0.0.1:25]
-          Health:MilterAddress            OpenDKIM milter host:port [127.0.0.1:8891]
+          Health:MilterAddress            milters: inet:host:port, unix:/path, local:/path or host:port, ','-separated;
+                                          empty: Postfix's smtpd_milters and non_smtpd_milters (postconf) []
           Health:DkimMinMessages          fewer queued messages in the window: no signing verdict [10]
           Health:DkimSigningDegraded      signatures per queued message below: degraded [0.5]
           Health:QueueDirectory           directory on the queue file system [/var/spool/postfix]
