@@ -30,7 +30,7 @@ internal static partial class AgentHost
         checkpoint is written.
 
         Configuration keys (defaults in brackets):
-          LogTailing:Path                 log file to follow [/var/log/mail.log]
+          LogTailing:Path                 log file to follow [Postfix's maillog_file, else /var/log/mail.log]
           LogTailing:StateDirectory       checkpoint directory [/var/lib/mailagent]
           LogTailing:StartAt              End or Beginning, when there is no checkpoint [End]
           LogTailing:PollInterval         fallback poll [00:00:02]
@@ -126,8 +126,12 @@ internal static partial class AgentHost
             return 1;
         }
 
+        string logSource = "set";
+        if (string.IsNullOrWhiteSpace(config["LogTailing:Path"]))
+            (tail.Path, logSource) = await LogPathDefault.ResolveAsync(new MailAgent.Postfix.PostfixControl(postfix), CancellationToken.None);
+
         await context.Out.WriteLineAsync($"configuration OK ({file ?? "defaults, environment and arguments only"})");
-        await context.Out.WriteLineAsync($"  LogTailing:Path = {tail.Path}");
+        await context.Out.WriteLineAsync($"  LogTailing:Path = {tail.Path} ({logSource})");
         await context.Out.WriteLineAsync($"  LogTailing:StateDirectory = {tail.StateDirectory}");
         await context.Out.WriteLineAsync($"  LogTailing:StartAt = {tail.StartAt}");
         await context.Out.WriteLineAsync($"  Http:Urls = {http.Urls}");
@@ -167,6 +171,10 @@ internal static partial class AgentHost
             await context.Error.WriteLineAsync("mailagent: not started; 'mailagent check-config' checks a configuration, 'mailagent help run' lists the keys");
             return 1;
         }
+
+        string logSource = "set";
+        if (string.IsNullOrWhiteSpace(config["LogTailing:Path"]))
+            (tail.Path, logSource) = await LogPathDefault.ResolveAsync(new MailAgent.Postfix.PostfixControl(postfix), CancellationToken.None);
 
         using var serilog = CreateLogger(agentLog);
         // The content root is the program's own directory, never the working directory: a daemon started
@@ -221,6 +229,7 @@ internal static partial class AgentHost
 
         // StartAsync returned after HealthStartupGate: the tail is positioned and the first checks have run.
         var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("MailAgent");
+        LogLogPath(logger, tail.Path, logSource);
         foreach (var address in app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses ?? [])
         {
             if (address.StartsWith("https://", StringComparison.Ordinal))
@@ -276,6 +285,9 @@ internal static partial class AgentHost
 
         return config.CreateLogger();
     }
+
+    [LoggerMessage(EventId = 7301, Level = LogLevel.Information, Message = "Log to follow: {Path} ({Source})")]
+    private static partial void LogLogPath(Microsoft.Extensions.Logging.ILogger logger, string path, string source);
 
     [LoggerMessage(EventId = 1, Level = LogLevel.Information, Message = "mailagent listening on {Address}")]
     private static partial void LogListening(Microsoft.Extensions.Logging.ILogger logger, string address);

@@ -98,9 +98,9 @@ public sealed class AgentHealthTests(ITestOutputHelper output)
         try
         {
             await using var postfix = await PrivatePostfix.StartAsync(new PrivatePostfixOptions { Diagnostics = output.WriteLine, MilterOnUnixSocket = true });
-            // No Health:MilterAddress: the agent asks Postfix (postconf smtpd_milters non_smtpd_milters).
+            // No Health:MilterAddress: the agent asks Postfix (postconf smtpd_milters non_smtpd_milters);
+            // no LogTailing:Path either: Postfix's maillog_file is the default.
             await using var agent = await AgentProcess.StartAsync(
-                $"LogTailing:Path={postfix.LogPath}",
                 $"LogTailing:StateDirectory={work}",
                 "Health:Checks=milter",
                 $"Postfix:ConfigDirectory={postfix.ConfigDirectory}",
@@ -109,6 +109,7 @@ public sealed class AgentHealthTests(ITestOutputHelper output)
             var healthy = await UntilAsync(agent, r => r.Status == 200, StartDeadline);
             output.WriteLine(healthy.Body);
             Assert.Contains("unix:" + Path.Combine(postfix.RootDirectory, "dkim", "opendkim.sock"), healthy.Body, StringComparison.Ordinal);
+            Assert.Contains($"Log to follow: {postfix.LogPath} (Postfix's maillog_file)", agent.Output, StringComparison.Ordinal);
 
             await postfix.StopOpenDkimAsync();
             // One health interval (1 s) plus scheduling slack on a loaded machine.
