@@ -14,6 +14,8 @@ internal static class ConfigApplyServiceCollectionExtensions
         services.AddSingleton(options);
         services.AddSingleton(sp => Create(options, postfix, tail, health, sp.GetRequiredService<IPostfixControl>(), sp.GetRequiredService<CollectorRegistry>(),
             sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILoggerFactory>()));
+        services.AddHostedService(sp => new AuditLogFollower(options.AuditLogPath, health.Interval, sp.GetRequiredService<ConfigApplier>(),
+            sp.GetService<MailAgent.Certificates.CertificateMetrics>(), sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<AuditLogFollower>>()));
         services.AddSingleton<IHealthCheck>(sp => new ConfigApplyHealthCheck(sp.GetRequiredService<ConfigApplier>(), options, sp.GetRequiredService<TimeProvider>()));
         return services;
     }

@@ -14,4 +14,13 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 6203, Level = LogLevel.Error, Message = "Cannot write the config audit log {Path}: {Reason}")]
     public static partial void AuditFailed(ILogger logger, string path, string reason);
+
+    [LoggerMessage(EventId = 7310, Level = LogLevel.Information, Message = "Config apply by {Caller} in another process (audit log): {Result}: {Reason}")]
+    public static partial void ExternalApply(ILogger logger, string caller, string result, string reason);
+
+    [LoggerMessage(EventId = 7311, Level = LogLevel.Information, Message = "Certificate deployment by {Caller} in another process (audit log): {Result}: {Reason}")]
+    public static partial void ExternalCertificateReload(ILogger logger, string caller, string result, string reason);
+
+    [LoggerMessage(EventId = 7312, Level = LogLevel.Warning, Message = "Cannot follow the audit log {Path}: {Reason}; CLI applies are not counted until it works again")]
+    public static partial void AuditFollowFailed(ILogger logger, string path, string reason);
 }
