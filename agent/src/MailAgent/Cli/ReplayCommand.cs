@@ -54,7 +54,8 @@ internal static class ReplayCommand
             return context.UsageError("replay: name at least one log file", Usage);
 
         var summary = new ReplaySummary();
-        var processor = LogProcessor.Create(context.Time.GetUtcNow(), maxMessages: 2_000_000, maxAge: TimeSpan.FromDays(30), summary);
+        var processor = LogProcessor.Create(context.Time.GetUtcNow(), maxMessages: 2_000_000, maxAge: TimeSpan.FromDays(30), summary,
+            probeSource: MailAgent.Probes.ProbeConnection.DefaultSourceAddress);
         var splitter = new LineSplitter();
         foreach (var file in files)
         {

@@ -27,6 +27,6 @@ internal static class ConfigApplyServiceCollectionExtensions
         var settings = new ConfigApplierSettings(options, postfix.EffectiveConfigDirectory, options.EffectiveStagingDirectory(tail.StateDirectory), tail.Path,
             health.SmtpEndpointList());
         var audit = new ConfigAuditLog(options.AuditLogPath, time, loggers.CreateLogger<ConfigAuditLog>());
-        return new ConfigApplier(settings, control, SmtpBannerCheck.ProbeAsync, audit, registry, time, loggers.CreateLogger<ConfigApplier>());
+        return new ConfigApplier(settings, control, (endpoint, ct) => SmtpBannerCheck.ProbeAsync(endpoint, ct, MailAgent.Probes.ProbeConnection.Parse(health.ProbeSourceAddress)), audit, registry, time, loggers.CreateLogger<ConfigApplier>());
     }
 }

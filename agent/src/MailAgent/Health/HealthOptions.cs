@@ -59,6 +59,12 @@ internal sealed class HealthOptions
     /// </summary>
     public string MilterAddress { get; set; } = "";
 
+    /// <summary>
+    /// Loopback source address of the agent's own SMTP and TLS probes (to loopback listeners); the log parser leaves
+    /// smtpd sessions from it out of the client counters. Empty: probes leave from 127.0.0.1 and count as clients.
+    /// </summary>
+    public string ProbeSourceAddress { get; set; } = MailAgent.Probes.ProbeConnection.DefaultSourceAddress;
+
     /// <summary>Fewer queued messages than this in the window: no signing verdict.</summary>
     public int DkimMinMessages { get; set; } = 10;
 

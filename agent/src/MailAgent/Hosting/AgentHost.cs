@@ -63,6 +63,7 @@ internal static partial class AgentHost
           Health:DeliveryFailureDegraded  server-caused failure ratio: degraded at [0.2]
           Health:DeliveryFailureUnhealthy server-caused failure ratio: unhealthy at [0.5]
           Health:SmtpEndpoints            host:port list that must answer 220 and EHLO [127.0.0.1:25]
+          Health:ProbeSourceAddress       loopback source of the agent's SMTP/TLS probes, left out of postfix_smtpd_* [127.0.0.2]
           Health:MilterAddress            milters: inet:host:port, unix:/path, local:/path or host:port, ','-separated;
                                           empty: Postfix's smtpd_milters and non_smtpd_milters (postconf) []
           Health:DkimMinMessages          fewer queued messages in the window: no signing verdict [10]
@@ -201,10 +202,10 @@ internal static partial class AgentHost
         builder.Services.AddSingleton<MailAgent.Postfix.IPostfixControl>(new MailAgent.Postfix.PostfixControl(postfix));
         builder.Services
             .AddMetricsRegistry(context.Time)
-            .AddLogPipeline(correlation, context.Time)
+            .AddLogPipeline(correlation, context.Time, health.ProbeSourceAddress)
             .AddLogTailing(tail)
             .AddQueueInspection(queue, postfix)
-            .AddCertificates(certificates, tail.StateDirectory, health.SmtpEndpoints)
+            .AddCertificates(certificates, tail.StateDirectory, health.SmtpEndpoints, MailAgent.Probes.ProbeConnection.Parse(health.ProbeSourceAddress))
             .AddHealth(health, postfix)
             .AddConfigApply(configApply, postfix, tail, health);
         if (grpc.Enabled)
@@ -249,11 +250,11 @@ internal static partial class AgentHost
         return services.AddSingleton(registry);
     }
 
-    private static IServiceCollection AddLogPipeline(this IServiceCollection services, CorrelationOptions correlation, TimeProvider time)
+    private static IServiceCollection AddLogPipeline(this IServiceCollection services, CorrelationOptions correlation, TimeProvider time, string probeSource)
     {
         services.AddSingleton(sp =>
         {
-            var processor = LogProcessor.Create(time.GetUtcNow(), correlation.MaxMessages, correlation.MaxAge, sp.GetService<ILineObserver>());
+            var processor = LogProcessor.Create(time.GetUtcNow(), correlation.MaxMessages, correlation.MaxAge, sp.GetService<ILineObserver>(), probeSource);
             _ = new LogMetricsExporter(sp.GetRequiredService<CollectorRegistry>(), processor.Stats, () => processor.Correlator.Count);
             return processor;
         });
