@@ -61,7 +61,7 @@ internal static class CommandLine
           Scoring:EvaluationInterval    score every [00:00:02]; Scoring:* holds every number of health-score.md
           Routing:ConnectionString      PostgreSQL (Npgsql) connection string; empty: the SQLite file []
           Routing:SqlitePath            the stand-alone routing table
-          Log:FilePath                  the control plane's own log; empty: console only [/var/log/mailagent/control-plane.log]
+          Log:FilePath                  the control plane's own log; empty: console only [/var/log/mailagent-control-plane/control-plane.log]
           Log:Level                     Verbose … Fatal [Information]
           Log:RetainedDays              rolled log files kept [14]
         Environment: MAILAGENT_CP__Agents__0__Address=… and so on. README.md, "Control plane",
@@ -75,7 +75,7 @@ internal static class CommandLine
         FILES
           /etc/mailagent/control-plane.json            the configuration
           /var/lib/mailagent-control-plane/routing.db  the stand-alone routing table (Routing:SqlitePath)
-          /var/log/mailagent/control-plane.log         its own log (Log:FilePath)
+          /var/log/mailagent-control-plane/control-plane.log         its own log (Log:FilePath)
 
         EXAMPLES
           mailagent pki init --dir /etc/mailagent/pki      # certificates: ca.crt, agent.*, client.*
