@@ -32,6 +32,21 @@ public sealed class HealthChecksTests
         Assert.Contains("not running", result.Reason, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("postfix: fatal: do not specify alternate configuration directory /srv/pf unless it is listed in the default main.cf alternate_config_directories parameter", "alternate config directory", "alternate_config_directories")]
+    [InlineData("postfix: fatal: open /etc/postfix/main.cf: Permission denied", "permission", "Permission denied")]
+    [InlineData("postfix/postfix-script: the Postfix mail system is not running", "not running", "not running")]
+    public async Task PostfixRunning_Failure_ReasonHasClassAndStderr(string stderr, string cls, string quoted)
+    {
+        var commands = new FakePostfixCommands { Outcome = new(1, stderr) };
+
+        var result = await new PostfixRunningCheck(commands).RunAsync(CancellationToken.None);
+
+        Assert.Equal(HealthStatus.Unhealthy, result.Status);
+        Assert.Contains(cls, result.Reason, StringComparison.Ordinal);
+        Assert.Contains(quoted, result.Reason, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task LogFreshness_NewLines_HealthyThenStaleDegradedThenUnhealthy()
     {
