@@ -72,7 +72,7 @@ internal sealed class StartTlsProbe(TimeSpan timeout, TimeProvider time, string 
                 if (served == null)
                     return Failed(endpoint, "the TLS handshake completed without a server certificate");
                 var names = CertificateValidator.DnsNames(served, out _);
-                await QuitAsync(tls, endpoint, token);
+                await QuitAsync(tls, token);
                 return new ServedCertificate(endpoint, CertificateValidator.Fingerprint(served), new DateTimeOffset(served.NotAfter.ToUniversalTime()), names, null);
             }
         }
@@ -90,18 +90,28 @@ internal sealed class StartTlsProbe(TimeSpan timeout, TimeProvider time, string 
         }
     }
 
-    // Ends the session inside TLS with QUIT and its 221, so Postfix does not log "lost connection after STARTTLS".
-    private static async Task QuitAsync(SslStream tls, TlsEndpoint endpoint, CancellationToken token)
+    // Ends the session inside TLS with QUIT and waits for the 221 (an implicit-TLS server's greeting comes first),
+    // so Postfix does not log "lost connection after STARTTLS". Best effort: the certificate is already known.
+    private async Task QuitAsync(SslStream tls, CancellationToken token)
     {
-        if (endpoint.ImplicitTls)
+        using var quit = new CancellationTokenSource(QuitTimeout, time);
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(token, quit.Token);
+        try
         {
-            // An implicit-TLS server greets first, inside TLS.
-            await ReadReplyAsync(tls, token);
+            await tls.WriteAsync("QUIT\r\n"u8.ToArray(), linked.Token);
+            for (int i = 0; i < 2; i++)
+            {
+                if ((await ReadReplyAsync(tls, linked.Token)).StartsWith("221", StringComparison.Ordinal))
+                    return;
+            }
         }
-
-        await tls.WriteAsync("QUIT\r\n"u8.ToArray(), token);
-        await ReadReplyAsync(tls, token);
+        catch (Exception e) when (e is IOException or InvalidDataException or AuthenticationException
+                                   || (e is OperationCanceledException && !token.IsCancellationRequested))
+        {
+        }
     }
+
+    private static readonly TimeSpan QuitTimeout = TimeSpan.FromSeconds(1);
 
     private static ServedCertificate Failed(TlsEndpoint endpoint, string problem) => new(endpoint, null, null, [], problem);
 

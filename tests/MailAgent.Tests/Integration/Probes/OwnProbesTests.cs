@@ -60,7 +60,7 @@ public sealed class OwnProbesTests(ITestOutputHelper output)
 
             string copy = Path.Combine(work, "probed.log");
             File.Copy(postfix.LogPath, copy);
-            var (exitCode, json, stderr) = await ReplayRunner.RunAsync("replay", "--format", "json", copy);
+            var (exitCode, json, stderr) = await ReplayRunner.RunAsync("replay", "--format", "json", "--probe-source", "127.0.0.2", copy);
             Assert.True(exitCode == 0, stderr);
             // Replay reads the whole log: only the harness's readiness connects (from 127.0.0.1, before the agent) count.
             int clients = CountLines(copy, "connect from ", "") - CountLines(copy, "connect from ", "[127.0.0.2]");
