@@ -4,6 +4,7 @@ using MailAgent.Config;
 using MailAgent.ConfigApply;
 using MailAgent.Grpc;
 using MailAgent.Health;
+using MailAgent.Health.Checks;
 using MailAgent.LogTailing;
 using MailAgent.Metrics;
 using MailAgent.Pipeline;
@@ -149,8 +150,20 @@ internal static partial class AgentHost
         await context.Out.WriteLineAsync(string.IsNullOrWhiteSpace(certificates.CertificateFile)
             ? $"  Certificates: Postfix's smtpd_tls_chain_files or smtpd_tls_cert_file, Watch = {certificates.Watch}"
             : $"  Certificates:CertificateFile = {certificates.CertificateFile}, KeyFile = {certificates.KeyFile}, Watch = {certificates.Watch}");
+
+        // What run will need, checked as the user this runs as (run it as the service user).
+        var findings = await new ServiceUserChecks(tail, health, postfix, certificates, new MailAgent.Postfix.PostfixControl(postfix))
+            .RunAsync(CancellationToken.None);
+        await context.Out.WriteLineAsync($"checked as {FileAccessAdvice.Identity()}: log, state directory, Postfix commands, TLS files, milters");
+        foreach (var finding in findings)
+            await (finding.Severity == FindingSeverity.Error ? context.Error : context.Out).WriteLineAsync(finding.ToString());
+        int failing = findings.Count(f => f.Severity == FindingSeverity.Error);
+        await context.Out.WriteLineAsync(findings.Count == 0
+            ? "service user checks OK"
+            : $"{failing} error(s), {findings.Count - failing} warning(s): {(failing > 0 ? "run would not work" : "run would work, with the checks above unhealthy")}");
         await context.Out.FlushAsync();
-        return 0;
+        await context.Error.FlushAsync();
+        return failing > 0 ? 1 : 0;
     }
 
     public static async Task<int> RunAsync(IReadOnlyList<string> args, CliContext context)
