@@ -96,18 +96,18 @@ internal sealed class ServiceUserChecks(
     {
         var postconf = await control.PostconfAsync(["-h", "mail_version"], cancellationToken);
         if (!postconf.Succeeded)
-            findings.Add(Postfix("postconf -h mail_version", postconf));
+            findings.Add(Postfix("postconf -h mail_version", postconf, postfix));
         if (Has("postfix"))
         {
             var status = await control.PostfixAsync(["status"], cancellationToken);
             // Not running is a fact about Postfix, not about this user: the postfix check reports it.
             if (!status.Succeeded && PostfixRunningCheck.Classify(status.Output) != PostfixFailure.NotRunning)
-                findings.Add(Postfix("postfix status", status));
+                findings.Add(Postfix("postfix status", status, postfix));
         }
 
         var queue = await PostqueueAsync(cancellationToken);
         if (!queue.Succeeded)
-            findings.Add(Postfix("postqueue -j", queue));
+            findings.Add(Postfix("postqueue -j", queue, postfix));
     }
 
     private async Task<PostfixRun> PostqueueAsync(CancellationToken cancellationToken)
@@ -139,18 +139,25 @@ internal sealed class ServiceUserChecks(
     private bool Has(string check) =>
         health.Checks.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Contains(check, StringComparer.OrdinalIgnoreCase);
 
-    private static ServiceUserFinding Postfix(string command, PostfixRun run)
+    private static ServiceUserFinding Postfix(string command, PostfixRun run, PostfixOptions options)
     {
         string output = run.Output.ReplaceLineEndings(" ").Trim();
+        var failure = PostfixRunningCheck.Classify(output);
+        // Non-root postqueue/postsuper with -c DIR first read the default instance's main.cf for
+        // alternate_config_directories: failing to open that file is the alternate-directory rule.
+        if (failure == PostfixFailure.Other && !string.IsNullOrWhiteSpace(options.ConfigDirectory)
+            && output.Contains("/etc/postfix/main.cf", StringComparison.Ordinal)
+            && !options.ConfigDirectory.TrimEnd('/').Equals("/etc/postfix", StringComparison.Ordinal))
+            failure = PostfixFailure.AlternateConfigDirectory;
         var (cls, fix) = !run.Started
             ? ("cannot run", "install Postfix, or set Postfix:PostfixPath, Postfix:PostconfPath, Postfix:PostqueuePath")
-            : PostfixRunningCheck.Classify(output) switch
+            : failure switch
             {
                 PostfixFailure.AlternateConfigDirectory => ("alternate config directory",
                     "list Postfix:ConfigDirectory in alternate_config_directories of the default instance's main.cf (postconf -e alternate_config_directories=DIR)"),
                 PostfixFailure.Permission => ("permission",
                     "the agent's user must read Postfix's configuration and, for postqueue, be in group postdrop (usermod -aG postdrop mailagent)"),
-                _ => ("failed", "run the command as the agent's user to see why"),
+                _ => ("failed", "run the same command as the agent's user to see Postfix's reason (runuser -u mailagent -- " + command + "); non-root 'postfix status' needs the write-access drop-in or root"),
             };
         return new(FindingSeverity.Warning, command, $"{cls} (exit {run.ExitCode}){(output.Length > 0 ? ": " + output : "")}", fix);
     }
