@@ -34,12 +34,14 @@ cleanup() {
     kill -KILL "$pid1" 2>/dev/null
     for _ in $(seq 50); do kill -0 "$pid1" 2>/dev/null || break; sleep 0.1; done
   fi
+  # The namespace ends with its last process: only then are its cgroups empty.
+  [ -n "${unshare_pid:-}" ] && wait "$unshare_pid" 2>/dev/null
   # Every cgroup the namespace's systemd made (system.slice/…, init.scope, …), deepest first.
   find /sys/fs/cgroup -mindepth 1 -type d 2>/dev/null | sort | comm -13 "$cgroups_before" - | awk '{ print length, $0 }' \
     | sort -rn | cut -d' ' -f2- | while read -r d; do rmdir "$d" 2>/dev/null || echo "systemd-namespace: cannot rmdir $d"; done
   left=$(find /sys/fs/cgroup -mindepth 1 -type d 2>/dev/null | sort | comm -13 "$cgroups_before" - | wc -l)
   [ "$left" -eq 0 ] || echo "systemd-namespace: $left cgroup(s) left"
-  [ -n "${unshare_pid:-}" ] && wait "$unshare_pid" 2>/dev/null
+  grep -q ' /sys/fs/cgroup tmpfs ro' /proc/self/mounts && echo "systemd-namespace: the host's /sys/fs/cgroup is read-only after the run"
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -92,6 +94,11 @@ cat >"$work/inner.sh" <<INNER
 set -e
 mount --make-rprivate /
 mount -t tmpfs tmpfs /run
+# A private /sys/fs/cgroup with the host's hierarchies mounted again: systemd makes directories and
+# symlinks there and remounts it read-only, which on the host's tmpfs would change the host's.
+grep -E '^[^ ]+ /sys/fs/cgroup/[^ ]+ cgroup ' /proc/self/mounts >/run/cgroup-mounts
+mount -t tmpfs -o mode=755 tmpfs /sys/fs/cgroup
+while read -r _ dir _ opts _; do mkdir -p "\$dir"; mount -t cgroup -o "\$opts" cgroup "\$dir"; done </run/cgroup-mounts
 mount -t tmpfs tmpfs /var/log
 mkdir -p /var/lib/mailagent /var/lib/mailagent-control-plane
 mount -t tmpfs tmpfs /var/lib/mailagent
