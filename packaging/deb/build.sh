@@ -43,9 +43,9 @@ publish_aot() { # project outdir
 }
 if [ "${SKIP_PUBLISH:-0}" != 1 ]; then
   rm -rf "$publish"
-  echo "== publishing mailagent (Native AOT)"
+  echo "== publishing mailagent (Native AOT, takes minutes) $(date +%T)"
   publish_aot agent/src/MailAgent "$publish/mailagent"
-  echo "== publishing mailagent-control-plane (Native AOT)"
+  echo "== publishing mailagent-control-plane (Native AOT; quiet for a few minutes, output in $out/control-plane-aot.log) $(date +%T)"
   if ! publish_aot control-plane/src/MailControlPlane "$publish/mailagent-control-plane" >"$out/control-plane-aot.log" 2>&1; then
     cat "$out/control-plane-aot.log"
     echo "== the control plane did not AOT-publish (above); publishing it self-contained single-file"

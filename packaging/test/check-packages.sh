@@ -7,8 +7,9 @@
 #   check-packages.sh purge     remove then purge both packages and check nothing is left
 #
 # The installed agent is then run against the private Postfix instance by the xunit test
-# InstalledPackageTests (MAILAGENT_INSTALLED_BINARY=/usr/bin/mailagent). The systemd units are
-# not started: this machine may not run systemd as PID 1.
+# InstalledPackageTests (MAILAGENT_INSTALLED_BINARY=/usr/bin/mailagent). This machine may not run
+# systemd as PID 1: the units are started under a systemd that is PID 1 of a throwaway namespace
+# (systemd-namespace.sh, after the install; SKIP_SYSTEMD_NAMESPACE=1 leaves it out).
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 out=${DEB_DIR:-$PWD/artifacts/deb}
@@ -165,6 +166,13 @@ install_and_check() {
   (cd packaging/prometheus && promtool test rules mailagent.rules.test.yml) || fail "promtool test rules"
   python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["panels"], "no panels"' /usr/share/mailagent/grafana/mailagent.json \
     || fail "dashboard JSON does not load"
+
+  section "the installed units under a real systemd (PID 1 of a throwaway namespace)"
+  if [ "${SKIP_SYSTEMD_NAMESPACE:-0}" = 1 ]; then
+    echo "(skipped: SKIP_SYSTEMD_NAMESPACE=1)"
+  else
+    timeout 170 bash packaging/test/systemd-namespace.sh || fail "systemd-namespace.sh (above)"
+  fi
 }
 
 case "${1:-}" in

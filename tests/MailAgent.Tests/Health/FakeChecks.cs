@@ -27,6 +27,7 @@ internal sealed class FakeTailStatus : ITailStatus
     public bool Positioned { get; set; } = true;
     public long LagBytes { get; set; }
     public DateTimeOffset? LastLoopUtc { get; set; }
+    public TailOpenProblem? OpenProblem { get; set; }
 }
 
 internal sealed class FakePostfixCommands : IPostfixCommands

@@ -1,6 +1,7 @@
 using MailAgent.Config;
 using MailAgent.Health;
 using MailAgent.Health.Checks;
+using MailAgent.LogTailing;
 using MailAgent.Metrics;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Time.Testing;
@@ -29,6 +30,21 @@ public sealed class HealthChecksTests
 
         Assert.Equal(HealthStatus.Unhealthy, result.Status);
         Assert.Contains("not running", result.Reason, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("postfix: fatal: do not specify alternate configuration directory /srv/pf unless it is listed in the default main.cf alternate_config_directories parameter", "alternate config directory", "alternate_config_directories")]
+    [InlineData("postfix: fatal: open /etc/postfix/main.cf: Permission denied", "permission", "Permission denied")]
+    [InlineData("postfix/postfix-script: the Postfix mail system is not running", "not running", "not running")]
+    public async Task PostfixRunning_Failure_ReasonHasClassAndStderr(string stderr, string cls, string quoted)
+    {
+        var commands = new FakePostfixCommands { Outcome = new(1, stderr) };
+
+        var result = await new PostfixRunningCheck(commands).RunAsync(CancellationToken.None);
+
+        Assert.Equal(HealthStatus.Unhealthy, result.Status);
+        Assert.Contains(cls, result.Reason, StringComparison.Ordinal);
+        Assert.Contains(quoted, result.Reason, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -64,6 +80,47 @@ public sealed class HealthChecksTests
 
         tail.Positioned = false;
         Assert.Contains("not positioned", (await check.RunAsync(CancellationToken.None)).Reason, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task LogFreshness_LogPermissionDenied_UnhealthyNamingPathPermissionAndFix()
+    {
+        var tail = new FakeTailStatus
+        {
+            LastLoopUtc = _time.GetUtcNow(),
+            OpenProblem = new("/var/log/mail.log", TailOpenFailure.PermissionDenied, "Access to the path is denied.", _time.GetUtcNow()),
+        };
+        var check = new LogFreshnessCheck(tail, new LogStats(), new HealthOptions(), _time);
+
+        var result = await check.RunAsync(CancellationToken.None);
+
+        Assert.Equal(HealthStatus.Unhealthy, result.Status);
+        Assert.Contains("/var/log/mail.log", result.Reason, StringComparison.Ordinal);
+        Assert.Contains("permission denied", result.Reason, StringComparison.Ordinal);
+        Assert.Contains("adm", result.Reason, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task LogFreshness_LogMissing_DegradedThenUnhealthyAfterGrace()
+    {
+        var tail = new FakeTailStatus
+        {
+            LastLoopUtc = _time.GetUtcNow(),
+            OpenProblem = new("/var/log/mial.log", TailOpenFailure.Missing, "Could not find file", _time.GetUtcNow()),
+        };
+        var check = new LogFreshnessCheck(tail, new LogStats(), new HealthOptions { LogMissingUnhealthy = TimeSpan.FromMinutes(5) }, _time);
+
+        var first = await check.RunAsync(CancellationToken.None);
+        _time.Advance(TimeSpan.FromMinutes(5));
+        tail.LastLoopUtc = _time.GetUtcNow();
+        var later = await check.RunAsync(CancellationToken.None);
+        tail.OpenProblem = null;
+        var recovered = await check.RunAsync(CancellationToken.None);
+
+        Assert.Equal(HealthStatus.Degraded, first.Status);
+        Assert.Contains("/var/log/mial.log does not exist", first.Reason, StringComparison.Ordinal);
+        Assert.Equal(HealthStatus.Unhealthy, later.Status);
+        Assert.Equal(HealthStatus.Healthy, recovered.Status);
     }
 
     [Fact]

@@ -173,7 +173,7 @@ internal sealed class CertificateDeployer(
             string line = string.Join(' ', command);
             try
             {
-                var result = await CliWrap.Cli.Wrap(command[0]).WithArguments(command.Skip(1)).WithStandardInputPipe(PipeSource.Null)
+                var result = await CliWrap.Cli.Wrap(command[0]).WithWorkingDirectory("/").WithArguments(command.Skip(1)).WithStandardInputPipe(PipeSource.Null)
                     .WithValidation(CommandResultValidation.None).ExecuteBufferedAsync(cancellationToken);
                 if (result.ExitCode != 0)
                 {

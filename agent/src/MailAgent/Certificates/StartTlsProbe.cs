@@ -29,7 +29,7 @@ internal interface ITlsProbe
 /// TLS), completes a TLS handshake accepting any certificate and keeps the one served. Safe with a
 /// hostile or broken server: every read is bounded in length and count, and the whole probe in time.
 /// </summary>
-internal sealed class StartTlsProbe(TimeSpan timeout, TimeProvider time, string heloName = "mailagent.tls-probe") : ITlsProbe
+internal sealed class StartTlsProbe(TimeSpan timeout, TimeProvider time, string heloName = "mailagent.tls-probe", System.Net.IPAddress? source = null) : ITlsProbe
 {
     private const int MaxLineLength = 2048;
     private const int MaxReplyLines = 100;
@@ -41,8 +41,7 @@ internal sealed class StartTlsProbe(TimeSpan timeout, TimeProvider time, string 
         var token = linked.Token;
         try
         {
-            using var client = new TcpClient();
-            await client.ConnectAsync(endpoint.Host, endpoint.Port, token);
+            using var client = await MailAgent.Probes.ProbeConnection.ConnectAsync(endpoint.Host, endpoint.Port, source, token);
             await using var network = client.GetStream();
             if (!endpoint.ImplicitTls)
             {
@@ -73,6 +72,7 @@ internal sealed class StartTlsProbe(TimeSpan timeout, TimeProvider time, string 
                 if (served == null)
                     return Failed(endpoint, "the TLS handshake completed without a server certificate");
                 var names = CertificateValidator.DnsNames(served, out _);
+                await QuitAsync(tls, token);
                 return new ServedCertificate(endpoint, CertificateValidator.Fingerprint(served), new DateTimeOffset(served.NotAfter.ToUniversalTime()), names, null);
             }
         }
@@ -89,6 +89,29 @@ internal sealed class StartTlsProbe(TimeSpan timeout, TimeProvider time, string 
             return Failed(endpoint, $"TLS probe failed ({e.Message})");
         }
     }
+
+    // Ends the session inside TLS with QUIT and waits for the 221 (an implicit-TLS server's greeting comes first),
+    // so Postfix does not log "lost connection after STARTTLS". Best effort: the certificate is already known.
+    private async Task QuitAsync(SslStream tls, CancellationToken token)
+    {
+        using var quit = new CancellationTokenSource(QuitTimeout, time);
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(token, quit.Token);
+        try
+        {
+            await tls.WriteAsync("QUIT\r\n"u8.ToArray(), linked.Token);
+            for (int i = 0; i < 2; i++)
+            {
+                if ((await ReadReplyAsync(tls, linked.Token)).StartsWith("221", StringComparison.Ordinal))
+                    return;
+            }
+        }
+        catch (Exception e) when (e is IOException or InvalidDataException or AuthenticationException
+                                   || (e is OperationCanceledException && !token.IsCancellationRequested))
+        {
+        }
+    }
+
+    private static readonly TimeSpan QuitTimeout = TimeSpan.FromSeconds(1);
 
     private static ServedCertificate Failed(TlsEndpoint endpoint, string problem) => new(endpoint, null, null, [], problem);
 

@@ -117,6 +117,10 @@ internal static class ApplyConfigCommand
             return 2;
         }
 
+        // The rollback verification reads the same log the daemon follows.
+        if (string.IsNullOrWhiteSpace(config["LogTailing:Path"]))
+            (agent.Tail.Path, _) = await MailAgent.Config.LogPathDefault.ResolveAsync(new MailAgent.Postfix.PostfixControl(agent.Postfix), CancellationToken.None);
+
         string text;
         try
         {

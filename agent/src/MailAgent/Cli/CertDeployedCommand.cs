@@ -93,6 +93,9 @@ internal static class CertDeployedCommand
         }
 
         var outcome = await deployer.DeployAsync("cert-deployed", CancellationToken.None);
+        // The running daemon follows the audit log: this run reaches its mailagent_cert_reloads_total.
+        new MailAgent.ConfigApply.ConfigAuditLog(settings.ConfigApply.AuditLogPath, context.Time, NullLogger.Instance)
+            .WriteCertificateReload($"local:cert-deployed uid {Environment.UserName}", CertificateMetrics.Label(outcome.Result), outcome.Reason);
         string line = $"{CertificateMetrics.Label(outcome.Result).ToUpperInvariant()}: {outcome.Reason}";
         bool ok = outcome.Result is CertificateReloadResult.Deployed or CertificateReloadResult.Unchanged;
         if (ok)

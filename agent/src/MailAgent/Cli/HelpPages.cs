@@ -75,11 +75,15 @@ internal static class HelpPages
             packaged systemd unit runs it as ExecStartPre=, so a broken edit stops a restart before
             the running agent is replaced. Run it after every edit, as the service user:
               runuser -u mailagent -- mailagent check-config
+            Then, as that user, it checks what 'run' will need, each finding with its fix: the log
+            opens for reading, the state directory takes a file, Postfix's commands are permitted,
+            the TLS files open and the milters accept a connection.
             """,
             ConfigurationOptions,
             """
-            0   the configuration is valid
-            1   it is not; one 'configuration error:' line per problem on standard error
+            0   the configuration is valid; 'warning:' lines name checks that would be unhealthy
+            1   it is not ('configuration error:' lines), or 'run' could not do its job as this user
+                ('error:' lines: an unreadable log, a state directory it cannot write)
             """,
             CommonFiles,
             """

@@ -9,7 +9,7 @@ namespace MailAgent.Cli;
 internal static class ReplayCommand
 {
     public const string Usage = """
-        mailagent replay FILE... [--format json|prometheus|summary]
+        mailagent replay FILE... [--format json|prometheus|summary] [--probe-source ADDRESS]
 
         Reads whole log files (plain or gzip-compressed, in the order given) through the same
         parser and correlator as the daemon, then prints:
@@ -18,6 +18,8 @@ internal static class ReplayCommand
                       lines per program (the default)
           prometheus  the metrics the daemon would expose after reading these files
           summary     the same totals as an aligned table for a person
+        --probe-source ADDRESS leaves smtpd sessions from the agent's probe address (Health:ProbeSourceAddress,
+        e.g. 127.0.0.2) out of the client counts, as the daemon does; by default every session counts.
         Use '-' to read standard input. A .gz file must be one whole gzip member (as gzip and
         logrotate write it). Exit status: 0 on success, 2 on a usage error, 1 when a file cannot be
         read or its gzip data is truncated or corrupt (the message gives the lines read so far).
@@ -26,6 +28,7 @@ internal static class ReplayCommand
     public static async Task<int> RunAsync(IReadOnlyList<string> args, CliContext context)
     {
         string format = "json";
+        string? probeSource = null;
         var files = new List<string>();
         for (int i = 0; i < args.Count; i++)
         {
@@ -35,6 +38,12 @@ internal static class ReplayCommand
                 if (i + 1 >= args.Count)
                     return context.UsageError("replay: --format needs a value: json, prometheus or summary", Usage);
                 format = args[++i];
+            }
+            else if (a == "--probe-source")
+            {
+                if (i + 1 >= args.Count || !System.Net.IPAddress.TryParse(args[i + 1], out _))
+                    return context.UsageError("replay: --probe-source needs an IP address, e.g. 127.0.0.2", Usage);
+                probeSource = args[++i];
             }
             else if (a.StartsWith("--format=", StringComparison.Ordinal))
                 format = a["--format=".Length..];
@@ -55,7 +64,8 @@ internal static class ReplayCommand
             return context.UsageError("replay: name at least one log file", Usage);
 
         var summary = new ReplaySummary();
-        var processor = LogProcessor.Create(context.Time.GetUtcNow(), maxMessages: 2_000_000, maxAge: TimeSpan.FromDays(30), summary);
+        var processor = LogProcessor.Create(context.Time.GetUtcNow(), maxMessages: 2_000_000, maxAge: TimeSpan.FromDays(30), summary,
+            probeSource: probeSource);
         var splitter = new LineSplitter();
         foreach (var file in files)
         {

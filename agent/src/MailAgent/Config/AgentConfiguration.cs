@@ -156,8 +156,10 @@ internal static class AgentConfiguration
                 errors.Add($"Health:SmtpEndpoints has '{e}', which is not valid: use host:port, several separated by ';'");
         }
 
-        if (checks.Contains("milter") && !TcpEndpoint.TryParse(health.MilterAddress, out _, out _))
-            errors.Add($"Health:MilterAddress = '{health.MilterAddress}' is not valid: use host:port, e.g. 127.0.0.1:8891, or leave milter out of Health:Checks");
+        if (checks.Contains("milter") && Health.Checks.MilterAddress.SplitList(health.MilterAddress).FirstOrDefault(a => !Health.Checks.MilterAddress.TryParse(a, out _)) is { } badMilter)
+            errors.Add($"Health:MilterAddress = '{badMilter}' is not valid: use inet:host:port, unix:/path, local:/path or host:port (e.g. local:/run/opendkim/opendkim.sock), empty for Postfix's smtpd_milters, or leave milter out of Health:Checks");
+        if (!string.IsNullOrWhiteSpace(health.ProbeSourceAddress) && !System.Net.IPAddress.TryParse(health.ProbeSourceAddress.Trim(), out _))
+            errors.Add($"Health:ProbeSourceAddress = '{health.ProbeSourceAddress}' is not valid: use a loopback address, e.g. 127.0.0.2, or empty to probe from the default source");
         if (checks.Contains("disk") && string.IsNullOrWhiteSpace(health.QueueDirectory))
             errors.Add("Health:QueueDirectory is empty: set it to the Postfix queue_directory, e.g. /var/spool/postfix");
         if (checks.Contains("dns") || checks.Contains("blocklist"))

@@ -208,6 +208,27 @@ internal sealed class ConfigApplier : IDisposable
         SaveState();
     }
 
+    /// <summary>
+    /// An apply another process ran (mailagent apply-config), read from the audit log: counted, and a
+    /// rollback degrades the config check as one of the daemon's own would.
+    /// </summary>
+    public void ObserveExternal(string resultLabel, string who, string reason, DateTimeOffset at)
+    {
+        if (!Enum.GetValues<ConfigApplyResult>().Any(r => ConfigApplyReply.Label(r) == resultLabel))
+            return;
+        _total.WithLabels(resultLabel).Inc();
+        if (resultLabel == ConfigApplyReply.Label(ConfigApplyResult.RolledBack))
+        {
+            lock (_sync)
+            {
+                if (_lastRollback is not { } last || last.At <= at)
+                    _lastRollback = (at, reason);
+            }
+        }
+
+        Log.ExternalApply(_logger, who, resultLabel, reason);
+    }
+
     private static ConfigApplyReply Reply(ConfigApplyResult result, string reason, IReadOnlyList<ConfigChange> diff, string hash, IReadOnlyList<string> messages) =>
         new(result, reason, diff, hash, messages);
 

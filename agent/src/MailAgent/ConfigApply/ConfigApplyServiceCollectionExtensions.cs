@@ -14,6 +14,8 @@ internal static class ConfigApplyServiceCollectionExtensions
         services.AddSingleton(options);
         services.AddSingleton(sp => Create(options, postfix, tail, health, sp.GetRequiredService<IPostfixControl>(), sp.GetRequiredService<CollectorRegistry>(),
             sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILoggerFactory>()));
+        services.AddHostedService(sp => new AuditLogFollower(options.AuditLogPath, health.Interval, sp.GetRequiredService<ConfigApplier>(),
+            sp.GetService<MailAgent.Certificates.CertificateMetrics>(), sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<AuditLogFollower>>()));
         services.AddSingleton<IHealthCheck>(sp => new ConfigApplyHealthCheck(sp.GetRequiredService<ConfigApplier>(), options, sp.GetRequiredService<TimeProvider>()));
         return services;
     }
@@ -25,6 +27,6 @@ internal static class ConfigApplyServiceCollectionExtensions
         var settings = new ConfigApplierSettings(options, postfix.EffectiveConfigDirectory, options.EffectiveStagingDirectory(tail.StateDirectory), tail.Path,
             health.SmtpEndpointList());
         var audit = new ConfigAuditLog(options.AuditLogPath, time, loggers.CreateLogger<ConfigAuditLog>());
-        return new ConfigApplier(settings, control, SmtpBannerCheck.ProbeAsync, audit, registry, time, loggers.CreateLogger<ConfigApplier>());
+        return new ConfigApplier(settings, control, (endpoint, ct) => SmtpBannerCheck.ProbeAsync(endpoint, ct, MailAgent.Probes.ProbeConnection.Parse(health.ProbeSourceAddress)), audit, registry, time, loggers.CreateLogger<ConfigApplier>());
     }
 }

@@ -21,6 +21,8 @@ internal sealed class ConfigAuditLog(string path, TimeProvider time, ILogger log
         {
             json.WriteStartObject();
             json.WriteString("time", time.GetUtcNow());
+            json.WriteString("kind", ConfigApplyKind);
+            json.WriteNumber("pid", Environment.ProcessId);
             json.WriteString("who", request.Caller);
             json.WriteString("idempotency_key", request.IdempotencyKey);
             json.WriteStartObject("request");
@@ -54,6 +56,36 @@ internal sealed class ConfigAuditLog(string path, TimeProvider time, ILogger log
             json.WriteEndObject();
         }
 
+        Append(buffer);
+    }
+
+    /// <summary>
+    /// One line for a certificate deployment run outside the daemon (<c>mailagent cert-deployed</c>, the
+    /// certbot hook), so the daemon, which follows this file, counts it in mailagent_cert_reloads_total.
+    /// </summary>
+    public void WriteCertificateReload(string who, string result, string reason)
+    {
+        using var buffer = new MemoryStream();
+        using (var json = new Utf8JsonWriter(buffer, new JsonWriterOptions { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
+        {
+            json.WriteStartObject();
+            json.WriteString("time", time.GetUtcNow());
+            json.WriteString("kind", CertificateReloadKind);
+            json.WriteNumber("pid", Environment.ProcessId);
+            json.WriteString("who", who);
+            json.WriteString("result", result);
+            json.WriteString("reason", reason);
+            json.WriteEndObject();
+        }
+
+        Append(buffer);
+    }
+
+    public const string ConfigApplyKind = "config_apply";
+    public const string CertificateReloadKind = "cert_reload";
+
+    private void Append(MemoryStream buffer)
+    {
         buffer.WriteByte((byte)'\n');
         try
         {

@@ -17,4 +17,13 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 7410, Level = LogLevel.Warning, Message = "Cannot save the config-apply state {Path}: {Reason}; idempotency keys are kept in memory only")]
     public static partial void StateNotSaved(ILogger logger, string path, string reason);
+
+    [LoggerMessage(EventId = 7310, Level = LogLevel.Information, Message = "Config apply by {Caller} in another process (audit log): {Result}: {Reason}")]
+    public static partial void ExternalApply(ILogger logger, string caller, string result, string reason);
+
+    [LoggerMessage(EventId = 7311, Level = LogLevel.Information, Message = "Certificate deployment by {Caller} in another process (audit log): {Result}: {Reason}")]
+    public static partial void ExternalCertificateReload(ILogger logger, string caller, string result, string reason);
+
+    [LoggerMessage(EventId = 7312, Level = LogLevel.Warning, Message = "Cannot follow the audit log {Path}: {Reason}; CLI applies are not counted until it works again")]
+    public static partial void AuditFollowFailed(ILogger logger, string path, string reason);
 }

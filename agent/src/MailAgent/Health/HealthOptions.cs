@@ -29,6 +29,9 @@ internal sealed class HealthOptions
     /// <summary>No new log line for this long: unhealthy.</summary>
     public TimeSpan LogStaleUnhealthy { get; set; } = TimeSpan.FromHours(2);
 
+    /// <summary>The log path missing this long: unhealthy (before: degraded, as after a rotation that has not created the new file yet).</summary>
+    public TimeSpan LogMissingUnhealthy { get; set; } = TimeSpan.FromMinutes(5);
+
     /// <summary>Unread log bytes above this: degraded.</summary>
     public long LogLagDegradedBytes { get; set; } = 16L * 1024 * 1024;
 
@@ -50,8 +53,17 @@ internal sealed class HealthOptions
     /// <summary>SMTP listeners that must answer 220 and EHLO, ';'-separated host:port.</summary>
     public string SmtpEndpoints { get; set; } = "127.0.0.1:25";
 
-    /// <summary>OpenDKIM milter address host:port; empty skips the milter check.</summary>
-    public string MilterAddress { get; set; } = "127.0.0.1:8891";
+    /// <summary>
+    /// Milter addresses (inet:host:port, unix:/path, local:/path or host:port; several separated by ',');
+    /// empty (the default) checks the milters Postfix itself uses: postconf smtpd_milters and non_smtpd_milters.
+    /// </summary>
+    public string MilterAddress { get; set; } = "";
+
+    /// <summary>
+    /// Loopback source address of the agent's own SMTP and TLS probes (to loopback listeners); the log parser leaves
+    /// smtpd sessions from it out of the client counters. Empty: probes leave from 127.0.0.1 and count as clients.
+    /// </summary>
+    public string ProbeSourceAddress { get; set; } = MailAgent.Probes.ProbeConnection.DefaultSourceAddress;
 
     /// <summary>Fewer queued messages than this in the window: no signing verdict.</summary>
     public int DkimMinMessages { get; set; } = 10;

@@ -25,7 +25,7 @@ internal static class HealthServiceCollectionExtensions
                 "log" => new LogFreshnessCheck(sp.GetRequiredService<ITailStatus>(), sp.GetRequiredService<LogStats>(), options, sp.GetRequiredService<TimeProvider>()),
                 "delivery" => new DeliveryOutcomeCheck(sp.GetRequiredService<LogStats>(), options, sp.GetRequiredService<TimeProvider>()),
                 "smtp" => new SmtpBannerCheck(options),
-                "milter" => new MilterCheck(sp.GetRequiredService<LogStats>(), options, sp.GetRequiredService<TimeProvider>()),
+                "milter" => new MilterCheck(sp.GetRequiredService<LogStats>(), options, sp.GetRequiredService<TimeProvider>(), sp.GetService<MailAgent.Postfix.IPostfixControl>()),
                 "disk" => new DiskSpaceCheck(options),
                 "dns" => new Dns.DnsCheck(options.Dns, new Dns.DnsClientLookup(options.Dns)),
                 "blocklist" => new Dns.BlocklistCheck(options.Dns, new Dns.DnsClientLookup(options.Dns)),

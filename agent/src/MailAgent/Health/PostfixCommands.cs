@@ -19,7 +19,7 @@ internal sealed class PostfixCommands(PostfixOptions options) : IPostfixCommands
 {
     public async Task<CommandOutcome> StatusAsync(CancellationToken cancellationToken)
     {
-        var result = await CliWrap.Cli.Wrap(options.PostfixPath)
+        var result = await CliWrap.Cli.Wrap(options.PostfixPath).WithWorkingDirectory("/")
             .WithArguments(options.Arguments("status"))
             .WithValidation(CommandResultValidation.None)
             .ExecuteBufferedAsync(cancellationToken);

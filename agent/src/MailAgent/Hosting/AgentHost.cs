@@ -3,6 +3,7 @@ using MailAgent.Config;
 using MailAgent.ConfigApply;
 using MailAgent.Grpc;
 using MailAgent.Health;
+using MailAgent.Health.Checks;
 using MailAgent.LogTailing;
 using MailAgent.Metrics;
 using MailAgent.Pipeline;
@@ -28,7 +29,7 @@ internal static partial class AgentHost
         checkpoint is written.
 
         Configuration keys (defaults in brackets):
-          LogTailing:Path                 log file to follow [/var/log/mail.log]
+          LogTailing:Path                 log file to follow [Postfix's maillog_file, else /var/log/mail.log]
           LogTailing:StateDirectory       checkpoint directory [/var/lib/mailagent]
           LogTailing:StartAt              End or Beginning, when there is no checkpoint [End]
           LogTailing:PollInterval         fallback poll [00:00:02]
@@ -62,7 +63,9 @@ internal static partial class AgentHost
           Health:DeliveryFailureDegraded  server-caused failure ratio: degraded at [0.2]
           Health:DeliveryFailureUnhealthy server-caused failure ratio: unhealthy at [0.5]
           Health:SmtpEndpoints            host:port list that must answer 220 and EHLO [127.0.0.1:25]
-          Health:MilterAddress            OpenDKIM milter host:port [127.0.0.1:8891]
+          Health:ProbeSourceAddress       loopback source of the agent's SMTP/TLS probes, left out of postfix_smtpd_* [127.0.0.2]
+          Health:MilterAddress            milters: inet:host:port, unix:/path, local:/path or host:port, ','-separated;
+                                          empty: Postfix's smtpd_milters and non_smtpd_milters (postconf) []
           Health:DkimMinMessages          fewer queued messages in the window: no signing verdict [10]
           Health:DkimSigningDegraded      signatures per queued message below: degraded [0.5]
           Health:QueueDirectory           directory on the queue file system [/var/spool/postfix]
@@ -129,8 +132,12 @@ internal static partial class AgentHost
             return 1;
         }
 
+        string logSource = "set";
+        if (string.IsNullOrWhiteSpace(config["LogTailing:Path"]))
+            (tail.Path, logSource) = await LogPathDefault.ResolveAsync(new MailAgent.Postfix.PostfixControl(postfix), CancellationToken.None);
+
         await context.Out.WriteLineAsync($"configuration OK ({file ?? "defaults, environment and arguments only"})");
-        await context.Out.WriteLineAsync($"  LogTailing:Path = {tail.Path}");
+        await context.Out.WriteLineAsync($"  LogTailing:Path = {tail.Path} ({logSource})");
         await context.Out.WriteLineAsync($"  LogTailing:StateDirectory = {tail.StateDirectory}");
         await context.Out.WriteLineAsync($"  LogTailing:StartAt = {tail.StartAt}");
         await context.Out.WriteLineAsync($"  Http:Urls = {http.Urls}");
@@ -147,8 +154,20 @@ internal static partial class AgentHost
         await context.Out.WriteLineAsync(string.IsNullOrWhiteSpace(certificates.CertificateFile)
             ? $"  Certificates: Postfix's smtpd_tls_chain_files or smtpd_tls_cert_file, Watch = {certificates.Watch}"
             : $"  Certificates:CertificateFile = {certificates.CertificateFile}, KeyFile = {certificates.KeyFile}, Watch = {certificates.Watch}");
+
+        // What run will need, checked as the user this runs as (run it as the service user).
+        var findings = await new ServiceUserChecks(tail, health, postfix, certificates, new MailAgent.Postfix.PostfixControl(postfix))
+            .RunAsync(CancellationToken.None);
+        await context.Out.WriteLineAsync($"checked as {FileAccessAdvice.Identity()}: log, state directory, Postfix commands, TLS files, milters");
+        foreach (var finding in findings)
+            await (finding.Severity == FindingSeverity.Error ? context.Error : context.Out).WriteLineAsync(finding.ToString());
+        int failing = findings.Count(f => f.Severity == FindingSeverity.Error);
+        await context.Out.WriteLineAsync(findings.Count == 0
+            ? "service user checks OK"
+            : $"{failing} error(s), {findings.Count - failing} warning(s): {(failing > 0 ? "run would not work" : "run would work, with the checks above unhealthy")}");
         await context.Out.FlushAsync();
-        return 0;
+        await context.Error.FlushAsync();
+        return failing > 0 ? 1 : 0;
     }
 
     public static async Task<int> RunAsync(IReadOnlyList<string> args, CliContext context)
@@ -171,12 +190,28 @@ internal static partial class AgentHost
             return 1;
         }
 
+        string logSource = "set";
+        if (string.IsNullOrWhiteSpace(config["LogTailing:Path"]))
+            (tail.Path, logSource) = await LogPathDefault.ResolveAsync(new MailAgent.Postfix.PostfixControl(postfix), CancellationToken.None);
+
         using var serilog = CreateLogger(agentLog);
-        var builder = WebApplication.CreateSlimBuilder();
+        // The content root is the program's own directory, never the working directory: a daemon started
+        // from a directory its user cannot read (runuser from /root, a clone in mktemp -d) must still start.
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ContentRootPath = AppContext.BaseDirectory });
         builder.Configuration.AddConfiguration(config);
         builder.Logging.ClearProviders();
         builder.Services.AddSerilog(serilog, dispose: false);
         builder.Host.UseSystemd();
+        // UseSystemd() looks for systemd as the parent process; the unit's ProtectProc=invisible hides
+        // PID 1 (root) from the service's user, so it would stay off and READY=1 never come (found under a
+        // real systemd, packaging/test/systemd-namespace.sh). A service systemd started has INVOCATION_ID.
+        if (!Microsoft.Extensions.Hosting.Systemd.SystemdHelpers.IsSystemdService()
+            && !string.IsNullOrEmpty(Environment.GetEnvironmentVariable("NOTIFY_SOCKET"))
+            && !string.IsNullOrEmpty(Environment.GetEnvironmentVariable("INVOCATION_ID")))
+        {
+            builder.Services.AddSingleton<Microsoft.Extensions.Hosting.Systemd.ISystemdNotifier, Microsoft.Extensions.Hosting.Systemd.SystemdNotifier>();
+            builder.Services.AddSingleton<IHostLifetime, Microsoft.Extensions.Hosting.Systemd.SystemdLifetime>();
+        }
         builder.Host.UseWindowsService(o => o.ServiceName = "mailagent");
         if (grpc.Enabled)
         {
@@ -194,10 +229,10 @@ internal static partial class AgentHost
         builder.Services.AddSingleton<MailAgent.Postfix.IPostfixControl>(new MailAgent.Postfix.PostfixControl(postfix));
         builder.Services
             .AddMetricsRegistry(context.Time)
-            .AddLogPipeline(correlation, context.Time)
+            .AddLogPipeline(correlation, context.Time, health.ProbeSourceAddress)
             .AddLogTailing(tail)
             .AddQueueInspection(queue, postfix)
-            .AddCertificates(certificates, tail.StateDirectory, health.SmtpEndpoints)
+            .AddCertificates(certificates, tail.StateDirectory, health.SmtpEndpoints, MailAgent.Probes.ProbeConnection.Parse(health.ProbeSourceAddress))
             .AddHealth(health, postfix)
             .AddConfigApply(configApply, postfix, tail, health);
         if (grpc.Enabled)
@@ -225,6 +260,7 @@ internal static partial class AgentHost
 
         // StartAsync returned after HealthStartupGate: the tail is positioned and the first checks have run.
         var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("MailAgent");
+        LogLogPath(logger, tail.Path, logSource);
         foreach (var address in app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses ?? [])
         {
             if (address.StartsWith("https://", StringComparison.Ordinal))
@@ -244,11 +280,11 @@ internal static partial class AgentHost
         return services.AddSingleton(registry);
     }
 
-    private static IServiceCollection AddLogPipeline(this IServiceCollection services, CorrelationOptions correlation, TimeProvider time)
+    private static IServiceCollection AddLogPipeline(this IServiceCollection services, CorrelationOptions correlation, TimeProvider time, string probeSource)
     {
         services.AddSingleton(sp =>
         {
-            var processor = LogProcessor.Create(time.GetUtcNow(), correlation.MaxMessages, correlation.MaxAge, sp.GetService<ILineObserver>());
+            var processor = LogProcessor.Create(time.GetUtcNow(), correlation.MaxMessages, correlation.MaxAge, sp.GetService<ILineObserver>(), probeSource);
             _ = new LogMetricsExporter(sp.GetRequiredService<CollectorRegistry>(), processor.Stats, () => processor.Correlator.Count);
             return processor;
         });
@@ -270,6 +306,9 @@ internal static partial class AgentHost
 
     private static Serilog.Core.Logger CreateLogger(AgentLogOptions options) =>
         SerilogBootstrap.Create(options.Level, options.FilePath, options.RetainedDays);
+
+    [LoggerMessage(EventId = 7301, Level = LogLevel.Information, Message = "Log to follow: {Path} ({Source})")]
+    private static partial void LogLogPath(Microsoft.Extensions.Logging.ILogger logger, string path, string source);
 
     [LoggerMessage(EventId = 5000, Level = LogLevel.Information, Message = "mailagent listening on {Address}")]
     private static partial void LogListening(Microsoft.Extensions.Logging.ILogger logger, string address);

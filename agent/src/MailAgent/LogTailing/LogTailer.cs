@@ -9,6 +9,16 @@ internal interface ITailObserver
 
     /// <summary>The counts saved in the checkpoint, put back once at start (before any new rotation is counted).</summary>
     void Restored(IReadOnlyDictionary<string, long> rotations, IReadOnlyDictionary<string, long> gaps);
+
+    /// <summary>The followed log could not be opened (missing, permission denied, ...); called on every failed attempt.</summary>
+    void OpenFailed(string path, Exception error)
+    {
+    }
+
+    /// <summary>The followed log was opened.</summary>
+    void Opened(string path)
+    {
+    }
 }
 
 /// <summary>
@@ -85,7 +95,7 @@ internal sealed partial class LogTailer : IDisposable
         }
         else
         {
-            _current = OpenLog.TryOpen(_options.Path);
+            _current = OpenFollowed();
             if (_current != null && _options.StartAt == TailStart.End)
                 _current.SeekToEnd();
             _dirty = true; // a first checkpoint at once, so a rotation before the next one is not missed
@@ -94,7 +104,7 @@ internal sealed partial class LogTailer : IDisposable
 
         if (checkpoint.Files.Count == 0)
         {
-            _current = OpenLog.TryOpen(_options.Path);
+            _current = OpenFollowed();
             return checkpoint;
         }
 
@@ -143,7 +153,7 @@ internal sealed partial class LogTailer : IDisposable
             }
         }
 
-        _current = OpenLog.TryOpen(_options.Path);
+        _current = OpenFollowed();
         _dirty = true;
         return checkpoint;
     }
@@ -175,7 +185,7 @@ internal sealed partial class LogTailer : IDisposable
 
         if (_current == null)
         {
-            _current = OpenLog.TryOpen(_options.Path);
+            _current = OpenFollowed();
             if (_current == null)
                 return read;
             _dirty = true;
@@ -197,7 +207,7 @@ internal sealed partial class LogTailer : IDisposable
             read |= Read(_current) > 0;
             var renamed = _current;
             _draining.Add((renamed, _time.GetTimestamp()));
-            _current = OpenLog.TryOpen(_options.Path);
+            _current = OpenFollowed();
             read |= ReadSkippedRotations(renamed);
             if (_current != null)
             {
@@ -224,6 +234,17 @@ internal sealed partial class LogTailer : IDisposable
             _observer.Lag(Math.Max(0, _current.Length - _current.Consumed));
         MaybeCheckpoint(force: false);
         return read;
+    }
+
+    // Every open of the followed path reports its outcome, so an unreadable or missing log is visible to health and metrics.
+    private OpenLog? OpenFollowed()
+    {
+        var log = OpenLog.TryOpen(_options.Path, out var error);
+        if (log != null)
+            _observer.Opened(_options.Path);
+        else if (error != null)
+            _observer.OpenFailed(_options.Path, error);
+        return log;
     }
 
     private long Read(OpenLog log)

@@ -22,8 +22,12 @@ internal sealed class OpenLog : IDisposable
     /// <summary>Bytes of complete lines handed on (a partial last line is not consumed yet).</summary>
     public long Consumed => _stream.Position - _splitter.PendingBytes;
 
-    public static OpenLog? TryOpen(string path)
+    public static OpenLog? TryOpen(string path) => TryOpen(path, out _);
+
+    /// <summary>Opens <paramref name="path"/>, or returns null with the reason it could not be opened.</summary>
+    public static OpenLog? TryOpen(string path, out Exception? error)
     {
+        error = null;
         try
         {
             var stream = new FileStream(path, new FileStreamOptions
@@ -37,6 +41,7 @@ internal sealed class OpenLog : IDisposable
         }
         catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException or UnauthorizedAccessException or IOException)
         {
+            error = e;
             return null;
         }
     }

@@ -24,6 +24,7 @@ internal sealed partial class TailService : BackgroundService, ITailObserver, IT
     private readonly Gauge _lag;
     private readonly Counter _errors;
     private LineDigest? _digest;
+    private TailOpenProblem? _openProblem;
 
     public TailService(IOptions<TailOptions> options, ILineSink sink, ICheckpointState state, CollectorRegistry registry, ILogger<TailService> logger, TimeProvider time)
     {
@@ -85,6 +86,7 @@ internal sealed partial class TailService : BackgroundService, ITailObserver, IT
         {
             while (!stoppingToken.IsCancellationRequested)
             {
+                MailAgent.Health.TestStallHook.WaitWhileStalled(stoppingToken); // test-only, env-gated (issue 13)
                 Interlocked.Exchange(ref _lastLoopTicks, _time.GetUtcNow().UtcTicks);
                 try
                 {
@@ -184,6 +186,26 @@ internal sealed partial class TailService : BackgroundService, ITailObserver, IT
             _gaps.WithLabels(reason).IncTo(n);
     }
 
+    public TailOpenProblem? OpenProblem => Volatile.Read(ref _openProblem);
+
+    // Counted on every failed attempt, logged once per episode (a new kind of failure starts a new one).
+    void ITailObserver.OpenFailed(string path, Exception error)
+    {
+        _errors.Inc();
+        var kind = TailOpenProblem.Classify(error);
+        var current = Volatile.Read(ref _openProblem);
+        if (current != null && current.Kind == kind)
+            return;
+        Volatile.Write(ref _openProblem, new TailOpenProblem(path, kind, error.Message, _time.GetUtcNow()));
+        LogOpenFailed(_logger, path, kind, error.Message);
+    }
+
+    void ITailObserver.Opened(string path)
+    {
+        if (Interlocked.Exchange(ref _openProblem, null) != null)
+            LogRecovered(_logger, path);
+    }
+
     void ITailObserver.Lag(long bytes)
     {
         Interlocked.Exchange(ref _lagBytes, bytes);
@@ -201,6 +223,9 @@ internal sealed partial class TailService : BackgroundService, ITailObserver, IT
 
     [LoggerMessage(EventId = 1013, Level = LogLevel.Information, Message = "Reading {Path} works again")]
     private static partial void LogRecovered(ILogger logger, string path);
+
+    [LoggerMessage(EventId = 7300, Level = LogLevel.Warning, Message = "Cannot open the log {Path} ({Kind}): {Reason}; retrying on every poll, see the 'log' health check for the fix")]
+    private static partial void LogOpenFailed(ILogger logger, string path, TailOpenFailure kind, string reason);
 
     [LoggerMessage(EventId = 1014, Level = LogLevel.Warning, Message = "No file-system notifications for {Directory} ({Reason}); polling only")]
     private static partial void LogNoWatcher(ILogger logger, string directory, string reason);

@@ -20,24 +20,28 @@ internal sealed class LogProcessor : ILineSink
     private const int ExpireEveryLines = 8192;
     private readonly LogClock _clock;
     private readonly ILineObserver? _observer;
+    private readonly byte[] _probeClient;
     private int _sinceExpire;
 
-    public LogProcessor(LogStats stats, MessageCorrelator correlator, LogClock clock, ILineObserver? observer = null)
+    /// <param name="probeSource">The agent's probe source address (Health:ProbeSourceAddress): smtpd and postscreen lines of
+    /// sessions from it are the agent's own probes and stay out of the client counters and correlation.</param>
+    public LogProcessor(LogStats stats, MessageCorrelator correlator, LogClock clock, ILineObserver? observer = null, string? probeSource = null)
     {
         Stats = stats;
         Correlator = correlator;
         _clock = clock;
         _observer = observer;
+        _probeClient = string.IsNullOrWhiteSpace(probeSource) ? [] : System.Text.Encoding.ASCII.GetBytes("[" + probeSource.Trim() + "]");
     }
 
     public LogStats Stats { get; }
     public MessageCorrelator Correlator { get; }
 
-    public static LogProcessor Create(DateTimeOffset now, int maxMessages, TimeSpan maxAge, ILineObserver? observer = null)
+    public static LogProcessor Create(DateTimeOffset now, int maxMessages, TimeSpan maxAge, ILineObserver? observer = null, string? probeSource = null)
     {
         var stats = new LogStats();
         var correlator = new MessageCorrelator(maxMessages, maxAge, reason => stats.Evictions.Values[(int)reason]++);
-        return new LogProcessor(stats, correlator, new LogClock(now), observer);
+        return new LogProcessor(stats, correlator, new LogClock(now), observer, probeSource);
     }
 
     public void Process(ReadOnlySpan<byte> line)
@@ -46,7 +50,7 @@ internal sealed class LogProcessor : ILineSink
         LineParser.Parse(line, ref p);
         Stats.CountLine(ref p);
         var correlation = new CorrelationResult { Size = -1, Latency = double.NaN };
-        if (p.Kind is not (EventKind.Unparsed or EventKind.Foreign))
+        if (p.Kind is not (EventKind.Unparsed or EventKind.Foreign) && !IsOwnProbe(ref p))
         {
             double time = _clock.ToUnixSeconds(p.Timestamp);
             if (!double.IsNaN(time))
@@ -80,6 +84,10 @@ internal sealed class LogProcessor : ILineSink
         _sinceExpire = state.SinceExpire is >= 0 and < ExpireEveryLines ? state.SinceExpire : 0;
         return state.Correlator != null && Correlator.Restore(state.Correlator);
     }
+
+    // "connect from localhost[127.0.0.2]", "disconnect from unknown[127.0.0.2] ehlo=1 quit=1 commands=2", TLS lines ...
+    private bool IsOwnProbe(ref ParsedLine p) =>
+        _probeClient.Length > 0 && p.Daemon is Daemon.Smtpd or Daemon.Postscreen && p.Message.IndexOf(_probeClient) >= 0;
 
     void ILineSink.OnLine(ReadOnlySpan<byte> line) => Process(line);
 }

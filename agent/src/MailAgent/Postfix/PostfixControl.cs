@@ -42,7 +42,7 @@ internal sealed class PostfixControl(PostfixOptions options) : IPostfixControl
         IReadOnlyList<string> all = directory is null ? arguments : ["-c", directory, .. arguments];
         try
         {
-            var result = await CliWrap.Cli.Wrap(program)
+            var result = await CliWrap.Cli.Wrap(program).WithWorkingDirectory("/")
                 .WithArguments(all)
                 .WithStandardInputPipe(PipeSource.Null)
                 .WithValidation(CommandResultValidation.None)

@@ -17,7 +17,7 @@ internal sealed class PostfixCommands(PostfixOptions options) : IPostfixCommands
     public async Task<PostfixCommandResult> ListQueueAsync(Func<Stream, CancellationToken, Task> readOutput, CancellationToken cancellationToken)
     {
         var stderr = new BoundedCapture(MaxErrorBytes);
-        var command = CliWrap.Cli.Wrap(options.PostqueuePath)
+        var command = CliWrap.Cli.Wrap(options.PostqueuePath).WithWorkingDirectory("/")
             .WithArguments(ListQueueArguments(options))
             .WithStandardInputPipe(PipeSource.Null)
             .WithStandardOutputPipe(PipeTarget.Create(readOutput))

@@ -73,7 +73,7 @@ internal static class CommandLine
           DeliveryEvents:BatchSize      rows per insert [1000]; BufferSize events waiting [20000]
           DeliveryEvents:FlushInterval  longest wait for a batch [00:00:00.5]; RetentionDays [30]
           DeliveryEvents:Webhook:Url    signed POSTs of the events (docs/delivery-events.md); SecretFile, CaFile []
-          Log:FilePath                  the control plane's own log; empty: console only [/var/log/mailagent/control-plane.log]
+          Log:FilePath                  the control plane's own log; empty: console only [/var/log/mailagent-control-plane/control-plane.log]
           Log:Level                     Verbose … Fatal [Information]
           Log:RetainedDays              rolled log files kept [14]
         Agents are reloaded without a restart when the configuration file changes or on SIGHUP
@@ -89,7 +89,7 @@ internal static class CommandLine
         FILES
           /etc/mailagent/control-plane.json            the configuration
           /var/lib/mailagent-control-plane/routing.db  the stand-alone routing table (Routing:SqlitePath)
-          /var/log/mailagent/control-plane.log         its own log (Log:FilePath)
+          /var/log/mailagent-control-plane/control-plane.log         its own log (Log:FilePath)
 
         EXAMPLES
           mailagent pki init --dir /etc/mailagent/pki      # certificates: ca.crt, agent.*, client.*

@@ -58,6 +58,17 @@ internal static class RunCommand
             builder.Logging.ClearProviders();
             builder.Services.AddSerilog(serilog, dispose: false);
             builder.Host.UseSystemd();
+            // UseSystemd() looks for systemd as the parent process; the unit's ProtectProc=invisible hides
+            // PID 1 (root) from the service's user, so it would stay off and READY=1 never come (found under a
+            // real systemd, packaging/test/systemd-namespace.sh). A service systemd started has INVOCATION_ID.
+            if (!Microsoft.Extensions.Hosting.Systemd.SystemdHelpers.IsSystemdService()
+                && !string.IsNullOrEmpty(Environment.GetEnvironmentVariable("NOTIFY_SOCKET"))
+                && !string.IsNullOrEmpty(Environment.GetEnvironmentVariable("INVOCATION_ID")))
+            {
+                builder.Services.AddSingleton<Microsoft.Extensions.Hosting.Systemd.ISystemdNotifier, Microsoft.Extensions.Hosting.Systemd.SystemdNotifier>();
+                builder.Services.AddSingleton<IHostLifetime, Microsoft.Extensions.Hosting.Systemd.SystemdLifetime>();
+            }
+
             builder.Host.UseWindowsService(o => o.ServiceName = "mailagent-control-plane");
         });
         await using (app)

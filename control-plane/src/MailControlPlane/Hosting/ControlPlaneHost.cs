@@ -18,7 +18,8 @@ internal static class ControlPlaneHost
     /// <param name="reloadArgs">The command line the configuration came from: its file is watched (and SIGHUP heard) to add and remove agents; null: no reloads.</param>
     public static WebApplication Build(ControlPlaneSettings settings, TimeProvider time, Action<WebApplicationBuilder>? configure = null, IReadOnlyList<string>? reloadArgs = null)
     {
-        var builder = WebApplication.CreateSlimBuilder();
+        // The content root is the program's own directory, never the working directory (which its user may not be able to read).
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ContentRootPath = AppContext.BaseDirectory });
         if (settings.Grpc.Enabled)
             builder.WebHost.UseKestrelHttpsConfiguration();
         builder.WebHost.ConfigureKestrel(kestrel => GrpcApi.ConfigureListeners(kestrel, settings.Http, settings.Grpc, settings.Tls, time));

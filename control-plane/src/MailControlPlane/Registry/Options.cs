@@ -100,7 +100,7 @@ internal sealed class LogOptions
     public const string SectionName = "Log";
 
     /// <summary>Rolling log file; empty: console only.</summary>
-    public string FilePath { get; set; } = "/var/log/mailagent/control-plane.log";
+    public string FilePath { get; set; } = "/var/log/mailagent-control-plane/control-plane.log";
 
     public string Level { get; set; } = "Information";
 

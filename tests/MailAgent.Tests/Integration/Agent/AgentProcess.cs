@@ -41,15 +41,28 @@ internal sealed partial class AgentProcess : IAsyncDisposable
         StartCommandAsync([.. launcher, "dotnet", Path.Combine(AppContext.BaseDirectory, "mailagent.dll")], environment, settings);
 
     /// <summary>
+    /// Starts the agent as an unprivileged <paramref name="user"/> (setpriv, no supplementary groups unless given)
+    /// with <paramref name="workingDirectory"/> as its current directory, as <c>runuser -u mailagent -- mailagent run</c> from /root would.
+    /// </summary>
+    public static Task<AgentProcess> StartAsUserAsync(string user, string workingDirectory, IReadOnlyList<string> groups, params string[] settings) =>
+        StartCommandAsync(
+            ["/usr/bin/setpriv", "--reuid", user, "--regid", user == "nobody" ? "nogroup" : user,
+             groups.Count == 0 ? "--clear-groups" : "--groups=" + string.Join(',', groups),
+             "dotnet", Path.Combine(AppContext.BaseDirectory, "mailagent.dll")],
+            new Dictionary<string, string?> { ["HOME"] = "/nonexistent", ["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1" }, settings, workingDirectory);
+
+    /// <summary>
     /// Starts an installed or published agent executable (e.g. /usr/bin/mailagent) instead of the build output;
     /// <paramref name="command"/> is the executable, optionally after a launcher (unshare …, setpriv …).
     /// </summary>
     public static Task<AgentProcess> StartExecutableAsync(IReadOnlyList<string> command, IReadOnlyDictionary<string, string?> environment, params string[] settings) =>
         StartCommandAsync(command, environment, settings);
 
-    private static async Task<AgentProcess> StartCommandAsync(IReadOnlyList<string> command, IReadOnlyDictionary<string, string?> environment, string[] settings)
+    private static async Task<AgentProcess> StartCommandAsync(IReadOnlyList<string> command, IReadOnlyDictionary<string, string?> environment, string[] settings, string? workingDirectory = null)
     {
         var info = new ProcessStartInfo(command[0]) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        if (workingDirectory != null)
+            info.WorkingDirectory = workingDirectory;
         foreach (var arg in command.Skip(1))
             info.ArgumentList.Add(arg);
         foreach (var (key, value) in environment)

@@ -93,6 +93,38 @@ public sealed class AgentHealthTests(ITestOutputHelper output)
     }
 
     [ServerFact("postfix", "opendkim")]
+    public async Task Health_OpenDkimOnUnixSocketOnlyInPostfixMilters_HealthyWithNoSettingThenUnhealthyWhenStopped()
+    {
+        string work = Directory.CreateTempSubdirectory("mailagent-health-dkim-unix-").FullName;
+        try
+        {
+            await using var postfix = await PrivatePostfix.StartAsync(new PrivatePostfixOptions { Diagnostics = output.WriteLine, MilterOnUnixSocket = true });
+            // No Health:MilterAddress: the agent asks Postfix (postconf smtpd_milters non_smtpd_milters);
+            // no LogTailing:Path either: Postfix's maillog_file is the default.
+            await using var agent = await AgentProcess.StartAsync(
+                $"LogTailing:StateDirectory={work}",
+                "Health:Checks=milter",
+                $"Postfix:ConfigDirectory={postfix.ConfigDirectory}",
+                "Health:Interval=00:00:01",
+                "Health:CheckTimeout=00:00:03");
+            var healthy = await UntilAsync(agent, r => r.Status == 200, StartDeadline);
+            output.WriteLine(healthy.Body);
+            Assert.Contains("unix:" + Path.Combine(postfix.RootDirectory, "dkim", "opendkim.sock"), healthy.Body, StringComparison.Ordinal);
+            Assert.Contains($"Log to follow: {postfix.LogPath} (Postfix's maillog_file)", agent.Output, StringComparison.Ordinal);
+
+            await postfix.StopOpenDkimAsync();
+            // One health interval (1 s) plus scheduling slack on a loaded machine.
+            var failed = await UntilAsync(agent, r => r.Status == 503 && Check(r.Body, "milter") == "unhealthy", ReactDeadline);
+            output.WriteLine(failed.Body);
+            Assert.Contains("refuses connections", failed.Body, StringComparison.Ordinal);
+        }
+        finally
+        {
+            Directory.Delete(work, recursive: true);
+        }
+    }
+
+    [ServerFact("postfix", "opendkim")]
     public async Task Systemd_NotifySocketAsPid1_ReadyThenWatchdogPings()
     {
         string work = Directory.CreateTempSubdirectory("mailagent-notify-").FullName;

@@ -158,7 +158,7 @@ internal sealed partial class PrivatePostfix
             cancellationToken);
 
         var inNamespace = await MountNamespaceSupport.Value;
-        await File.WriteAllTextAsync(_layout.OpenDkimConfigPath, PrivatePostfixConfig.OpenDkimConf(_layout, inNamespace), cancellationToken);
+        await File.WriteAllTextAsync(_layout.OpenDkimConfigPath, PrivatePostfixConfig.OpenDkimConf(_layout, inNamespace, _options.MilterOnUnixSocket), cancellationToken);
         await File.WriteAllTextAsync(Path.Combine(_layout.DkimDirectory, "KeyTable"), PrivatePostfixConfig.KeyTable(_layout, inNamespace), cancellationToken);
         await File.WriteAllTextAsync(Path.Combine(_layout.DkimDirectory, "SigningTable"), PrivatePostfixConfig.SigningTable(), cancellationToken);
 
@@ -182,7 +182,7 @@ internal sealed partial class PrivatePostfix
         }
 
         await Eventually.UntilAsync(
-            async ct => openDkim.HasExited || await SmtpProbe.CanConnectAsync(MilterPort, ct),
+            async ct => openDkim.HasExited || await MilterListensAsync(ct),
             ready => ready,
             TimeSpan.FromSeconds(15),
             _ => $"OpenDKIM does not listen on {MilterPort}: {openDkim.Describe()}",
@@ -266,11 +266,27 @@ internal sealed partial class PrivatePostfix
         await openDkim.DisposeAsync();
         _children.Remove(openDkim);
         await Eventually.UntilAsync(
-            ct => SmtpProbe.CanConnectAsync(MilterPort, ct),
+            MilterListensAsync,
             listening => !listening,
             StopTimeout,
             _ => $"the OpenDKIM milter port {MilterPort} still accepts connections after the kill",
             cancellationToken);
+    }
+
+    private async Task<bool> MilterListensAsync(CancellationToken cancellationToken)
+    {
+        if (!_options.MilterOnUnixSocket)
+            return await SmtpProbe.CanConnectAsync(MilterPort, cancellationToken);
+        try
+        {
+            using var socket = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.Unix, System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Unspecified);
+            await socket.ConnectAsync(new System.Net.Sockets.UnixDomainSocketEndPoint(_layout.OpenDkimSocketPath), cancellationToken);
+            return true;
+        }
+        catch (System.Net.Sockets.SocketException)
+        {
+            return false;
+        }
     }
 
     private async Task StopPostfixAsync()

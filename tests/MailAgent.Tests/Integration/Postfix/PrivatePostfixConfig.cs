@@ -58,7 +58,7 @@ internal static class PrivatePostfixConfig
             ("minimal_backoff_time", Seconds(options.MinimalBackoffTime), null),
             ("maximal_backoff_time", Seconds(options.MaximalBackoffTime), null),
             // OpenDKIM signs what smtpd receives and what pickup (sendmail) receives.
-            ("smtpd_milters", $"inet:127.0.0.1:{layout.Ports.Milter}", null),
+            ("smtpd_milters", options.MilterOnUnixSocket ? $"unix:{layout.OpenDkimSocketPath}" : $"inet:127.0.0.1:{layout.Ports.Milter}", null),
             ("non_smtpd_milters", "$smtpd_milters", null),
             ("milter_protocol", "6", null),
             ("milter_default_action", options.MilterDefaultAction, null),
@@ -162,8 +162,9 @@ internal static class PrivatePostfixConfig
     /// True when OpenDKIM runs in its own mount namespace (see <see cref="NamespaceScript"/>), where the
     /// key sits on a private tmpfs; false when it reads the key under /tmp and must be told that is fine.
     /// </param>
-    public static string OpenDkimConf(PrivatePostfixLayout layout, bool inNamespace)
+    public static string OpenDkimConf(PrivatePostfixLayout layout, bool inNamespace, bool unixSocket = false)
     {
+        string socket = unixSocket ? "local:" + layout.OpenDkimSocketPath : $"inet:{layout.Ports.Milter}@127.0.0.1";
         var text = new StringBuilder()
             .AppendLine("# opendkim.conf of a private OpenDKIM written by the MailAgent test harness: sign only.")
             .AppendLine("Syslog                  yes")
@@ -173,7 +174,9 @@ internal static class PrivatePostfixConfig
             .AppendLine("Background              no")
             .AppendLine("Canonicalization        relaxed/simple")
             .AppendLine("OversignHeaders         From")
-            .Append("Socket                  inet:").Append(layout.Ports.Milter).AppendLine("@127.0.0.1")
+            .Append("Socket                  ").AppendLine(socket)
+            .AppendLine("# the socket must be writable by Postfix's smtpd (and the agent): no umask on it")
+            .AppendLine("UMask                   000")
             .Append("PidFile                 ").AppendLine(Path.Combine(layout.DkimDirectory, "opendkim.pid"))
             .Append("KeyTable                ").AppendLine(Path.Combine(layout.DkimDirectory, "KeyTable"))
             .Append("SigningTable            refile:").AppendLine(Path.Combine(layout.DkimDirectory, "SigningTable"))

@@ -29,6 +29,9 @@ internal sealed record PrivatePostfixLayout(string Root, PrivatePostfixPorts Por
     /// <summary>The TXT record opendkim-genkey wrote for <c>selector._domainkey.domain</c>.</summary>
     public string DkimPublicRecordPath => Path.Combine(DkimKeyDirectory, PrivatePostfix.DkimSelector + ".txt");
 
+    /// <summary>OpenDKIM's unix socket when <see cref="PrivatePostfixOptions.MilterOnUnixSocket"/>.</summary>
+    public string OpenDkimSocketPath => Path.Combine(DkimDirectory, "opendkim.sock");
+
     public string OpenDkimConfigPath => Path.Combine(DkimDirectory, "opendkim.conf");
 
     public string OpenDkimNamespaceScriptPath => Path.Combine(DkimDirectory, "opendkim-in-namespace.sh");

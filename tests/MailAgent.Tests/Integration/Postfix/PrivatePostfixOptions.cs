@@ -38,6 +38,12 @@ internal sealed record PrivatePostfixOptions
     /// </summary>
     public string? TlsChainFile { get; init; }
 
+    /// <summary>
+    /// OpenDKIM listens on a unix socket (<c>Socket local:PATH</c>, as Debian's stock OpenDKIM does) instead of
+    /// 127.0.0.1:MilterPort, and Postfix's smtpd_milters names it as <c>unix:PATH</c>.
+    /// </summary>
+    public bool MilterOnUnixSocket { get; init; }
+
     /// <summary>Deadline for the whole start: key generation, OpenDKIM, sinks and Postfix.</summary>
     public TimeSpan StartTimeout { get; init; } = TimeSpan.FromSeconds(90);
 

@@ -22,6 +22,8 @@ internal sealed class LogFreshnessCheck(ITailStatus tail, LogStats stats, Health
             return HealthCheckResult.Unhealthy("the log tail is not positioned yet");
         if (tail.LastLoopUtc is { } loop && now - loop > options.LoopStallTimeout)
             return HealthCheckResult.Unhealthy($"the tail loop has not run for {Age(now - loop)}");
+        if (tail.OpenProblem is { } problem)
+            return OpenProblem(problem, now);
 
         long lines = stats.Lines.Values.Sum();
         if (lines != _lines)
@@ -48,6 +50,26 @@ internal sealed class LogFreshnessCheck(ITailStatus tail, LogStats stats, Health
         return HealthCheckResult.Healthy(newest is { } h
             ? $"reading the log, newest line {Age(now - h)} ago, {lag} bytes behind"
             : $"reading the log (no line yet), {lag} bytes behind");
+    }
+
+    private HealthCheckResult OpenProblem(TailOpenProblem problem, DateTimeOffset now)
+    {
+        string age = Age(now - problem.SinceUtc);
+        switch (problem.Kind)
+        {
+            case TailOpenFailure.PermissionDenied:
+                return HealthCheckResult.Unhealthy(
+                    $"cannot read the log {problem.Path}: permission denied ({FileAccessAdvice.Mode(problem.Path)}; the agent runs as {FileAccessAdvice.Identity()}) for {age}. "
+                    + "Fix: let group adm read it (chgrp adm, chmod 0640; with Postfix's maillog_file, after every 'postfix logrotate' too, e.g. maillog_file_permissions = 0640 on Postfix 3.9+) "
+                    + "and put the agent's user in group adm (usermod -aG adm mailagent)");
+            case TailOpenFailure.Missing:
+                string text = $"the log {problem.Path} does not exist (for {age}). Fix: set LogTailing:Path to Postfix's log (maillog_file, or syslog's mail log)";
+                return now - problem.SinceUtc >= options.LogMissingUnhealthy
+                    ? HealthCheckResult.Unhealthy(text + $"; unhealthy after {Age(options.LogMissingUnhealthy)}")
+                    : HealthCheckResult.Degraded(text + $"; unhealthy after {Age(options.LogMissingUnhealthy)}");
+            default:
+                return HealthCheckResult.Unhealthy($"cannot open the log {problem.Path}: {problem.Message} (for {age})");
+        }
     }
 
     internal static string Age(TimeSpan span) => span switch

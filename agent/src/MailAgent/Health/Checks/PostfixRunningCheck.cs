@@ -2,6 +2,15 @@ using System.ComponentModel;
 
 namespace MailAgent.Health.Checks;
 
+/// <summary>The class of a failed Postfix command.</summary>
+internal enum PostfixFailure
+{
+    Other,
+    NotRunning,
+    Permission,
+    AlternateConfigDirectory,
+}
+
 /// <summary>The Postfix master daemon runs (<c>postfix status</c>).</summary>
 internal sealed class PostfixRunningCheck(IPostfixCommands postfix) : IHealthCheck
 {
@@ -22,9 +31,30 @@ internal sealed class PostfixRunningCheck(IPostfixCommands postfix) : IHealthChe
         }
 
         string said = FirstLine(outcome.Output);
-        return outcome.ExitCode == 0
-            ? HealthCheckResult.Healthy(said.Length > 0 ? said : "the Postfix mail system is running")
-            : HealthCheckResult.Unhealthy($"the Postfix mail system is not running (postfix status exited {outcome.ExitCode}{(said.Length > 0 ? ": " + said : "")})");
+        if (outcome.ExitCode == 0)
+            return HealthCheckResult.Healthy(said.Length > 0 ? said : "the Postfix mail system is running");
+        string output = outcome.Output.ReplaceLineEndings(" ").Trim();
+        return Classify(output) switch
+        {
+            PostfixFailure.AlternateConfigDirectory => HealthCheckResult.Unhealthy(
+                $"postfix status failed (alternate config directory, exit {outcome.ExitCode}): {output}. Fix: list Postfix:ConfigDirectory in alternate_config_directories of the default instance's main.cf, or run the agent as root"),
+            PostfixFailure.Permission => HealthCheckResult.Unhealthy(
+                $"postfix status failed (permission, exit {outcome.ExitCode}): {output}. Fix: the agent's user needs to read Postfix's configuration and run postfix status (see check-config)"),
+            PostfixFailure.NotRunning => HealthCheckResult.Unhealthy($"the Postfix mail system is not running (postfix status exited {outcome.ExitCode}: {said})"),
+            _ => HealthCheckResult.Unhealthy($"postfix status failed (exit {outcome.ExitCode}){(output.Length > 0 ? ": " + output : "")}"),
+        };
+    }
+
+    /// <summary>Why a Postfix command failed, from what it printed (stderr first).</summary>
+    internal static PostfixFailure Classify(string output)
+    {
+        if (output.Contains("alternate_config_directories", StringComparison.Ordinal) || output.Contains("alternate configuration director", StringComparison.OrdinalIgnoreCase))
+            return PostfixFailure.AlternateConfigDirectory;
+        if (output.Contains("ermission denied", StringComparison.Ordinal) || output.Contains("superuser", StringComparison.Ordinal) || output.Contains("not owned by", StringComparison.Ordinal))
+            return PostfixFailure.Permission;
+        if (output.Contains("is not running", StringComparison.Ordinal))
+            return PostfixFailure.NotRunning;
+        return PostfixFailure.Other;
     }
 
     private static string FirstLine(string text)

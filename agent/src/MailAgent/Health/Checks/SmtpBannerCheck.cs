@@ -16,7 +16,7 @@ internal sealed class SmtpBannerCheck(HealthOptions options) : IHealthCheck
         var failures = new List<string>();
         foreach (var endpoint in endpoints)
         {
-            string? problem = await ProbeAsync(endpoint, cancellationToken);
+            string? problem = await ProbeAsync(endpoint, cancellationToken, MailAgent.Probes.ProbeConnection.Parse(options.ProbeSourceAddress));
             if (problem != null)
                 failures.Add($"{endpoint}: {problem}");
         }
@@ -29,25 +29,33 @@ internal sealed class SmtpBannerCheck(HealthOptions options) : IHealthCheck
     }
 
     /// <summary>Null when <paramref name="endpoint"/> answers 220 and EHLO, else what went wrong; the config applier verifies with it too.</summary>
-    public static async Task<string?> ProbeAsync(string endpoint, CancellationToken cancellationToken)
+    /// <remarks>Every session that got a banner ends with QUIT and waits for the 221, so Postfix logs a clean disconnect, never a lost connection.</remarks>
+    public static async Task<string?> ProbeAsync(string endpoint, CancellationToken cancellationToken, System.Net.IPAddress? source = null)
     {
         if (!TcpEndpoint.TryParse(endpoint, out var host, out var port))
             return "not a host:port";
         try
         {
-            using var client = new TcpClient();
-            await client.ConnectAsync(host, port, cancellationToken);
+            using var client = await MailAgent.Probes.ProbeConnection.ConnectAsync(host, port, source, cancellationToken);
             await using var stream = client.GetStream();
             using var reader = new StreamReader(stream, Encoding.ASCII);
+            string? problem = null;
             string banner = await ReadReplyAsync(reader, cancellationToken);
             if (!banner.StartsWith("220", StringComparison.Ordinal))
-                return $"banner was '{banner}', not 220";
-            await stream.WriteAsync("EHLO mailagent.health\r\n"u8.ToArray(), cancellationToken);
-            string ehlo = await ReadReplyAsync(reader, cancellationToken);
-            if (!ehlo.StartsWith("250", StringComparison.Ordinal))
-                return $"EHLO answered '{ehlo}'";
+            {
+                problem = $"banner was '{banner}', not 220";
+            }
+            else
+            {
+                await stream.WriteAsync("EHLO mailagent.health\r\n"u8.ToArray(), cancellationToken);
+                string ehlo = await ReadReplyAsync(reader, cancellationToken);
+                if (!ehlo.StartsWith("250", StringComparison.Ordinal))
+                    problem = $"EHLO answered '{ehlo}'";
+            }
+
             await stream.WriteAsync("QUIT\r\n"u8.ToArray(), cancellationToken);
-            return null;
+            await ReadReplyAsync(reader, cancellationToken);
+            return problem;
         }
         catch (SocketException e)
         {

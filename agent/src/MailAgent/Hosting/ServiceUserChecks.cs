@@ -1,0 +1,237 @@
+using System.Net.Sockets;
+using CliWrap;
+using MailAgent.Certificates;
+using MailAgent.Health;
+using MailAgent.Health.Checks;
+using MailAgent.LogTailing;
+using MailAgent.Postfix;
+
+namespace MailAgent.Hosting;
+
+/// <summary>How bad a <see cref="ServiceUserFinding"/> is: an error means <c>run</c> cannot do its job.</summary>
+internal enum FindingSeverity
+{
+    Warning,
+    Error,
+}
+
+/// <summary>One thing <c>run</c> will need that this user cannot do, and how to fix it.</summary>
+internal sealed record ServiceUserFinding(FindingSeverity Severity, string Subject, string Problem, string Fix)
+{
+    public override string ToString() =>
+        $"{(Severity == FindingSeverity.Error ? "error" : "warning")}: {Subject}: {Problem}\n  fix: {Fix}";
+}
+
+/// <summary>
+/// What <c>check-config</c> checks as the user it runs as (run it as the service user:
+/// <c>runuser -u mailagent -- mailagent check-config</c>): the log opens for reading, the state
+/// directory takes a file, the TLS files open, the milters accept a connection and the Postfix
+/// programs the agent runs are permitted. Errors are what makes <c>run</c> useless (no log, no
+/// checkpoint); the rest would show as unhealthy checks and are warnings.
+/// </summary>
+internal sealed class ServiceUserChecks(
+    TailOptions tail, HealthOptions health, PostfixOptions postfix, CertificateOptions certificates, IPostfixControl control)
+{
+    private static readonly TimeSpan CommandTimeout = TimeSpan.FromSeconds(10);
+
+    public async Task<IReadOnlyList<ServiceUserFinding>> RunAsync(CancellationToken cancellationToken)
+    {
+        var findings = new List<ServiceUserFinding>();
+        CheckLog(findings);
+        CheckStateDirectory(findings);
+        await CheckPostfixAsync(findings, cancellationToken);
+        await CheckTlsFilesAsync(findings, cancellationToken);
+        await CheckMiltersAsync(findings, cancellationToken);
+        return findings;
+    }
+
+    internal void CheckLog(List<ServiceUserFinding> findings)
+    {
+        string path = tail.Path;
+        try
+        {
+            using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+        }
+        catch (UnauthorizedAccessException)
+        {
+            findings.Add(new(FindingSeverity.Error, "log " + path,
+                $"cannot open for reading: permission denied ({FileAccessAdvice.Mode(path)}, this process {FileAccessAdvice.Identity()})",
+                "make it readable by group adm and put the agent's user in it (usermod -aG adm mailagent; Postfix: postconf -e maillog_file_permissions=0640), or set LogTailing:Path"));
+        }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
+        {
+            findings.Add(new(FindingSeverity.Warning, "log " + path,
+                "does not exist yet (run reports the log check degraded, then unhealthy)",
+                "check LogTailing:Path or Postfix's maillog_file; on a stock host rsyslog or 'postfix start' creates /var/log/mail.log"));
+        }
+        catch (IOException e)
+        {
+            findings.Add(new(FindingSeverity.Error, "log " + path, "cannot open for reading: " + e.Message, "check LogTailing:Path"));
+        }
+    }
+
+    internal void CheckStateDirectory(List<ServiceUserFinding> findings)
+    {
+        string directory = tail.StateDirectory;
+        string probe = Path.Combine(directory, $".check-config-{Environment.ProcessId}");
+        try
+        {
+            Directory.CreateDirectory(directory);
+            using (new FileStream(probe, FileMode.CreateNew, FileAccess.Write, FileShare.None))
+            {
+            }
+
+            File.Delete(probe);
+        }
+        catch (Exception e) when (e is UnauthorizedAccessException or IOException)
+        {
+            string mode = Directory.Exists(directory) ? FileAccessAdvice.Mode(directory) : "it does not exist and cannot be created";
+            findings.Add(new(FindingSeverity.Error, "state directory " + directory,
+                $"cannot create a file in it ({mode}, this process {FileAccessAdvice.Identity()}): {e.Message}; the checkpoint cannot be written",
+                $"chown mailagent: {directory} (the package's StateDirectory=mailagent does this under systemd), or set LogTailing:StateDirectory"));
+        }
+    }
+
+    internal async Task CheckPostfixAsync(List<ServiceUserFinding> findings, CancellationToken cancellationToken)
+    {
+        var postconf = await control.PostconfAsync(["-h", "mail_version"], cancellationToken);
+        if (!postconf.Succeeded)
+            findings.Add(Postfix("postconf -h mail_version", postconf, postfix));
+        if (Has("postfix"))
+        {
+            var status = await control.PostfixAsync(["status"], cancellationToken);
+            // Not running is a fact about Postfix, not about this user: the postfix check reports it.
+            if (!status.Succeeded && PostfixRunningCheck.Classify(status.Output) != PostfixFailure.NotRunning)
+                findings.Add(Postfix("postfix status", status, postfix));
+        }
+
+        var queue = await PostqueueAsync(cancellationToken);
+        if (!queue.Succeeded)
+            findings.Add(Postfix("postqueue -j", queue, postfix));
+    }
+
+    private async Task<PostfixRun> PostqueueAsync(CancellationToken cancellationToken)
+    {
+        var stderr = new System.Text.StringBuilder();
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(CommandTimeout);
+        try
+        {
+            var result = await CliWrap.Cli.Wrap(postfix.PostqueuePath).WithWorkingDirectory("/")
+                .WithArguments(postfix.Arguments("-j"))
+                .WithStandardInputPipe(PipeSource.Null)
+                .WithStandardOutputPipe(PipeTarget.Null)
+                .WithStandardErrorPipe(PipeTarget.ToStringBuilder(stderr))
+                .WithValidation(CommandResultValidation.None)
+                .ExecuteAsync(timeout.Token);
+            return new PostfixRun(true, result.ExitCode, "", stderr.ToString());
+        }
+        catch (Exception e) when (e is System.ComponentModel.Win32Exception or InvalidOperationException)
+        {
+            return new PostfixRun(false, -1, "", $"cannot run '{postfix.PostqueuePath}': {(e.InnerException ?? e).Message}");
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            return new PostfixRun(true, -1, "", $"did not finish within {CommandTimeout.TotalSeconds:0} s");
+        }
+    }
+
+    private bool Has(string check) =>
+        health.Checks.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Contains(check, StringComparer.OrdinalIgnoreCase);
+
+    private static ServiceUserFinding Postfix(string command, PostfixRun run, PostfixOptions options)
+    {
+        string output = run.Output.ReplaceLineEndings(" ").Trim();
+        var failure = PostfixRunningCheck.Classify(output);
+        // Non-root postqueue/postsuper with -c DIR first read the default instance's main.cf for
+        // alternate_config_directories: failing to open that file is the alternate-directory rule.
+        if (failure == PostfixFailure.Other && !string.IsNullOrWhiteSpace(options.ConfigDirectory)
+            && output.Contains("/etc/postfix/main.cf", StringComparison.Ordinal)
+            && !options.ConfigDirectory.TrimEnd('/').Equals("/etc/postfix", StringComparison.Ordinal))
+            failure = PostfixFailure.AlternateConfigDirectory;
+        var (cls, fix) = !run.Started
+            ? ("cannot run", "install Postfix, or set Postfix:PostfixPath, Postfix:PostconfPath, Postfix:PostqueuePath")
+            : failure switch
+            {
+                PostfixFailure.AlternateConfigDirectory => ("alternate config directory",
+                    "list Postfix:ConfigDirectory in alternate_config_directories of the default instance's main.cf (postconf -e alternate_config_directories=DIR)"),
+                PostfixFailure.Permission => ("permission",
+                    "the agent's user must read Postfix's configuration and, for postqueue, be in group postdrop (usermod -aG postdrop mailagent)"),
+                _ => ("failed", "run the same command as the agent's user to see Postfix's reason (runuser -u mailagent -- " + command + "); non-root 'postfix status' needs the write-access drop-in or root"),
+            };
+        return new(FindingSeverity.Warning, command, $"{cls} (exit {run.ExitCode}){(output.Length > 0 ? ": " + output : "")}", fix);
+    }
+
+    internal async Task CheckTlsFilesAsync(List<ServiceUserFinding> findings, CancellationToken cancellationToken)
+    {
+        if (!Has("tls"))
+            return;
+        var (location, problem) = await new CertificateLocator(certificates, control).LocateAsync(cancellationToken);
+        if (location == null)
+        {
+            if (problem != CertificateLocator.NotConfigured)
+                findings.Add(new(FindingSeverity.Warning, "TLS files", problem ?? "not found", "set Certificates:CertificateFile and Certificates:KeyFile"));
+            return;
+        }
+
+        foreach (var file in location.AllFiles)
+        {
+            try
+            {
+                using var stream = new FileStream(file, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
+            }
+            catch (UnauthorizedAccessException)
+            {
+                findings.Add(new(FindingSeverity.Warning, "TLS file " + file,
+                    $"cannot open for reading: permission denied ({FileAccessAdvice.Mode(file)}, this process {FileAccessAdvice.Identity()}; the tls check would be unhealthy)",
+                    "Let's Encrypt keys are 0600 root: give group ssl-cert read access and add the user (chgrp ssl-cert FILE && chmod 0640 FILE; usermod -aG ssl-cert mailagent), "
+                    + "or an ACL (setfacl -m u:mailagent:r FILE and on the archive/ and live/ directories), or copy the files from a certbot deploy hook to a place the agent can read"));
+            }
+            catch (IOException e)
+            {
+                findings.Add(new(FindingSeverity.Warning, "TLS file " + file, "cannot open for reading: " + e.Message,
+                    $"check {location.Source}"));
+            }
+        }
+    }
+
+    internal async Task CheckMiltersAsync(List<ServiceUserFinding> findings, CancellationToken cancellationToken)
+    {
+        if (!Has("milter"))
+            return;
+        string list = health.MilterAddress;
+        string source = "Health:MilterAddress";
+        if (string.IsNullOrWhiteSpace(list))
+        {
+            var run = await control.PostconfAsync(["-h", "-x", "smtpd_milters", "non_smtpd_milters"], cancellationToken);
+            if (!run.Succeeded)
+                return; // reported with the Postfix commands
+            list = run.StandardOutput;
+            source = "smtpd_milters/non_smtpd_milters";
+        }
+
+        foreach (var text in MilterAddress.SplitList(list).Distinct(StringComparer.Ordinal))
+        {
+            if (!MilterAddress.TryParse(text, out var address))
+                continue;
+            var endPoint = address.EndPoint(health.QueueDirectory);
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            timeout.CancelAfter(health.CheckTimeout);
+            try
+            {
+                using var socket = address.IsUnix
+                    ? new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified)
+                    : new Socket(SocketType.Stream, ProtocolType.Tcp);
+                await socket.ConnectAsync(endPoint, timeout.Token);
+            }
+            catch (Exception e) when (e is SocketException or OperationCanceledException && !cancellationToken.IsCancellationRequested)
+            {
+                string why = e is SocketException s ? s.SocketErrorCode.ToString() : "timed out";
+                string fix = e is SocketException { SocketErrorCode: SocketError.AccessDenied }
+                    ? "put the agent's user in the socket's group (Debian: usermod -aG opendkim mailagent; OpenDKIM's UMask 007)"
+                    : $"start the milter (systemctl start opendkim) or correct {source}";
+                findings.Add(new(FindingSeverity.Warning, $"milter {address}", $"cannot connect ({endPoint}): {why}", fix));
+            }
+        }
+    }
+}

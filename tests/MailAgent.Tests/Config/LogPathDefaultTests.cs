@@ -1,0 +1,35 @@
+using MailAgent.Config;
+using MailAgent.Postfix;
+
+namespace MailAgent.Tests.Config;
+
+public sealed class LogPathDefaultTests
+{
+    [Theory]
+    [InlineData("/var/log/postfix.log\n", "/var/log/postfix.log")]
+    [InlineData("\n", "/var/log/mail.log")]
+    public async Task Resolve_MaillogFileSetOrEmpty_ItOrSyslogMailLog(string postconf, string expected)
+    {
+        var (path, _) = await LogPathDefault.ResolveAsync(new Postconf(new PostfixRun(true, 0, postconf, "")), CancellationToken.None);
+
+        Assert.Equal(expected, path);
+    }
+
+    [Fact]
+    public async Task Resolve_PostconfFails_SyslogMailLogWithReason()
+    {
+        var (path, source) = await LogPathDefault.ResolveAsync(new Postconf(new PostfixRun(false, -1, "", "cannot run 'postconf'")), CancellationToken.None);
+
+        Assert.Equal("/var/log/mail.log", path);
+        Assert.Contains("cannot run 'postconf'", source, StringComparison.Ordinal);
+    }
+
+    private sealed class Postconf(PostfixRun result) : IPostfixControl
+    {
+        public Task<PostfixRun> PostfixAsync(IReadOnlyList<string> arguments, CancellationToken cancellationToken, string? configDirectory = null) =>
+            throw new InvalidOperationException("not expected");
+
+        public Task<PostfixRun> PostconfAsync(IReadOnlyList<string> arguments, CancellationToken cancellationToken, string? configDirectory = null) =>
+            Task.FromResult(arguments.SequenceEqual(["-h", "-x", "maillog_file"]) ? result : throw new InvalidOperationException(string.Join(' ', arguments)));
+    }
+}
