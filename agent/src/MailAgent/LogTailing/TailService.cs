@@ -86,7 +86,7 @@ internal sealed partial class TailService : BackgroundService, ITailObserver, IT
         {
             while (!stoppingToken.IsCancellationRequested)
             {
-                MailAgent.Health.TestStallHook.WaitWhileStalled(stoppingToken); // test-only, env-gated (issue 13)
+                TestStallHook.WaitWhileStalled(stoppingToken); // test-only, env-gated (issue 13)
                 Interlocked.Exchange(ref _lastLoopTicks, _time.GetUtcNow().UtcTicks);
                 try
                 {

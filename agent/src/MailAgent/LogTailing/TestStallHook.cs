@@ -1,4 +1,4 @@
-namespace MailAgent.Health;
+namespace MailAgent.LogTailing;
 
 /// <summary>
 /// A test-only hook that proves the watchdog: when the environment variable
