@@ -66,7 +66,8 @@ DefaultDependencies=no
 WatchdogSec=6s
 RestartSec=1s
 Environment=MAILAGENT_TEST_STALL_FILE=/var/lib/mailagent/stall
-Environment=MAILAGENT__Health__LoopStallTimeout=00:00:02
+# The stall limit must exceed every loop's period (health 1 s, tail poll 2 s), or a healthy loop looks stalled.
+Environment=MAILAGENT__Health__LoopStallTimeout=00:00:03 MAILAGENT__Health__Interval=00:00:01
 StandardOutput=append:/var/log/mailagent-unit.out
 StandardError=inherit
 UNIT
