@@ -66,7 +66,8 @@ DefaultDependencies=no
 WatchdogSec=6s
 RestartSec=1s
 Environment=MAILAGENT_TEST_STALL_FILE=/var/lib/mailagent/stall
-Environment=MAILAGENT__Health__LoopStallTimeout=00:00:02
+# The stall limit must exceed every loop's period (health 1 s, tail poll 2 s), or a healthy loop looks stalled.
+Environment=MAILAGENT__Health__LoopStallTimeout=00:00:03 MAILAGENT__Health__Interval=00:00:01
 StandardOutput=append:/var/log/mailagent-unit.out
 StandardError=inherit
 UNIT
@@ -174,8 +175,9 @@ if ctl start mailagent-control-plane.service && [ "$(ctl is-active mailagent-con
 else
   fail "mailagent-control-plane.service did not start"; ctl status --no-pager mailagent-control-plane.service; in_ns cat /var/log/mailagent-control-plane-unit.out
 fi
-if until_true "$deadline" in_ns sh -c 'test -s /var/log/mailagent-control-plane/control-plane.log'; then
-  ok "control plane writes /var/log/mailagent-control-plane/control-plane.log ($(in_ns stat -c '%U:%G %a' /var/log/mailagent-control-plane/control-plane.log))"
+# Serilog rolls daily: control-plane.log is written as control-planeYYYYMMDD.log.
+if until_true "$deadline" in_ns sh -c 'for f in /var/log/mailagent-control-plane/control-plane*.log; do test -s "$f" && exit 0; done; exit 1'; then
+  ok "control plane writes its log: $(in_ns sh -c 'ls -l /var/log/mailagent-control-plane/control-plane*.log' | awk '{ print $1, $3 ":" $4, $NF }')"
 else
   fail "no control-plane log in /var/log/mailagent-control-plane: $(in_ns ls -la /var/log/mailagent-control-plane)"
 fi

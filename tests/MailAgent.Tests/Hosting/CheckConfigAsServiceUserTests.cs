@@ -14,6 +14,7 @@ public sealed class CheckConfigAsServiceUserTests : IDisposable
     private readonly string _root = Directory.CreateTempSubdirectory("mailagent-checkconfig-").FullName;
     private readonly string _state;
     private readonly string _log;
+    private readonly string _config;
 
     public CheckConfigAsServiceUserTests()
     {
@@ -23,6 +24,10 @@ public sealed class CheckConfigAsServiceUserTests : IDisposable
         _log = Path.Combine(_root, "mail.log");
         File.WriteAllText(_log, "Dec  6 02:00:00 host postfix/master[1]: daemon started\n");
         File.SetUnixFileMode(_log, (UnixFileMode)0b110_100_100);
+        // Its own file: an installed package's /etc/mailagent/agent.json is not readable by nobody.
+        _config = Path.Combine(_root, "agent.json");
+        File.WriteAllText(_config, "{}\n");
+        File.SetUnixFileMode(_config, (UnixFileMode)0b110_100_100);
     }
 
     [Fact]
@@ -166,7 +171,7 @@ public sealed class CheckConfigAsServiceUserTests : IDisposable
     {
         var info = new ProcessStartInfo("/usr/bin/setpriv") { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = "/" };
         foreach (var a in (string[])["--reuid", "nobody", "--regid", "nogroup", "--clear-groups", "dotnet", Path.Combine(AppContext.BaseDirectory, "mailagent.dll"), "check-config",
-                 $"LogTailing:Path={_log}", $"LogTailing:StateDirectory={_state}", "AgentLog:FilePath=",
+                 "--config", _config, $"LogTailing:Path={_log}", $"LogTailing:StateDirectory={_state}", "AgentLog:FilePath=",
                  "Postfix:PostconfPath=/bin/true", "Postfix:PostfixPath=/bin/true", "Postfix:PostqueuePath=/bin/true"])
             info.ArgumentList.Add(a);
         foreach (var s in settings)

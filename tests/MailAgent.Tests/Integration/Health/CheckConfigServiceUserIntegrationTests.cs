@@ -24,7 +24,12 @@ public sealed class CheckConfigServiceUserIntegrationTests(ITestOutputHelper out
             await using var postfix = await PrivatePostfix.StartAsync(new PrivatePostfixOptions { Diagnostics = output.WriteLine, MilterOnUnixSocket = true });
             File.SetUnixFileMode(postfix.LogPath, (UnixFileMode)0b110_000_000);
 
+            // Its own file: an installed package's /etc/mailagent/agent.json is not readable by nobody.
+            string config = Path.Combine(work, "agent.json");
+            await File.WriteAllTextAsync(config, "{}\n");
+            File.SetUnixFileMode(config, (UnixFileMode)0b110_100_100);
             var (exit, text) = await CheckConfigAsNobodyAsync(
+                "--config", config,
                 $"LogTailing:Path={postfix.LogPath}", $"LogTailing:StateDirectory={state}",
                 $"Postfix:ConfigDirectory={postfix.ConfigDirectory}", "Health:Checks=postfix;log;milter");
             output.WriteLine(text);
