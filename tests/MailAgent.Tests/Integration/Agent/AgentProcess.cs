@@ -49,7 +49,24 @@ internal sealed partial class AgentProcess : IAsyncDisposable
             ["/usr/bin/setpriv", "--reuid", user, "--regid", user == "nobody" ? "nogroup" : user,
              groups.Count == 0 ? "--clear-groups" : "--groups=" + string.Join(',', groups),
              "dotnet", Path.Combine(AppContext.BaseDirectory, "mailagent.dll")],
-            new Dictionary<string, string?> { ["HOME"] = "/nonexistent", ["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1" }, settings, workingDirectory);
+            new Dictionary<string, string?> { ["HOME"] = "/nonexistent", ["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1" },
+            ["--config", EmptyConfigFile(), .. settings], workingDirectory);
+
+    /// <summary>
+    /// A world-readable empty settings file: with the packages installed, the default
+    /// /etc/mailagent/agent.json is root:mailagent 0640, which another user rightly cannot read.
+    /// </summary>
+    private static string EmptyConfigFile()
+    {
+        string file = Path.Combine(Path.GetTempPath(), "mailagent-empty-settings.json");
+        if (!File.Exists(file))
+        {
+            File.WriteAllText(file, "{}\n");
+            File.SetUnixFileMode(file, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead);
+        }
+
+        return file;
+    }
 
     /// <summary>
     /// Starts an installed or published agent executable (e.g. /usr/bin/mailagent) instead of the build output;
