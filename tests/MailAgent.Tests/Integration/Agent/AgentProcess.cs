@@ -62,7 +62,8 @@ internal sealed partial class AgentProcess : IAsyncDisposable
         if (!File.Exists(file))
         {
             File.WriteAllText(file, "{}\n");
-            File.SetUnixFileMode(file, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead);
+            if (OperatingSystem.IsLinux())
+                File.SetUnixFileMode(file, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead);
         }
 
         return file;
