@@ -37,8 +37,13 @@ internal sealed partial class AgentProcess : IAsyncDisposable
         StartUnderAsync([], new Dictionary<string, string?>(), settings);
 
     /// <summary>Starts the agent under <paramref name="launcher"/> (e.g. unshare …), with extra environment.</summary>
+    /// <remarks>
+    /// The build output never reads the host's /etc/mailagent/agent.json (installed by the package
+    /// tests, which run first): a test's settings are its own, unless it passes --config itself.
+    /// </remarks>
     public static Task<AgentProcess> StartUnderAsync(IReadOnlyList<string> launcher, IReadOnlyDictionary<string, string?> environment, params string[] settings) =>
-        StartCommandAsync([.. launcher, "dotnet", Path.Combine(AppContext.BaseDirectory, "mailagent.dll")], environment, settings);
+        StartCommandAsync([.. launcher, "dotnet", Path.Combine(AppContext.BaseDirectory, "mailagent.dll")], environment,
+            settings.Contains("--config") ? settings : ["--config", EmptyConfigFile(), .. settings]);
 
     /// <summary>
     /// Starts the agent as an unprivileged <paramref name="user"/> (setpriv, no supplementary groups unless given)
