@@ -31,52 +31,46 @@ internal static class PkiCommand
 
     public static async Task<int> RunAsync(IReadOnlyList<string> args, CliContext context)
     {
-        if (args.Count > 0 && args[0] == "issue")
-            return await IssueAsync(args, context);
-        if (args.Count == 0 || args[0] != "init")
+        if (args.Count == 0 || args[0] is not ("init" or "issue"))
             return context.UsageError(args.Count == 0 ? "mailagent pki: missing subcommand" : $"mailagent pki: unknown subcommand '{args[0]}'", Usage);
+        string command = "mailagent pki " + args[0];
+        bool init = args[0] == "init";
+        if (args.Skip(1).Any(a => a is "--help" or "-h"))
+        {
+            await context.Out.WriteLineAsync(Usage);
+            await context.Out.FlushAsync();
+            return 0;
+        }
 
-        string? dir = null;
-        string agentName = Dns.GetHostName();
-        string clientName = "control-plane";
-        int days = 825;
+        string[] allowed = init ? ["--dir", "--agent-name", "--client-name", "--san", "--days"] : ["--ca-dir", "--agent-name", "--san", "--days"];
+        var values = new Dictionary<string, string>(StringComparer.Ordinal);
         var sans = new List<string>();
         for (int i = 1; i < args.Count; i++)
         {
             string option = args[i];
-            if (option is "--help" or "-h")
-            {
-                await context.Out.WriteLineAsync(Usage);
-                await context.Out.FlushAsync();
-                return 0;
-            }
-
             if (i + 1 >= args.Count)
-                return context.UsageError($"mailagent pki init: {option} needs a value", Usage);
+                return context.UsageError($"{command}: {option} needs a value", Usage);
             string value = args[++i];
-            switch (option)
-            {
-                case "--dir":
-                    dir = value;
-                    break;
-                case "--agent-name":
-                    agentName = value;
-                    break;
-                case "--client-name":
-                    clientName = value;
-                    break;
-                case "--san":
-                    sans.Add(value);
-                    break;
-                case "--days":
-                    if (!int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out days) || days is < 1 or > 3650)
-                        return context.UsageError($"mailagent pki init: --days {value} is not valid: use 1 to 3650", Usage);
-                    break;
-                default:
-                    return context.UsageError($"mailagent pki init: unknown option '{option}'", Usage);
-            }
+            if (!allowed.Contains(option))
+                return context.UsageError($"{command}: unknown option '{option}'", Usage);
+            if (option == "--san")
+                sans.Add(value);
+            else
+                values[option] = value;
         }
 
+        int days = 825;
+        if (values.TryGetValue("--days", out var daysText)
+            && (!int.TryParse(daysText, NumberStyles.None, CultureInfo.InvariantCulture, out days) || days is < 1 or > 3650))
+            return context.UsageError($"{command}: --days {daysText} is not valid: use 1 to 3650", Usage);
+        return init ? await InitAsync(values, days, sans, context) : await IssueAsync(values, days, sans, context);
+    }
+
+    private static async Task<int> InitAsync(Dictionary<string, string> values, int days, List<string> sans, CliContext context)
+    {
+        string? dir = values.GetValueOrDefault("--dir");
+        string agentName = values.GetValueOrDefault("--agent-name") ?? Dns.GetHostName();
+        string clientName = values.GetValueOrDefault("--client-name") ?? "control-plane";
         if (string.IsNullOrWhiteSpace(dir))
             return context.UsageError("mailagent pki init: --dir is required", Usage);
         if (string.IsNullOrWhiteSpace(agentName) || string.IsNullOrWhiteSpace(clientName))
@@ -87,12 +81,7 @@ internal static class PkiCommand
         {
             files = AgentPki.Init(dir, agentName, clientName, days, sans, context.Time);
         }
-        catch (IOException e)
-        {
-            await context.Error.WriteLineAsync($"mailagent pki init: {e.Message}");
-            return 1;
-        }
-        catch (UnauthorizedAccessException e)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             await context.Error.WriteLineAsync($"mailagent pki init: {e.Message}");
             return 1;
@@ -106,45 +95,10 @@ internal static class PkiCommand
         return 0;
     }
 
-    private static async Task<int> IssueAsync(IReadOnlyList<string> args, CliContext context)
+    private static async Task<int> IssueAsync(Dictionary<string, string> values, int days, List<string> sans, CliContext context)
     {
-        string? caDir = null;
-        string? agentName = null;
-        int days = 825;
-        var sans = new List<string>();
-        for (int i = 1; i < args.Count; i++)
-        {
-            string option = args[i];
-            if (option is "--help" or "-h")
-            {
-                await context.Out.WriteLineAsync(Usage);
-                await context.Out.FlushAsync();
-                return 0;
-            }
-
-            if (i + 1 >= args.Count)
-                return context.UsageError($"mailagent pki issue: {option} needs a value", Usage);
-            string value = args[++i];
-            switch (option)
-            {
-                case "--ca-dir":
-                    caDir = value;
-                    break;
-                case "--agent-name":
-                    agentName = value;
-                    break;
-                case "--san":
-                    sans.Add(value);
-                    break;
-                case "--days":
-                    if (!int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out days) || days is < 1 or > 3650)
-                        return context.UsageError($"mailagent pki issue: --days {value} is not valid: use 1 to 3650", Usage);
-                    break;
-                default:
-                    return context.UsageError($"mailagent pki issue: unknown option '{option}'", Usage);
-            }
-        }
-
+        string? caDir = values.GetValueOrDefault("--ca-dir");
+        string? agentName = values.GetValueOrDefault("--agent-name");
         if (string.IsNullOrWhiteSpace(caDir))
             return context.UsageError("mailagent pki issue: --ca-dir is required", Usage);
         if (string.IsNullOrWhiteSpace(agentName))
