@@ -34,6 +34,14 @@ if [ "${SKIP_PACKAGING:-0}" != 1 ]; then
   trap 'rm -rf "$results"' EXIT
   if [ "$packaging_rc" -ne 0 ]; then echo "packaging checks failed (see the PACKAGING FAIL lines above)"; rc=1; fi
 fi
+# The failed tests' names again, next to the summary, so the tail of a CI log says which ones.
+if [ "$failed" -gt 0 ]; then
+  echo "failed tests:"
+  for f in "$results"/*.trx; do
+    [ -f "$f" ] || continue
+    grep -o '<UnitTestResult [^>]*outcome="Failed"[^>]*>' "$f" | sed -n 's/.* testName="\([^"]*\)".*/  \1/p'
+  done
+fi
 echo "tests: $passed passed, $failed failed, $skipped skipped"
 if [ "$passed" -eq 0 ]; then echo "no test ran"; exit 1; fi
 exit "$rc"
