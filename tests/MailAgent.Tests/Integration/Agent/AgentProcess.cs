@@ -171,8 +171,11 @@ internal sealed partial class AgentProcess : IAsyncDisposable
         await _process.WaitForExitAsync();
     }
 
+    /// <summary>Kills what is left and releases the process; safe to call again (a test's finally may follow a dispose).</summary>
     public async ValueTask DisposeAsync()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) == 1)
+            return;
         if (!_process.HasExited)
         {
             _process.Kill(entireProcessTree: true);
@@ -181,6 +184,8 @@ internal sealed partial class AgentProcess : IAsyncDisposable
 
         _process.Dispose();
     }
+
+    private int _disposed;
 
     [GeneratedRegex(@"mailagent listening on (http://\S+)")]
     private static partial Regex ListeningLine();

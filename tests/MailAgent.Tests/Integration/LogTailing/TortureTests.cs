@@ -37,8 +37,10 @@ public sealed class TortureTests(ITestOutputHelper output) : IDisposable
         string[] settings = Settings(log, Path.Combine(_dir, "state"), digest);
 
         // Which rounds kill the agent, which of those rotates twice while it is down, which kinds rotate.
-        var killRounds = Enumerable.Range(1, Rounds - 2).OrderBy(_ => rng.Next()).Take(Kills).ToHashSet();
-        int stoppedRound = killRounds.OrderBy(_ => rng.Next()).First();
+        // Each round rotates once until the rotations run out, and the round that rotates twice while stopped
+        // needs two of them left: it must come before round Rotations - 1 (a later one found the queue empty).
+        int stoppedRound = rng.Next(1, Rotations - 1);
+        var killRounds = Enumerable.Range(1, Rounds - 2).Where(r => r != stoppedRound).OrderBy(_ => rng.Next()).Take(Kills - 1).Append(stoppedRound).ToHashSet();
         string[] kindsList = ["rename", "copytruncate", "rename+compress"];
         var kinds = new Queue<string>(Enumerable.Range(0, Rotations).Select(i => kindsList[i % 3]).OrderBy(_ => rng.Next()));
         output.WriteLine($"kills in rounds {string.Join(',', killRounds.Order())}; two rotations while stopped in round {stoppedRound}");
