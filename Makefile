@@ -42,8 +42,10 @@ deb: ## mailagent and mailagent-control-plane .deb packages in artifacts/deb/ (p
 bench: build publish ## end-to-end benchmarks against peers on a 2-million-line log (bench/README.md)
 	MAILAGENT=artifacts/aot/mailagent bash bench/e2e/run.sh $(CONFIG)
 
-bench-control-plane: build ## the control plane against 1,000 and 5,000 simulated agents (bench/control-plane/README.md)
-	$(DOTNET) bench/control-plane/ControlPlaneBench/bin/$(CONFIG)/net10.0/ControlPlaneBench.dll --agents $${AGENTS:-1000,5000}
+bench-control-plane: build ## the packaged (Native AOT) control plane against 1,000 and 5,000 simulated agents (bench/control-plane/README.md)
+	$(DOTNET) publish control-plane/src/MailControlPlane -c Release -r linux-x64 -p:PublishAot=true -o artifacts/aot-control-plane -nologo -clp:NoSummary
+	$(DOTNET) bench/control-plane/ControlPlaneBench/bin/$(CONFIG)/net10.0/ControlPlaneBench.dll --agents $${AGENTS:-1000,5000} \
+	  --control-plane artifacts/aot-control-plane/mailagent-control-plane --label $${LABEL:-aot}
 
 bench-micro: ## BenchmarkDotNet parser benchmark
 	$(DOTNET) run -c Release --project bench/MailAgent.Benchmarks -- --filter '*'

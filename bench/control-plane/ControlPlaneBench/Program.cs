@@ -46,7 +46,7 @@ internal sealed record BenchOptions(IReadOnlyList<int> Agents, int IdleSeconds, 
             Get("--agents", "1000,5000").Split(',').Select(s => int.Parse(s, CultureInfo.InvariantCulture)).ToList(),
             int.Parse(Get("--idle-seconds", "30"), CultureInfo.InvariantCulture),
             int.Parse(Get("--load-seconds", "30"), CultureInfo.InvariantCulture),
-            Get("--control-plane", Path.Combine(root, "control-plane/src/MailControlPlane/bin/Release/net10.0/mailagent-control-plane.dll")),
+            Path.GetFullPath(Get("--control-plane", Path.Combine(root, "control-plane/src/MailControlPlane/bin/Release/net10.0/mailagent-control-plane.dll"))),
             Get("--label", "this-branch"),
             Get("--out", Path.Combine(root, "bench/results")),
             int.Parse(Get("--events-per-second", "10"), CultureInfo.InvariantCulture));
@@ -108,11 +108,14 @@ internal static class Bench
             string config = Path.Combine(dir, "control-plane.json");
             WriteConfig(config, fleet, pki.CaFile, pki.ClientCertificate, pki.ClientKey, httpPort, database);
 
-            var info = new ProcessStartInfo("dotnet") { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
-            foreach (var a in new[] { options.ControlPlane, "run", "--config", config })
+            // A .dll runs on the .NET runtime (the build output); anything else is an executable, e.g. the
+            // Native AOT binary the package ships (make bench-control-plane publishes one).
+            bool managed = options.ControlPlane.EndsWith(".dll", StringComparison.OrdinalIgnoreCase);
+            var info = new ProcessStartInfo(managed ? "dotnet" : options.ControlPlane) { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
+            foreach (var a in (managed ? new[] { options.ControlPlane } : []).Concat(["run", "--config", config]))
                 info.ArgumentList.Add(a);
             var started = Stopwatch.StartNew();
-            using var process = Process.Start(info) ?? throw new InvalidOperationException("dotnet did not start");
+            using var process = Process.Start(info) ?? throw new InvalidOperationException(info.FileName + " did not start");
             var log = new StringBuilder();
             process.OutputDataReceived += (_, e) => { lock (log) log.AppendLine(e.Data); };
             process.ErrorDataReceived += (_, e) => { lock (log) log.AppendLine(e.Data); };
