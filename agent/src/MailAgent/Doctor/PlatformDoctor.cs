@@ -164,7 +164,9 @@ internal sealed class PlatformDoctor(DoctorOptions options, PlatformIdentity ide
                 $"the email row for '{provider}' exists but is_active is false: the platform sends it no mail", evidence,
                 $"if the control plane deactivated it, fix what its reason says and it re-activates the row itself; if a person did: UPDATE messaging_providers SET is_active = true WHERE provider_type = 'email' AND provider_name = '{provider}' AND deleted_at IS NULL"),
             "missing" => new(DoctorGroup.Platform, RowId, RowTitle, DoctorStatus.Fail,
-                $"messaging_providers has no live email row for provider_name '{provider}': the platform never routes mail to this host", evidence, insert),
+                positioned
+                    ? $"messaging_providers has no live email row for provider_name '{provider}': only a deleted one (deleted_at set), which the platform's routing query still picks but the control plane never updates"
+                    : $"messaging_providers has no live email row for provider_name '{provider}': the platform never routes mail to this host", evidence, insert),
             "" when positioned => new(DoctorGroup.Platform, RowId, RowTitle, DoctorStatus.Pass,
                 $"'{provider}' is in the routing order at position {pos.GetInt32()}", evidence, insert),
             _ => new(DoctorGroup.Platform, RowId, RowTitle, DoctorStatus.Warn,
