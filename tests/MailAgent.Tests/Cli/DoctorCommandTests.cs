@@ -18,6 +18,7 @@ public sealed class DoctorCommandTests : IDisposable
         "transport.mta-sts", "transport.tls-rpt", "transport.certificate", "transport.renewal", "transport.mta-sts-policy", "transport.dane",
         "services.listening", "services.starttls", "services.auth", "services.sasl", "services.open-relay", "services.dkim-signing", "services.postfix-check",
         "host.fail2ban", "host.firewall", "host.updates", "host.disk", "host.memory",
+        "platform.provider-row", "platform.control-plane",
     ];
 
     /// <summary>A loopback port nothing listens on (bound, then released).</summary>
@@ -59,7 +60,7 @@ public sealed class DoctorCommandTests : IDisposable
         var (_, stdout, _) = await ReplayRunner.RunAsync(["doctor", .. Settings()]);
 
         var groups = stdout.Split('\n').Where(l => l.Length > 0 && !char.IsWhiteSpace(l[0]) && !char.IsDigit(l[0])).ToArray();
-        Assert.Equal(["DNS", "Reputation", "Transport security", "Services", "Host"], groups);
+        Assert.Equal(["DNS", "Reputation", "Transport security", "Services", "Host", "Platform"], groups);
         Assert.Contains("[FAIL] 25, 465 and 587 listening (services.listening)", stdout, StringComparison.Ordinal);
     }
 

@@ -124,6 +124,59 @@ public sealed class HealthScorerCapTests
         Assert.Equal(0.0, a.Components["checks"], 9);
     }
 
+    [Fact]
+    public void Evaluate_BlocklistListedOnZen_CapsAt20()
+    {
+        var f = Unsmoothed();
+        var blocklist = new AgentCheck("blocklist", CheckStatus.Unhealthy,
+            "192.0.2.10 is LISTED on zen.spamhaus.org (127.0.0.2 SBL); example.org is not listed on dbl.spamhaus.org", 1);
+
+        var a = f.Evaluate(Provider, f.Healthy(blocklist));
+
+        Assert.Equal(20, a.Score);
+        Assert.Contains("capped at 20: listed on a DNS blocklist: 192.0.2.10 is LISTED on zen.spamhaus.org (127.0.0.2 SBL)", a.Reason, StringComparison.Ordinal);
+        Assert.DoesNotContain("dbl.spamhaus.org", a.Reason.Split("checks")[0], StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Evaluate_BlocklistRefusedAnswer_NoCap()
+    {
+        var f = Unsmoothed();
+        // 127.255.255.254: the list refused a public resolver; it says nothing about the listing.
+        var blocklist = new AgentCheck("blocklist", CheckStatus.Degraded,
+            "zen.spamhaus.org refused the query for 192.0.2.10 (127.255.255.254: the resolver is public, unregistered or over quota), so the listing is unknown; example.org is not listed on dbl.spamhaus.org", 0);
+
+        var a = f.Evaluate(Provider, f.Healthy(blocklist));
+
+        Assert.DoesNotContain("capped", a.Reason, StringComparison.Ordinal);
+        Assert.True(a.Score > 20, $"score {a.Score}: {a.Reason}");
+    }
+
+    [Fact]
+    public void Evaluate_BlocklistClean_NoCapAndFullScore()
+    {
+        var f = Unsmoothed();
+        var blocklist = new AgentCheck("blocklist", CheckStatus.Healthy,
+            "192.0.2.10 is not listed on zen.spamhaus.org; example.org is not listed on dbl.spamhaus.org", 0);
+
+        var a = f.Evaluate(Provider, f.Healthy(blocklist));
+
+        Assert.Equal(100, a.Score);
+        Assert.DoesNotContain("capped", a.Reason, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Evaluate_BlocklistListedWithCustomCap_UsesOption()
+    {
+        var f = new ScoringFixture(new ScoringOptions { JitterSeed = 3, EwmaAlpha = 1, BlocklistCap = 5 });
+        var blocklist = new AgentCheck("blocklist", CheckStatus.Unhealthy, "example.org is LISTED on dbl.spamhaus.org (127.0.1.2 DBL)", 1);
+
+        var a = f.Evaluate(Provider, f.Healthy(blocklist));
+
+        Assert.Equal(5, a.Score);
+        Assert.Contains("capped at 5: listed on a DNS blocklist: example.org is LISTED on dbl.spamhaus.org", a.Reason, StringComparison.Ordinal);
+    }
+
     [Theory]
     [InlineData("DKIM: cannot read mail._domainkey.example.org: timeout; SPF fail: not authorised", false)]
     [InlineData("PTR: 192.0.2.1 has no PTR record; DKIM: no TXT record at mail._domainkey.example.org (NXDOMAIN); receivers cannot verify signatures with selector mail", true)]

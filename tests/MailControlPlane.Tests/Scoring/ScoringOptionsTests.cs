@@ -24,7 +24,7 @@ public sealed class ScoringOptionsTests
         Assert.Equal(3, o.RecoverDeliveries);
         Assert.Equal(10, o.ReputationZeroPerThousand);
         Assert.Equal([TimeSpan.FromSeconds(30), TimeSpan.FromSeconds(90)], [o.HeartbeatFreezeAfter, o.HeartbeatZeroAfter]);
-        Assert.Equal([40, 10, 50], [o.DkimBrokenCap, o.DiskCap, o.ChangeCap]);
+        Assert.Equal([40, 10, 50, 20], [o.DkimBrokenCap, o.DiskCap, o.ChangeCap, o.BlocklistCap]);
         Assert.Equal([70, 2, 50, 3, 10, 80, 5], [o.DegradedBelow, o.DegradedEvaluations, o.FailedBelow, o.FailedEvaluations, o.DeactivateAfterFailedEvaluations, o.RecoverAtOrAbove, o.RecoverEvaluations]);
         Assert.Equal([TimeSpan.FromSeconds(30), TimeSpan.FromMinutes(30), TimeSpan.FromHours(24)], [o.EjectionBase, o.EjectionMax, o.EjectionHistory]);
         Assert.Equal(0.1, o.EjectionJitter);
@@ -41,6 +41,16 @@ public sealed class ScoringOptionsTests
         Assert.Contains(errors, e => e.StartsWith("Scoring:*Weight add up to 110", StringComparison.Ordinal) && e.EndsWith("they must add up to 100", StringComparison.Ordinal));
         Assert.Contains("Scoring:FailedBelow = 50 is above Scoring:DegradedBelow = 30: use a failed threshold at or below the degraded one", errors);
         Assert.Contains("Scoring:HeartbeatZeroAfter = 00:00:10 is not longer than Scoring:HeartbeatFreezeAfter = 00:00:30: the score freezes first, then drops to 0", errors);
+    }
+
+    [Theory]
+    [InlineData(-1)]
+    [InlineData(101)]
+    public void Validate_BlocklistCapOutOfRange_NamesKeyAndRange(int cap)
+    {
+        var errors = new ScoringOptions { BlocklistCap = cap }.Validate();
+
+        Assert.Contains($"Scoring:BlocklistCap = {cap} is not valid: use 0 to 100", errors);
     }
 
     [Fact]

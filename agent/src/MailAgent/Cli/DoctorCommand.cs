@@ -73,6 +73,8 @@ internal static class DoctorCommand
             new DaneDoctor(options, dnsOptions.HostName, dns),
             new ServicesDoctor(options, postfix, commands, dnsOptions.HostAddressList() is [var first, ..] ? first : "", dnsOptions.Domain),
             new HostDoctor(options, commands),
+            // Grpc:Listen as text: the doctor needs only the port the control plane dials.
+            new PlatformDoctor(options, PlatformIdentity.From(options.ProviderName, dnsOptions.HostName, dnsOptions.HostAddressList(), config["Grpc:Listen"] ?? "")),
         ];
         var report = await DoctorRunner.RunAsync(checks, CancellationToken.None);
 

@@ -322,6 +322,23 @@ internal static class HelpPages
                               fix: apt install unattended-upgrades; dpkg-reconfigure it.
               host.disk       Doctor:DiskPath's file system has Doctor:MinimumFreeDiskRatio free.
               host.memory     MemAvailable is at least Doctor:MinimumAvailableMemoryMiB.
+            Platform (needs Doctor:ControlPlaneUrl; both skip without it)
+              platform.provider-row   GET Doctor:ControlPlaneUrl/api/status: the control plane reads
+                                    its routing table (PostgreSQL or SQLite) and says whether this
+                                    host's messaging_providers row (Doctor:ProviderName, else the
+                                    provider of the matched Agents entry) exists with is_active
+                                    true. Inactive warns (fix: the control plane's reason, or
+                                    UPDATE … SET is_active = true for a person's false); no row
+                                    fails (fix: INSERT the email row, or Routing:CreateMissingProviders
+                                    =true on the control plane); a table error fails with it.
+              platform.control-plane  the control plane's Agents entry for this host (by
+                                    Doctor:ProviderName, else by Address: its host is
+                                    Health:Dns:HostName, one of Health:Dns:HostAddresses or Grpc:Listen's
+                                    address, on Grpc:Listen's port) is Connected; shows the last
+                                    heartbeat's age and the control plane's last error. Not
+                                    connected fails: fix Agents:N:Address, the mTLS certificates
+                                    (Grpc:ReadClients, Grpc:CaFile, Tls:CaFile) or the firewall.
+                                    An unreachable control plane fails both, naming the URL.
             """,
             """
             --format text|json   text (the default) for a person; json: {"status", "counts", "items":
@@ -337,6 +354,7 @@ internal static class HelpPages
             mailagent doctor
             mailagent doctor --format json | jq '.items[] | select(.status == "fail")'
             mailagent doctor Doctor:SmtpHost=203.0.113.10 Doctor:ExtraBlocklists=bl.spamcop.net
+            mailagent doctor Doctor:ControlPlaneUrl=http://cp.internal:9170 Doctor:ProviderName=postfix-oregon
             """),
 
         ["version"] = () => Page(

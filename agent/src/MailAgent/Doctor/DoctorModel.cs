@@ -17,8 +17,9 @@ internal static class DoctorGroup
     public const string TransportSecurity = "Transport security";
     public const string Services = "Services";
     public const string Host = "Host";
+    public const string Platform = "Platform";
 
-    public static IReadOnlyList<string> Order { get; } = [Dns, Reputation, TransportSecurity, Services, Host];
+    public static IReadOnlyList<string> Order { get; } = [Dns, Reputation, TransportSecurity, Services, Host, Platform];
 }
 
 /// <summary>One checked item: its status, why, what was seen, and what to do when it is not a pass.</summary>

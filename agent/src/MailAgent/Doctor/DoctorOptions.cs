@@ -98,6 +98,18 @@ internal sealed class DoctorOptions
     /// <summary>Least MemAvailable in MiB for a pass.</summary>
     public int MinimumAvailableMemoryMiB { get; set; } = 128;
 
+    /// <summary>
+    /// The control plane's HTTP address (its Http:Urls, e.g. http://cp.internal:9170): the Platform items read its /api/status
+    /// instead of the routing database, so this host needs no database credentials. Empty skips them.
+    /// </summary>
+    public string ControlPlaneUrl { get; set; } = "";
+
+    /// <summary>
+    /// This host's messaging_providers.provider_name. Empty: the provider of the control plane's Agents entry whose Address
+    /// names this host (Health:Dns:HostName, one of Health:Dns:HostAddresses, or Grpc:Listen's address) on Grpc:Listen's port.
+    /// </summary>
+    public string ProviderName { get; set; } = "";
+
     public IReadOnlyList<string> ExtraBlocklistList() =>
         ExtraBlocklists.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
 
@@ -122,6 +134,11 @@ internal sealed class DoctorOptions
             errors.Add($"Doctor:MinimumFreeDiskRatio = {MinimumFreeDiskRatio} is not valid: use 0 to 0.99");
         if (MinimumAvailableMemoryMiB < 0)
             errors.Add($"Doctor:MinimumAvailableMemoryMiB = {MinimumAvailableMemoryMiB} is not valid: use 0 or more");
+        if (ControlPlaneUrl.Trim().Length > 0
+            && (!Uri.TryCreate(ControlPlaneUrl.Trim(), UriKind.Absolute, out var cp) || cp.Scheme is not ("http" or "https") || cp.Query.Length > 0))
+            errors.Add($"Doctor:ControlPlaneUrl = '{ControlPlaneUrl}' is not valid: use the control plane's HTTP address, e.g. http://cp.internal:9170, or leave it empty");
+        if (ProviderName.Length > 50)
+            errors.Add($"Doctor:ProviderName = '{ProviderName}' is not valid: provider_name has at most 50 characters");
         if (CertificateMinimumDays is < 0 or > 365)
             errors.Add($"Doctor:CertificateMinimumDays = {CertificateMinimumDays} is not valid: use 0 to 365");
     }

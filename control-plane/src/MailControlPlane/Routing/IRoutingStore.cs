@@ -12,6 +12,16 @@ internal readonly record struct ProviderRowsWritten(int Rows, int WereActive);
 /// <summary>A row of the platform's routing query, in its order.</summary>
 internal sealed record RoutedProvider(long Id, string ProviderName, string ConfigJson);
 
+/// <summary>A live (not deleted) email row of messaging_providers, active or not.</summary>
+internal sealed record ProviderRow(long Id, string ProviderName, bool IsActive);
+
+/// <summary>Reads every live email row, in rotation or not: the status page tells a row that is out of rotation from one that is missing.</summary>
+internal interface IProviderRowReader
+{
+    /// <summary>Every email row with deleted_at NULL, in id order; a NULL is_active counts as false, as the routing query sees it.</summary>
+    Task<IReadOnlyList<ProviderRow>> ReadEmailRowsAsync(CancellationToken cancellationToken);
+}
+
 /// <summary>Reads the routing order the way the email service does.</summary>
 internal interface IRoutingOrderReader
 {

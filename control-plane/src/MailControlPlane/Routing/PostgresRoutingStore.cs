@@ -8,7 +8,7 @@ namespace MailControlPlane.Routing;
 /// and carries every write, so only the lock holder can write, and when this process dies the
 /// server ends the session and releases the lock for a standby.
 /// </summary>
-internal sealed class PostgresRoutingStore(RoutingOptions options) : IRoutingStore, IHealthHistoryReader
+internal sealed class PostgresRoutingStore(RoutingOptions options) : IRoutingStore, IHealthHistoryReader, IProviderRowReader
 {
     /// <summary>Every changed provider in one statement: UPDATE … FROM the parameter arrays, unnested into rows.</summary>
     private const string UpdateProviders =
@@ -183,6 +183,16 @@ internal sealed class PostgresRoutingStore(RoutingOptions options) : IRoutingSto
                 await reader.IsDBNullAsync(2, cancellationToken) ? "{}" : reader.GetString(2)));
         }
 
+        return rows;
+    }
+
+    public async Task<IReadOnlyList<ProviderRow>> ReadEmailRowsAsync(CancellationToken cancellationToken)
+    {
+        await using var command = _pooled.CreateCommand(RoutingTableSchema.EmailRowsQuery);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        var rows = new List<ProviderRow>();
+        while (await reader.ReadAsync(cancellationToken))
+            rows.Add(new ProviderRow(reader.GetInt32(0), reader.GetString(1), reader.GetBoolean(2)));
         return rows;
     }
 

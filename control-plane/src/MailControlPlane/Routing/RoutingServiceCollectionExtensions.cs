@@ -22,6 +22,8 @@ internal static class RoutingServiceCollectionExtensions
         services.AddSingleton<IRoutingOrderReader>(sp => sp.GetRequiredService<IRoutingStore>());
         services.AddSingleton(sp => sp.GetRequiredService<IRoutingStore>() as IHealthHistoryReader
             ?? throw new InvalidOperationException("the routing store cannot read the health log"));
+        services.AddSingleton(sp => sp.GetRequiredService<IRoutingStore>() as IProviderRowReader
+            ?? throw new InvalidOperationException("the routing store cannot list the provider rows"));
         services.AddSingleton(sp => new RoutingTableWriter(
             options,
             sp.GetRequiredService<IRoutingStore>(),

@@ -89,6 +89,14 @@ internal static class RoutingTableSchema
                   COALESCE(CAST(json_extract(config, '$.priority') AS INTEGER), 999) ASC;
         """;
 
+    /// <summary>Every live email row, in rotation or not (the status page); the same text on both databases.</summary>
+    public const string EmailRowsQuery = """
+        SELECT id, provider_name, COALESCE(is_active, false)
+          FROM messaging_providers
+         WHERE provider_type = 'email' AND deleted_at IS NULL
+         ORDER BY id;
+        """;
+
     /// <summary>The seeded provider names, for the log line.</summary>
     public const string StandaloneSeedNames = "postfix-oregon, postfix-virginia, elastic-email";
 

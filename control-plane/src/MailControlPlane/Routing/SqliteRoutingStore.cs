@@ -8,7 +8,7 @@ namespace MailControlPlane.Routing;
 /// (created in a fresh file, seeded when empty if asked) and the same statements, with json_set on
 /// the TEXT config column. A single process owns the file, so it is always the leader.
 /// </summary>
-internal sealed class SqliteRoutingStore(RoutingOptions options, ILogger logger) : IRoutingStore, IHealthHistoryReader
+internal sealed class SqliteRoutingStore(RoutingOptions options, ILogger logger) : IRoutingStore, IHealthHistoryReader, IProviderRowReader
 {
     /// <summary>Rows per statement: well under SQLite's parameter limit.</summary>
     private const int RowsPerStatement = 1000;
@@ -201,6 +201,18 @@ internal sealed class SqliteRoutingStore(RoutingOptions options, ILogger logger)
             rows.Add(new RoutedProvider(reader.GetInt64(0), reader.GetString(1), reader.IsDBNull(2) ? "{}" : reader.GetString(2)));
         }
 
+        return rows;
+    }
+
+    public async Task<IReadOnlyList<ProviderRow>> ReadEmailRowsAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken);
+        await using var command = connection.CreateCommand();
+        command.CommandText = RoutingTableSchema.EmailRowsQuery;
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        var rows = new List<ProviderRow>();
+        while (await reader.ReadAsync(cancellationToken))
+            rows.Add(new ProviderRow(reader.GetInt64(0), reader.GetString(1), reader.GetInt64(2) != 0));
         return rows;
     }
 

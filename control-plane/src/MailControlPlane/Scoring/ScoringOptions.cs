@@ -119,6 +119,9 @@ internal sealed class ScoringOptions
     /// <summary>Queue file system free percent below which <see cref="DiskCap"/> applies.</summary>
     public double DiskCapFreePercent { get; set; } = 5;
 
+    /// <summary>Cap while the blocklist check finds a host address on Spamhaus ZEN (or the domain on DBL): receivers refuse the mail.</summary>
+    public int BlocklistCap { get; set; } = 20;
+
     /// <summary>Cap while a config apply or certificate reload is in progress.</summary>
     public int ChangeCap { get; set; } = 50;
 
@@ -260,6 +263,7 @@ internal sealed class ScoringOptions
         Integer(nameof(DkimBrokenCap), DkimBrokenCap, 0, 100);
         Integer(nameof(DiskCap), DiskCap, 0, 100);
         Integer(nameof(ChangeCap), ChangeCap, 0, 100);
+        Integer(nameof(BlocklistCap), BlocklistCap, 0, 100);
         Span(nameof(ChangeCapDuration), ChangeCapDuration, TimeSpan.Zero, TimeSpan.FromHours(1));
 
         Integer(nameof(DegradedBelow), DegradedBelow, 1, 100);

@@ -18,6 +18,9 @@ internal sealed record SoftComponents(double Delivery, double Reputation, double
 /// "cannot read" (resolver trouble, degraded). SPF/PTR/DMARC problems lower the checks component only.</item>
 /// <item><c>disk</c> value (free percent of the queue file system) below DiskCapFreePercent → cap 10; otherwise the host component.
 /// Without a value: unhealthy → cap 10, degraded → host CheckDegradedValue.</item>
+/// <item><c>blocklist</c> unhealthy (a host address listed on Spamhaus ZEN, or the domain on DBL) → cap BlocklistCap [20]. The check
+/// joins one answer per list with "; " and marks listings "is LISTED on"; a refused (127.255.255.252/254/255) or failed query
+/// makes it degraded, which says nothing about the listing and never caps.</item>
 /// <item>Every other check not in ChecksIgnored (log, smtp, …) counts in the checks component by status.</item>
 /// </list>
 /// </summary>
@@ -56,12 +59,22 @@ internal sealed class SignalReader(ScoringOptions options)
                 case "disk" when check.Value is null && check.Status == CheckStatus.Unhealthy:
                     caps.Add(new(options.DiskCap, $"the queue file system is nearly full ({check.Reason})"));
                     break;
+                case "blocklist" when check.Status == CheckStatus.Unhealthy:
+                    caps.Add(new(options.BlocklistCap, $"listed on a DNS blocklist: {Listings(check.Reason)}"));
+                    break;
             }
         }
 
         if (observation.ChangeStartedAt is { } started && now - started <= options.ChangeCapDuration)
             caps.Add(new(options.ChangeCap, $"a config apply or certificate reload is in progress (since {ScoreMath.Human(now - started)})"));
         return caps;
+    }
+
+    /// <summary>The listings among the blocklist check's answers (the clean and refused ones say nothing about why the cap holds).</summary>
+    internal static string Listings(string reason)
+    {
+        var listed = reason.Split("; ").Where(p => p.Contains(" is LISTED on ", StringComparison.Ordinal)).ToArray();
+        return listed.Length > 0 ? string.Join("; ", listed) : reason;
     }
 
     /// <summary>The DKIM part of the dns check's reason when it reports the published key missing, revoked or not matching; null otherwise.</summary>

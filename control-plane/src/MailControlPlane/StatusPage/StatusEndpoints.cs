@@ -9,7 +9,7 @@ namespace MailControlPlane.StatusPage;
 /// <summary>
 /// The status page at <c>/</c>: static HTML, JavaScript and CSS embedded in the binary (no CDN, no
 /// build step), and the two JSON documents it reads every few seconds: <c>/api/status</c> (routing
-/// order, providers, agents) and <c>/api/history</c> (each provider's score over the last hour, from
+/// order, providers with whether the table has their row, agents; <c>mailagent doctor</c>'s Platform items read it too) and <c>/api/history</c> (each provider's score over the last hour, from
 /// the health log, plus the current verdict).
 /// </summary>
 internal static class StatusEndpoints
@@ -44,14 +44,17 @@ internal static class StatusEndpoints
 
     private static async Task<IResult> StatusAsync(IServiceProvider services, TimeProvider time, CancellationToken cancellationToken)
     {
+        var now = time.GetUtcNow();
         var board = services.GetRequiredService<ProviderBoard>().Latest().ToDictionary(a => a.ProviderName, StringComparer.Ordinal);
         var connections = services.GetRequiredService<AgentConnections>().All;
         var byProvider = connections.ToDictionary(c => c.Agent.ProviderName, StringComparer.Ordinal);
         IReadOnlyList<RoutedProvider> order = [];
+        IReadOnlyList<ProviderRow>? rows = null;
         string routingError = "";
         try
         {
             order = await services.GetRequiredService<IRoutingOrderReader>().ReadOrderAsync(cancellationToken);
+            rows = await services.GetRequiredService<IProviderRowReader>().ReadEmailRowsAsync(cancellationToken);
         }
 #pragma warning disable CA1031 // The page shows what it can: a database outage is one of the things it reports.
         catch (Exception e) when (e is not OperationCanceledException)
@@ -64,7 +67,8 @@ internal static class StatusEndpoints
         using (var json = new Utf8JsonWriter(buffer))
         {
             json.WriteStartObject();
-            json.WriteString("generatedAt", time.GetUtcNow());
+            json.WriteString("generatedAt", now);
+            json.WriteString("routingDatabase", services.GetRequiredService<RoutingOptions>().UsesPostgres ? "postgresql" : "sqlite");
             if (routingError.Length > 0)
                 json.WriteString("routingError", routingError);
             json.WriteStartArray("providers");
@@ -74,12 +78,15 @@ internal static class StatusEndpoints
             {
                 if (!listed.Add(row.ProviderName))
                     continue;
-                WriteProvider(json, row.ProviderName, ++position, ScoreOf(row.ConfigJson), board, byProvider);
+                WriteProvider(json, row.ProviderName, ++position, ScoreOf(row.ConfigJson), RowOf(row.ProviderName, rows), board, byProvider);
             }
 
-            // Providers out of rotation (is_active false, or not written yet) follow, without a position.
-            foreach (var name in board.Keys.Where(n => !listed.Contains(n)).Order(StringComparer.Ordinal))
-                WriteProvider(json, name, null, null, board, byProvider);
+            // Out of rotation, without a position: rows with is_active false, and the agents' providers (scored or not) whose row
+            // is inactive or missing.
+            var others = board.Keys.Concat(byProvider.Keys).Concat(rows?.Select(r => r.ProviderName) ?? [])
+                .Where(n => !listed.Contains(n)).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal);
+            foreach (var name in others)
+                WriteProvider(json, name, null, null, RowOf(name, rows), board, byProvider);
             json.WriteEndArray();
 
             json.WriteStartArray("agents");
@@ -93,7 +100,11 @@ internal static class StatusEndpoints
                 json.WriteString("region", s.Agent.Region);
                 json.WriteString("state", s.State.ToString());
                 if (s.LastHeartbeat is { } seen)
+                {
                     json.WriteString("lastSeen", seen);
+                    json.WriteNumber("lastSeenAgeSeconds", Math.Round(Math.Max(0, (now - seen).TotalSeconds), 1));
+                }
+
                 if (s.LastError.Length > 0)
                     json.WriteString("lastError", s.LastError);
                 json.WriteStartArray("checks");
@@ -117,7 +128,16 @@ internal static class StatusEndpoints
         return Results.Bytes(buffer.ToArray(), "application/json");
     }
 
-    private static void WriteProvider(Utf8JsonWriter json, string name, int? position, int? tableScore,
+    /// <summary>What the table holds for a provider: active (in the routing order), inactive (rows, none active), missing, or unknown (the table could not be read).</summary>
+    private static string RowOf(string name, IReadOnlyList<ProviderRow>? rows)
+    {
+        if (rows == null)
+            return "unknown";
+        var mine = rows.Where(r => string.Equals(r.ProviderName, name, StringComparison.Ordinal)).ToArray();
+        return mine.Length == 0 ? "missing" : mine.Any(r => r.IsActive) ? "active" : "inactive";
+    }
+
+    private static void WriteProvider(Utf8JsonWriter json, string name, int? position, int? tableScore, string row,
         Dictionary<string, Scoring.ProviderAssessment> board, Dictionary<string, AgentConnection> byProvider)
     {
         json.WriteStartObject();
@@ -126,6 +146,7 @@ internal static class StatusEndpoints
             json.WriteNumber("position", p);
         else
             json.WriteNull("position");
+        json.WriteString("row", row);
         if (board.TryGetValue(name, out var a))
         {
             json.WriteNumber("score", a.Score);
@@ -133,6 +154,13 @@ internal static class StatusEndpoints
             json.WriteBoolean("isActive", a.IsActive);
             json.WriteString("reason", a.Reason);
             json.WriteString("evaluatedAt", a.EvaluatedAt);
+        }
+        else if (byProvider.ContainsKey(name))
+        {
+            // An agent's provider before its first evaluation.
+            json.WriteString("state", "not scored yet");
+            json.WriteBoolean("isActive", position != null);
+            json.WriteString("reason", "the control plane has not evaluated this provider yet");
         }
         else
         {

@@ -25,6 +25,29 @@ public sealed class PostgresRoutingTableWriterTests : IAsyncLifetime
     public async Task DisposeAsync() => await _server.DisposeAsync();
 
     [ServerFact("postgres")]
+    public async Task ReadEmailRows_StandardRows_LiveEmailRowsWithIsActiveNullAsFalse()
+    {
+        await RoutingTableDatabase.InsertAsync(Db, "email", "postfix-paused", "{}", isActive: false, deleted: false);
+        await using (var connection = new NpgsqlConnection(Db))
+        {
+            await connection.OpenAsync();
+            await using var command = new NpgsqlCommand("INSERT INTO messaging_providers (provider_type, provider_name, credentials_encrypted, credentials_iv) VALUES ('email', 'postfix-null', '', '')", connection);
+            await command.ExecuteNonQueryAsync();
+            await using var nulled = new NpgsqlCommand("UPDATE messaging_providers SET is_active = NULL WHERE provider_name = 'postfix-null'", connection);
+            await nulled.ExecuteNonQueryAsync();
+        }
+
+        await using var store = new PostgresRoutingStore(FastOptions(Db));
+
+        var rows = await store.ReadEmailRowsAsync(CancellationToken.None);
+
+        // The sms row and the deleted email row are not listed; a NULL is_active is out of rotation, as the routing query sees it.
+        Assert.Equal(
+            [("postfix-oregon", true), ("postfix-virginia", true), ("elastic-email", true), ("postfix-paused", false), ("postfix-null", false)],
+            rows.Select(r => (r.ProviderName, r.IsActive)));
+    }
+
+    [ServerFact("postgres")]
     public async Task Publish_NewScores_OnlyHealthScoreIsActiveUpdatedAtChangeAndOtherRowsUntouched()
     {
         var before = await RowsAsync();

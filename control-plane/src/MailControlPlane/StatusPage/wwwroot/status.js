@@ -34,7 +34,7 @@
       cell(tr, p.name);
       cell(tr, p.score === undefined ? "–" : String(p.score), "num score");
       cell(tr, p.state, "state-" + p.state.replace(/\s+/g, "-"));
-      cell(tr, p.isActive ? "true" : "false");
+      cell(tr, p.row === "missing" ? "no row" : p.isActive ? "true" : "false");
       cell(tr, p.responseMs === undefined ? "–" : p.responseMs + " ms", "num");
       cell(tr, p.reason || "");
       body.appendChild(tr);
