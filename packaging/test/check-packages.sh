@@ -107,6 +107,7 @@ install_and_check() {
   local groups
   groups=$(id -nG mailagent 2>/dev/null)
   for g in mailagent adm postdrop; do grep -qw "$g" <<<"$groups" || fail "user mailagent is not in group $g ($groups)"; done
+  if getent group opendkim >/dev/null; then grep -qw opendkim <<<"$groups" || fail "user mailagent is not in group opendkim ($groups)"; fi
   [ "$(getent passwd mailagent | cut -d: -f7)" = /usr/sbin/nologin ] || fail "mailagent's shell is not nologin"
   for u in mailagent mailagent-control-plane; do
     [ -L /etc/systemd/system/multi-user.target.wants/$u.service ] || fail "$u.service is not enabled"
@@ -183,7 +184,7 @@ install_and_check() {
   if [ "${SKIP_SYSTEMD_NAMESPACE:-0}" = 1 ]; then
     echo "(skipped: SKIP_SYSTEMD_NAMESPACE=1)"
   else
-    timeout 170 bash packaging/test/systemd-namespace.sh || fail "systemd-namespace.sh (above)"
+    timeout 400 bash packaging/test/systemd-namespace.sh || fail "systemd-namespace.sh (above)"
   fi
 }
 
