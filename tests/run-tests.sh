@@ -1,6 +1,12 @@
 #!/usr/bin/env bash
 # Runs every test project and ends with one 'N passed, N failed' line that CI reads.
 set -uo pipefail
+# Install to purge under the host's packaging lock (packaging/test/check-packages.sh explains).
+if [ "${2:-}" != unit ] && [ "${SKIP_PACKAGING:-0}" != 1 ] && [ "${MAILAGENT_PACKAGING_LOCKED:-0}" != 1 ]; then
+  lock=/run/lock/mailagent-packaging.lock
+  flock -n "$lock" true 2>/dev/null || echo "run-tests: waiting for $lock (another packaging run on this host)"
+  MAILAGENT_PACKAGING_LOCKED=1 exec flock -E 75 "$lock" bash "$0" "$@"
+fi
 cd "$(dirname "$0")/.."
 config=${1:-Release}
 # 'unit': only the tests not tagged [Trait("Category","Integration")]: no servers, no root, no packaging.

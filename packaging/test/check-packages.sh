@@ -10,7 +10,19 @@
 # InstalledPackageTests (MAILAGENT_INSTALLED_BINARY=/usr/bin/mailagent). This machine may not run
 # systemd as PID 1: the units are started under a systemd that is PID 1 of a throwaway namespace
 # (systemd-namespace.sh, after the install; SKIP_SYSTEMD_NAMESPACE=1 leaves it out).
+#
+# One run at a time per host: install and purge change the host's packages, users and units. The
+# script re-runs itself under flock(1) holding /run/lock/mailagent-packaging.lock exclusively, and
+# waits for it up to MAILAGENT_PACKAGING_LOCK_WAIT seconds (default 3600). flock(1) keeps the lock
+# in its own process (O_CLOEXEC), so daemons started meanwhile (build servers, Postfix) never hold
+# it. A caller that spans install, its tests and purge (tests/run-tests.sh) runs under the same
+# lock and exports MAILAGENT_PACKAGING_LOCKED=1; the script then does not lock again.
 set -uo pipefail
+lock=/run/lock/mailagent-packaging.lock
+if [ "${MAILAGENT_PACKAGING_LOCKED:-0}" != 1 ]; then
+  flock -n "$lock" true 2>/dev/null || echo "check-packages: waiting for $lock (another packaging run on this host)"
+  MAILAGENT_PACKAGING_LOCKED=1 exec flock -E 75 -w "${MAILAGENT_PACKAGING_LOCK_WAIT:-3600}" "$lock" "$0" "$@"
+fi
 cd "$(dirname "$0")/../.."
 out=${DEB_DIR:-$PWD/artifacts/deb}
 # Debian packages and their programs (the agent's package carries epoch 2: packaging/deb/build.sh says why).
@@ -95,6 +107,7 @@ install_and_check() {
   local groups
   groups=$(id -nG mailagent 2>/dev/null)
   for g in mailagent adm postdrop; do grep -qw "$g" <<<"$groups" || fail "user mailagent is not in group $g ($groups)"; done
+  if getent group opendkim >/dev/null; then grep -qw opendkim <<<"$groups" || fail "user mailagent is not in group opendkim ($groups)"; fi
   [ "$(getent passwd mailagent | cut -d: -f7)" = /usr/sbin/nologin ] || fail "mailagent's shell is not nologin"
   for u in mailagent mailagent-control-plane; do
     [ -L /etc/systemd/system/multi-user.target.wants/$u.service ] || fail "$u.service is not enabled"
@@ -171,7 +184,7 @@ install_and_check() {
   if [ "${SKIP_SYSTEMD_NAMESPACE:-0}" = 1 ]; then
     echo "(skipped: SKIP_SYSTEMD_NAMESPACE=1)"
   else
-    timeout 170 bash packaging/test/systemd-namespace.sh || fail "systemd-namespace.sh (above)"
+    timeout 400 bash packaging/test/systemd-namespace.sh || fail "systemd-namespace.sh (above)"
   fi
 }
 

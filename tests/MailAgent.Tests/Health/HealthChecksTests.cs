@@ -47,6 +47,57 @@ public sealed class HealthChecksTests
         Assert.Contains(quoted, result.Reason, StringComparison.Ordinal);
     }
 
+    // 'postfix status' is for root only: as the mailagent user it fails, printing only to the mail log
+    // (Postfix's stderr is not a terminal). The master's public/showq socket answers any postdrop member.
+    [Theory]
+    [InlineData("")]
+    [InlineData("postfix: fatal: the postfix command is reserved for the superuser")]
+    public async Task PostfixRunning_NotRootAndMasterAnswersOnShowq_Healthy(string stderr)
+    {
+        var commands = new FakePostfixCommands { RunsAsRoot = false, Outcome = new(1, stderr), Probe = new(true, "connected to /var/spool/postfix/public/showq") };
+
+        var result = await new PostfixRunningCheck(commands).RunAsync(CancellationToken.None);
+
+        Assert.Equal(HealthStatus.Healthy, result.Status);
+        Assert.Contains("public/showq", result.Reason, StringComparison.Ordinal);
+        Assert.Contains("root", result.Reason, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task PostfixRunning_NotRootAndNothingListensOnShowq_UnhealthyNotRunning()
+    {
+        var commands = new FakePostfixCommands { RunsAsRoot = false, Outcome = new(1, ""), Probe = new(false, "/var/spool/postfix/public/showq: Connection refused") };
+
+        var result = await new PostfixRunningCheck(commands).RunAsync(CancellationToken.None);
+
+        Assert.Equal(HealthStatus.Unhealthy, result.Status);
+        Assert.Contains("not running", result.Reason, StringComparison.Ordinal);
+        Assert.Contains("Connection refused", result.Reason, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task PostfixRunning_NotRootAndShowqNotPermitted_UnhealthyNamesPostdrop()
+    {
+        var commands = new FakePostfixCommands { RunsAsRoot = false, Outcome = new(1, ""), Probe = new(null, "/var/spool/postfix/public/showq: Permission denied") };
+
+        var result = await new PostfixRunningCheck(commands).RunAsync(CancellationToken.None);
+
+        Assert.Equal(HealthStatus.Unhealthy, result.Status);
+        Assert.Contains("Permission denied", result.Reason, StringComparison.Ordinal);
+        Assert.Contains("postdrop", result.Reason, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task PostfixRunning_RootStatusFails_NoShowqProbe()
+    {
+        var commands = new FakePostfixCommands { Outcome = new(1, "postfix/postfix-script: the Postfix mail system is not running") };
+
+        var result = await new PostfixRunningCheck(commands).RunAsync(CancellationToken.None);
+
+        Assert.Equal(HealthStatus.Unhealthy, result.Status);
+        Assert.Equal(0, commands.Probes);
+    }
+
     [Fact]
     public async Task LogFreshness_NewLines_HealthyThenStaleDegradedThenUnhealthy()
     {

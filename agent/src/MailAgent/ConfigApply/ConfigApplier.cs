@@ -271,6 +271,11 @@ internal sealed class ConfigApplier : IDisposable
         if (dangers.Count > 0)
             return Reply(ConfigApplyResult.Rejected, string.Join("; ", dangers), diff, oldHash, messages);
 
+        // The new main.cf is renamed into place: without write access (the unit without the
+        // write-access drop-in: ProtectSystem=strict, user mailagent) every later step would fail less clearly.
+        if (WriteProblem() is { } cannotWrite)
+            return Reply(ConfigApplyResult.Rejected, cannotWrite, diff, oldHash, messages);
+
         // 5. Stage a copy, change it with postconf, check it.
         string stage = Path.Combine(_settings.StagingDirectory, "stage-" + Stamp());
         try
@@ -319,6 +324,26 @@ internal sealed class ConfigApplier : IDisposable
         finally
         {
             TryDelete(stage);
+        }
+    }
+
+    /// <summary>Null when a file can be created in the configuration directory; otherwise why not, and the fix.</summary>
+    private string? WriteProblem()
+    {
+        string probe = Path.Combine(_settings.ConfigDirectory, $".mailagent-write-test-{Stamp()}");
+        try
+        {
+            using (new FileStream(probe, FileMode.CreateNew, FileAccess.Write, FileShare.None))
+            {
+            }
+
+            File.Delete(probe);
+            return null;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return $"cannot write {_settings.ConfigDirectory} ({e.Message}): changing Postfix needs root ('postfix check' and 'postfix reload' are for the superuser). "
+                + "Install the write-access drop-in (/usr/share/mailagent/systemd/mailagent-write-access.conf into /etc/systemd/system/mailagent.service.d/, then systemctl daemon-reload and restart mailagent; docs/operations.md), or run 'mailagent apply-config' as root; nothing was changed";
         }
     }
 

@@ -6,7 +6,7 @@ namespace MailAgent.Tests.Integration.Health;
 
 /// <summary>
 /// <c>check-config</c> as an unprivileged user against a real private Postfix instance with OpenDKIM on a unix
-/// socket: what that user may not do (postfix status, postqueue of an alternate instance) is reported with
+/// socket: what that user may not do (postqueue of an alternate instance) is reported with
 /// Postfix's own words, its class and the fix; what it may do is not reported.
 /// </summary>
 [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
@@ -39,7 +39,9 @@ public sealed class CheckConfigServiceUserIntegrationTests(ITestOutputHelper out
             // The private instance is an alternate config directory (not listed in the default instance, or no default instance).
             Assert.Contains("warning: postqueue -j: alternate config directory (exit ", text, StringComparison.Ordinal);
             Assert.Contains("postconf -e alternate_config_directories=", text, StringComparison.Ordinal);
-            Assert.Contains("warning: postfix status: ", text, StringComparison.Ordinal);
+            // 'postfix status' is for root only, so it fails for every other user and is not a finding:
+            // run's postfix check asks the master on public/showq instead (postqueue -j needs the same access).
+            Assert.DoesNotContain("warning: postfix status: ", text, StringComparison.Ordinal);
             Assert.DoesNotContain("postconf -h mail_version", text, StringComparison.Ordinal);
         }
         finally

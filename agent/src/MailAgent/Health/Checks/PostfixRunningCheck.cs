@@ -33,6 +33,8 @@ internal sealed class PostfixRunningCheck(IPostfixCommands postfix) : IHealthChe
         string said = FirstLine(outcome.Output);
         if (outcome.ExitCode == 0)
             return HealthCheckResult.Healthy(said.Length > 0 ? said : "the Postfix mail system is running");
+        if (!postfix.RunsAsRoot)
+            return await ProbeAsNonRootAsync(outcome, cancellationToken);
         string output = outcome.Output.ReplaceLineEndings(" ").Trim();
         return Classify(output) switch
         {
@@ -42,6 +44,24 @@ internal sealed class PostfixRunningCheck(IPostfixCommands postfix) : IHealthChe
                 $"postfix status failed (permission, exit {outcome.ExitCode}): {output}. Fix: the agent's user needs to read Postfix's configuration and run postfix status (see check-config)"),
             PostfixFailure.NotRunning => HealthCheckResult.Unhealthy($"the Postfix mail system is not running (postfix status exited {outcome.ExitCode}: {said})"),
             _ => HealthCheckResult.Unhealthy($"postfix status failed (exit {outcome.ExitCode}){(output.Length > 0 ? ": " + output : "")}"),
+        };
+    }
+
+    /// <summary>
+    /// 'postfix status' is for root only (as another user it exits 1 and, its stderr not being a
+    /// terminal, prints the reason only to the mail log): the master's public/showq socket answers instead.
+    /// </summary>
+    private async Task<HealthCheckResult> ProbeAsNonRootAsync(CommandOutcome status, CancellationToken cancellationToken)
+    {
+        var probe = await postfix.ProbeMasterAsync(cancellationToken);
+        string output = status.Output.ReplaceLineEndings(" ").Trim();
+        string statusSaid = $"postfix status, which is for root only, exited {status.ExitCode}{(output.Length > 0 ? ": " + output : "")}";
+        return probe.Running switch
+        {
+            true => HealthCheckResult.Healthy($"the Postfix master daemon answers: {probe.Detail} ({statusSaid})"),
+            false => HealthCheckResult.Unhealthy($"the Postfix mail system is not running: {probe.Detail} ({statusSaid})"),
+            _ => HealthCheckResult.Unhealthy(
+                $"cannot tell whether Postfix runs: {probe.Detail} ({statusSaid}). Fix: the agent's user needs group postdrop (public/ is postfix:postdrop 0710; the package adds it) and to read Postfix's main.cf, or run the agent as root"),
         };
     }
 
