@@ -172,13 +172,6 @@ internal static partial class AgentHost
 
     public static async Task<int> RunAsync(IReadOnlyList<string> args, CliContext context)
     {
-        if (args.Contains("--help") || args.Contains("-h"))
-        {
-            await context.Out.WriteLineAsync(RunUsage);
-            await context.Out.FlushAsync();
-            return 0;
-        }
-
         var config = AgentConfiguration.Build(args, out _, out var errors);
         errors.AddRange(AgentConfiguration.Validate(config, out var settings));
         var (tail, http, correlation, agentLog, grpc, queue, health, postfix, configApply, certificates) = settings;

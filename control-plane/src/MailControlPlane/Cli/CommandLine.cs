@@ -1,7 +1,8 @@
+using System.CommandLine;
 
 namespace MailControlPlane.Cli;
 
-/// <summary>Entry point dispatch for the mailagent-control-plane commands.</summary>
+/// <summary>The mailagent-control-plane commands, parsed with System.CommandLine; a command's help is its man-style page.</summary>
 internal static class CommandLine
 {
     public const string Usage = """
@@ -148,43 +149,83 @@ internal static class CommandLine
 
     public static string Version => ProductVersion.Text;
 
-    public static async Task<int> RunAsync(string[] args, CliContext context)
+    private const string DefaultConfigFile = "/etc/mailagent/control-plane.json";
+
+    public static Task<int> RunAsync(string[] args, CliContext context)
     {
         if (args.Length == 0)
         {
-            await context.Error.WriteLineAsync(Usage);
-            return 2;
+            context.Error.WriteLine(Usage);
+            return Task.FromResult(2);
         }
 
-        var rest = args[1..];
-        switch (args[0])
-        {
-            case "run":
-                return await RunCommand.RunAsync(rest, context);
-            case "check-config":
-                if (rest.Contains("--help") || rest.Contains("-h"))
-                    return await PrintAsync(context, CheckConfigUsage);
-                return await RunCommand.CheckConfigAsync(rest, context);
-            case "suppressions":
-                if (rest.Contains("--help") || rest.Contains("-h"))
-                    return await PrintAsync(context, SuppressionsCommand.Usage);
-                return await SuppressionsCommand.RunAsync(rest, context);
-            case "version" or "--version":
-                return await PrintAsync(context, $"mailagent-control-plane {Version}");
-            case "help" or "--help" or "-h":
-                return await PrintAsync(context, rest.Length == 0 ? Usage : rest[0] switch
-                {
-                    "run" => RunUsage,
-                    "check-config" => CheckConfigUsage,
-                    "version" => VersionUsage,
-                    "suppressions" => SuppressionsCommand.Usage,
-                    _ => Usage,
-                });
-            default:
-                await context.Error.WriteLineAsync($"mailagent-control-plane: unknown command '{args[0]}'\n\n{Usage}");
-                return 2;
-        }
+        return Build(context).RunAsync(args);
     }
+
+    /// <summary>The command tree, parsed with System.CommandLine; each command's help is its man-style page.</summary>
+    internal static CliParsing Build(CliContext context)
+    {
+        var cli = new CliParsing("mailagent-control-plane", "scores the mail servers the agents watch and writes the routing table", context,
+            help: command => PageOf(command.Name) ?? Usage, usage: command => PageOf(command.Name) ?? Usage,
+            version: () => $"mailagent-control-plane {Version}");
+        var root = cli.Root;
+        root.SetAction(_ => context.UsageError("mailagent-control-plane: name a command", Usage));
+        root.Subcommands.Add(ConfigurationCommand("run", "run it (the daemon)", args => RunCommand.RunAsync(args, context)));
+        root.Subcommands.Add(ConfigurationCommand("check-config", "check a configuration", args => RunCommand.CheckConfigAsync(args, context)));
+        root.Subcommands.Add(Suppressions(context));
+
+        var version = new Command("version", "print the version");
+        version.SetAction(_ => PrintAsync(context, $"mailagent-control-plane {Version}"));
+        root.Subcommands.Add(version);
+
+        var topic = new Argument<string>("COMMAND") { Arity = ArgumentArity.ZeroOrOne, Description = "the command whose page is printed" };
+        var help = new Command("help", "print the overview or one command's page") { topic };
+        help.SetAction(r => PrintAsync(context, r.GetValue(topic) is { } name ? PageOf(name) ?? Usage : Usage));
+        root.Subcommands.Add(help);
+        return cli;
+    }
+
+    private static Command ConfigurationCommand(string name, string summary, Func<List<string>, Task<int>> body)
+    {
+        var config = CliParsing.ConfigOption(DefaultConfigFile);
+        var settings = CliParsing.SettingsArgument();
+        var command = new Command(name, summary) { config, settings };
+        command.SetAction(r => body(CliParsing.ConfigurationArguments(r, config, settings)));
+        return command;
+    }
+
+    private static Command Suppressions(CliContext context)
+    {
+        var days = new Option<int>("--days")
+        {
+            HelpName = "N",
+            Description = "only candidates whose last bounce is in the last N days",
+            DefaultValueFactory = _ => 30,
+            CustomParser = r =>
+            {
+                string text = r.Tokens.Count > 0 ? r.Tokens[^1].Value : "";
+                if (int.TryParse(text, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int n) && n is >= 1 and <= 3650)
+                    return n;
+                r.AddError($"--days '{text}' is not valid: use 1 to 3650");
+                return 0;
+            },
+        };
+        var format = CliParsing.Choice("--format", "-f", "text", "text", "json");
+        var config = CliParsing.ConfigOption(DefaultConfigFile);
+        var settings = CliParsing.SettingsArgument();
+        var command = new Command("suppressions", "hard bounces to suppress") { days, format, config, settings };
+        command.SetAction(r => SuppressionsCommand.RunAsync(r.GetValue(days), r.GetRequiredValue(format), CliParsing.ConfigurationArguments(r, config, settings), context));
+        return command;
+    }
+
+    private static string? PageOf(string command) => command switch
+    {
+        "run" => RunUsage,
+        "check-config" => CheckConfigUsage,
+        "version" => VersionUsage,
+        "suppressions" => SuppressionsCommand.Usage,
+        _ => null,
+    };
 
     private static async Task<int> PrintAsync(CliContext context, string text)
     {
