@@ -116,7 +116,8 @@ internal sealed class CliParsing
                 : $"unexpected argument '{token}'";
         }
 
-        var error = result.Errors[0];
+        // An option without its value first: the words after it were then taken for something else.
+        var error = result.Errors.FirstOrDefault(e => e.SymbolResult is OptionResult { Tokens.Count: 0 }) ?? result.Errors[0];
         return error.SymbolResult switch
         {
             OptionResult { Tokens.Count: 0 } option => $"{option.Option.Name} needs a value",

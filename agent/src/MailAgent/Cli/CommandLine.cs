@@ -93,6 +93,9 @@ internal static class CommandLine
         command.Validators.Add(r =>
         {
             string[] names = r.GetValue(files) ?? [];
+            // An option without its value is reported as such (a command's error would hide it).
+            if (r.Children.OfType<System.CommandLine.Parsing.OptionResult>().Any(o => o is { Implicit: false, Tokens.Count: 0 } && o.Option.Arity.MinimumNumberOfValues > 0))
+                return;
             if (names.FirstOrDefault(f => f.StartsWith('-') && f != "-") is { } option)
                 r.AddError($"unknown option '{option}'");
             else if (names.Length == 0)
