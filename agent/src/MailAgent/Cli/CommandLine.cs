@@ -65,7 +65,7 @@ internal static class CommandLine
             (args, _) => CertDeployedCommand.RunAsync(args, context, Environment.GetEnvironmentVariable("RENEWED_LINEAGE"))));
         root.Subcommands.Add(Doctor(context));
         root.Subcommands.Add(Version(context));
-        root.Subcommands.Add(Help(context));
+        root.Subcommands.Add(Help(cli, context));
         return cli;
     }
 
@@ -241,14 +241,18 @@ internal static class CommandLine
         return command;
     }
 
-    private static Command Help(CliContext context)
+    private static Command Help(CliParsing cli, CliContext context)
     {
         var topic = new Argument<string>("COMMAND") { Arity = ArgumentArity.ZeroOrOne, Description = "the command whose page is printed" };
-        var command = new Command("help", "print the overview or one command's page") { topic };
+        var markdown = new Option<bool>("--markdown") { Description = "help run: the key reference as docs/configuration.md's tables" };
+        var command = new Command("help", "print the overview or one command's page") { topic, markdown };
         command.SetAction(async r =>
         {
             string? name = r.GetValue(topic);
-            await context.Out.WriteLineAsync(name == null ? Usage : HelpPages.For(name) ?? Usage);
+            if (r.GetValue(markdown) && name != "run")
+                return cli.UsageError(r, "--markdown goes with 'help run' only");
+            await context.Out.WriteLineAsync(r.GetValue(markdown) ? ConfigurationReference.Markdown(ConfigurationKeys.Sections).TrimEnd()
+                : name == null ? Usage : HelpPages.For(name) ?? Usage);
             await context.Out.FlushAsync();
             return 0;
         });

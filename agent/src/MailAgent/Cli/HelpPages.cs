@@ -366,13 +366,10 @@ internal static class HelpPages
             """),
     };
 
-    /// <summary>The configuration key list of <c>mailagent run</c>, from its usage text.</summary>
-    private static string RunKeys()
-    {
-        string usage = Hosting.AgentHost.RunUsage;
-        int start = usage.IndexOf("Configuration keys", StringComparison.Ordinal);
-        return start < 0 ? "" : usage[start..];
-    }
+    /// <summary>The configuration key list of <c>mailagent run</c>, from <see cref="ConfigurationKeys"/>.</summary>
+    private static string RunKeys() =>
+        ConfigurationReference.HelpText(ConfigurationKeys.Sections)
+        + "\n('mailagent pki init' makes the Grpc certificates.)\nEnvironment: MAILAGENT__LogTailing__Path=… and so on.";
 
     private static string Page(string command, string summary, string synopsis, string description, string options, string exitStatus, string files, string examples) =>
         $"""

@@ -20,7 +20,7 @@ internal static class CommandLine
         later sources win. 'mailagent-control-plane help run' lists every key.
         """;
 
-    public const string RunUsage = """
+    public static string RunUsage => $"""
         NAME
         mailagent-control-plane run - score the mail servers and write the routing table
 
@@ -40,47 +40,11 @@ internal static class CommandLine
           --config FILE, -c FILE        read FILE instead of /etc/mailagent/control-plane.json
           Section:Key=value             set one key; wins over the file and MAILAGENT_CP__Section__Key
 
-        Configuration keys (defaults in brackets):
-          Agents:N:Name                 a unique agent name, e.g. postfix-oregon
-          Agents:N:Address              the agent's gRPC API, https://HOST:PORT
-          Agents:N:Region               free text, e.g. us-west-2
-          Agents:N:ProviderName         the messaging_providers.provider_name it backs (one agent per provider)
-          Agents:N:ProbeHost            SMTP host probed for it; empty: config.smtp_host of its row []
-          Agents:N:ProbePort            SMTP port probed; empty: config.smtp_port (with ProbeHost: 25) []
-          Tls:CaFile                    CA the agents' certificates chain to (not the system store) [/etc/mailagent/pki/ca.crt]
-          Tls:CertificateFile           the control plane's client certificate [/etc/mailagent/pki/client.crt]
-          Tls:KeyFile                   its private key [/etc/mailagent/pki/client.key]
-          Connections:StatusInterval    heartbeat (status, queue) pushed by each agent every [00:00:05]
-          Connections:HeartbeatTimeout  no answer this long: unreachable, dial again [00:00:15]
-          Connections:BackoffMin        first wait after a failure (jittered, doubling) [00:00:00.5]
-          Connections:BackoffMax        longest wait [00:00:30]
-          Connections:CallTimeout       deadline of one call [00:00:05]
-          Http:Urls                     the status page (/), /api/*, /metrics and /health listener(s), ';'-separated, port 0 picks one [http://127.0.0.1:9170]
-          Grpc:Listen                   the API's ADDRESS:PORT (TLS, HTTP/2, client certificates); empty: off []
-          Grpc:CertificateFile          the API's server certificate (PEM) []
-          Grpc:KeyFile                  its private key []
-          Grpc:ReadClients              client certificate CNs allowed ListAgents, ListProviders, WatchProviders, comma-separated;
-                                        certificates chain to Tls:CaFile and hold exactly one CN []
-          Grpc:WriteClients             client certificate CNs allowed RollOutConfig (applied to every agent) []
-          Grpc:Clients                  old name of the read list; still read, read-only (never grants RollOutConfig) []
-          Grpc:ClientSpkiPins           optional base64 SHA-256 of allowed client keys' SubjectPublicKeyInfo []
-          Scoring:EvaluationInterval    score every [00:00:02]; Scoring:* holds every number of docs/health-score.md
-          Probing:Enabled               active SMTP probes of every provider (docs/health-score.md) [false]
-          Probing:Interval              probe each provider every [00:00:05]; Timeout [00:00:05]
-          Routing:ConnectionString      PostgreSQL (Npgsql) connection string; empty: the SQLite file []
-          Routing:SqlitePath            the stand-alone routing table
-          Routing:CreateMissingProviders insert an agent's missing messaging_providers row with defaults [false]
-          DeliveryEvents:Enabled        store the agents' delivery events in the routing database [true]
-          DeliveryEvents:BatchSize      rows per insert [1000]; BufferSize events waiting [20000]
-          DeliveryEvents:FlushInterval  longest wait for a batch [00:00:00.5]; RetentionDays [30]
-          DeliveryEvents:Webhook:Url    signed POSTs of the events (docs/delivery-events.md); SecretFile, CaFile []
-          Log:FilePath                  the control plane's own log; empty: console only [/var/log/mailagent-control-plane/control-plane.log]
-          Log:Level                     Verbose … Fatal [Information]
-          Log:RetainedDays              rolled log files kept [14]
+        {ConfigurationReference.HelpText(ConfigurationKeys.Sections)}
         Agents are reloaded without a restart when the configuration file changes or on SIGHUP
         (checked first; on any error the running agents are kept). Other sections need a restart.
-        Environment: MAILAGENT_CP__Agents__0__Address=… and so on. docs/configuration.md
-        lists every key, Scoring:*, Routing:*, Probing:* and DeliveryEvents:* included.
+        Environment: MAILAGENT_CP__Agents__0__Address=… and so on. docs/configuration.md has
+        the same list, with the valid ranges.
 
         EXIT STATUS
           0  stopped by SIGTERM or Ctrl-C
@@ -179,8 +143,13 @@ internal static class CommandLine
         root.Subcommands.Add(version);
 
         var topic = new Argument<string>("COMMAND") { Arity = ArgumentArity.ZeroOrOne, Description = "the command whose page is printed" };
-        var help = new Command("help", "print the overview or one command's page") { topic };
-        help.SetAction(r => PrintAsync(context, r.GetValue(topic) is { } name ? PageOf(name) ?? Usage : Usage));
+        var markdown = new Option<bool>("--markdown") { Description = "help run: the key reference as docs/configuration.md's tables" };
+        var help = new Command("help", "print the overview or one command's page") { topic, markdown };
+        help.SetAction(r => r.GetValue(markdown)
+            ? r.GetValue(topic) == "run"
+                ? PrintAsync(context, ConfigurationReference.Markdown(ConfigurationKeys.Sections).TrimEnd())
+                : Task.FromResult(cli.UsageError(r, "--markdown goes with 'help run' only"))
+            : PrintAsync(context, r.GetValue(topic) is { } name ? PageOf(name) ?? Usage : Usage));
         root.Subcommands.Add(help);
         return cli;
     }
