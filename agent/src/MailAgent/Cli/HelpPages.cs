@@ -352,17 +352,19 @@ internal static class HelpPages
         ["help"] = () => Page(
             "help",
             "print the overview or one command's page",
-            "mailagent help [COMMAND]\nmailagent COMMAND --help",
+            "mailagent help [COMMAND]\nmailagent COMMAND --help\nmailagent help run --markdown",
             """
             Without COMMAND prints the list of commands; with one prints its page (the sections of
-            this one). 'man mailagent' has every page.
+            this one). 'man mailagent' has every page. 'help run --markdown' prints the key reference
+            as the tables of docs/configuration.md ('make docs' writes them there).
             """,
-            "COMMAND   one of: " + string.Join(", ", Commands),
-            "0   always",
+            "COMMAND      one of: " + string.Join(", ", Commands) + "\n--markdown   with run: the key tables in markdown",
+            "0   the page was printed\n2   --markdown without run",
             "none.",
             """
             mailagent help run
             mailagent queue --help
+            mailagent help run --markdown
             """),
     };
 
