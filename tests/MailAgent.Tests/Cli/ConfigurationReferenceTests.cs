@@ -44,6 +44,14 @@ public sealed class ConfigurationReferenceTests
     }
 
     [Fact]
+    public void ConfigurationKeys_LiteralDefaults_AreTheOptionsClassesDefaults()
+    {
+        var problems = KeyDefaults.Mismatches(typeof(ConfigurationKeys).Assembly, ConfigurationKeys.Sections.SelectMany(s => s.Keys).Select(k => (k.Key, k.Default)));
+
+        Assert.True(problems.Count == 0, "agent/src/MailAgent/Cli/ConfigurationKeys.cs: " + string.Join("; ", problems));
+    }
+
+    [Fact]
     public async Task HelpMarkdown_Run_PrintsTheGeneratedTables()
     {
         var (exitCode, stdout, _) = await ReplayRunner.RunAsync("help", "run", "--markdown");

@@ -41,6 +41,14 @@ public sealed class ConfigurationReferenceTests
     }
 
     [Fact]
+    public void ConfigurationKeys_LiteralDefaults_AreTheOptionsClassesDefaults()
+    {
+        var problems = MailAgent.Tests.Cli.KeyDefaults.Mismatches(typeof(ConfigurationKeys).Assembly, ConfigurationKeys.Sections.SelectMany(s => s.Keys).Select(k => (k.Key, k.Default)));
+
+        Assert.True(problems.Count == 0, "control-plane/src/MailControlPlane/Cli/ConfigurationKeys.cs: " + string.Join("; ", problems));
+    }
+
+    [Fact]
     public void ConfigurationKeys_EveryKey_OnceAndInItsSection()
     {
         var keys = ConfigurationKeys.Sections.SelectMany(s => s.Keys.Select(k => (Section: s.Name, k.Key))).ToList();

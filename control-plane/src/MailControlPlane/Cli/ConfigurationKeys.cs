@@ -153,8 +153,8 @@ internal static class ConfigurationKeys
             new("DeliveryEvents:FlushInterval", "00:00:00.5", "longest a received event waits for its batch"),
             new("DeliveryEvents:BufferSize", "20000", "events between the watch streams and the writer; when full the streams wait (nothing is dropped)"),
             new("DeliveryEvents:RetentionDays", "30", "rows older than this (by log time) are deleted, once an hour"),
-            new("DeliveryEvents:RetryMinDelay", "00:00:30", "writer backoff while the database fails [00:00:01],"),
-            new("DeliveryEvents:RetryMaxDelay", "00:00:30", "writer backoff while the database fails [00:00:01],"),
+            new("DeliveryEvents:RetryMinDelay", "00:00:01", "first wait of the writer's backoff while the database fails"),
+            new("DeliveryEvents:RetryMaxDelay", "00:00:30", "longest wait of the writer's backoff while the database fails"),
         ]),
         new("DeliveryEvents:Webhook", null,
         [
@@ -166,8 +166,8 @@ internal static class ConfigurationKeys
             new("DeliveryEvents:Webhook:BatchSize", "500", "events per POST"),
             new("DeliveryEvents:Webhook:PollInterval", "00:00:01", "how often an agent with nothing to send looks for new rows"),
             new("DeliveryEvents:Webhook:Timeout", "00:00:10", "one POST"),
-            new("DeliveryEvents:Webhook:RetryMinDelay", "00:05:00", "backoff of a failing batch [00:00:01],"),
-            new("DeliveryEvents:Webhook:RetryMaxDelay", "00:05:00", "backoff of a failing batch [00:00:01],"),
+            new("DeliveryEvents:Webhook:RetryMinDelay", "00:00:01", "first wait of the backoff of a failing batch"),
+            new("DeliveryEvents:Webhook:RetryMaxDelay", "00:05:00", "longest wait of the backoff of a failing batch"),
             new("DeliveryEvents:Webhook:MaxAttempts", "0", "attempts before a batch is given up (counted as dead letters) and the agent moves on; 0 = retry for ever"),
         ]),
     ];
