@@ -8,7 +8,7 @@ DEBS := postfix opendkim opendkim-tools prometheus pflogsumm prometheus-postfix-
         hyperfine time dpkg-dev logrotate chromium dovecot-core fail2ban nftables
 AGENT := agent/src/MailAgent/bin/$(CONFIG)/net10.0/mailagent
 
-.PHONY: help deps build test test-unit run publish deb bench bench-micro bench-control-plane clean
+.PHONY: help deps build docs test test-unit run publish deb bench bench-micro bench-control-plane clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -23,6 +23,9 @@ deps: ## install the Debian packages the tests and benchmarks use (needs root)
 
 build: ## build every project
 	$(DOTNET) build MailAgent.sln -c $(CONFIG) -nologo -clp:NoSummary
+
+docs: build ## regenerate docs/configuration.md's key tables from the code (Cli/ConfigurationKeys.cs of both daemons)
+	bash scripts/generate-docs.sh $(CONFIG)
 
 test: deps build ## install what the tests need, build, run every test
 	bash tests/run-tests.sh $(CONFIG)

@@ -1,31 +1,74 @@
-using System.Text.RegularExpressions;
-using MailAgent.Hosting;
+using MailAgent.Cli;
 using MailAgent.Tests.Architecture;
 
 namespace MailAgent.Tests.Cli;
 
-/// <summary>The key reference of 'mailagent help run' and docs/configuration.md do not drift apart.</summary>
-public sealed partial class ConfigurationReferenceTests
+/// <summary>
+/// One source for the agent's key reference: ConfigurationKeys gives 'mailagent help run' its key
+/// list and docs/configuration.md its agent tables; the committed file must match.
+/// </summary>
+public sealed class ConfigurationReferenceTests
 {
+    private const string Command = "mailagent help run --markdown";
+
     [Fact]
-    public void HelpRunKeys_EachOne_IsInDocsConfiguration()
+    public void DocsConfiguration_AgentTables_AreGeneratedFromConfigurationKeys()
     {
-        string docs = File.ReadAllText(Path.Combine(FolderGraph.RepositoryRoot(), "docs", "configuration.md"));
-        var keys = Keys(AgentHost.RunUsage);
+        string docs = File.ReadAllText(Path.Combine(FolderGraph.RepositoryRoot(), "docs", "configuration.md")).ReplaceLineEndings("\n");
 
-        Assert.True(keys.Count > 20, $"only {keys.Count} keys found in the help page");
-        var missing = keys.Where(k => !docs.Contains(k, StringComparison.Ordinal)).ToList();
-        Assert.True(missing.Count == 0, "in 'mailagent help run' but not in docs/configuration.md: " + string.Join(", ", missing));
+        string? committed = GeneratedPart(docs, Command);
+
+        Assert.True(committed != null, $"docs/configuration.md lacks the line {ConfigurationReference.BeginMarker(Command)} or the {ConfigurationReference.EndMarker} after it");
+        Assert.True(committed == ConfigurationReference.Markdown(ConfigurationKeys.Sections),
+            "docs/configuration.md's agent key tables differ from agent/src/MailAgent/Cli/ConfigurationKeys.cs: run 'make docs' and commit the file");
     }
 
-    /// <summary>Section:Key names (at least one colon) in the "Configuration keys" part of a usage text.</summary>
-    internal static List<string> Keys(string usage)
+    [Fact]
+    public async Task HelpRun_Page_ListsEveryKeyWithItsDefault()
     {
-        int start = Math.Max(0, usage.IndexOf("Configuration keys", StringComparison.Ordinal));
-        int end = usage.IndexOf("EXIT STATUS", start, StringComparison.Ordinal);
-        return KeyPattern().Matches(usage[start..(end < 0 ? usage.Length : end)]).Select(m => m.Groups[1].Value).Distinct().ToList();
+        var (_, page, _) = await ReplayRunner.RunAsync("help", "run");
+
+        var keys = ConfigurationKeys.Sections.SelectMany(s => s.Keys).ToList();
+        Assert.True(keys.Count > 100, $"only {keys.Count} keys in the table");
+        var missing = keys.Where(k => !page.Contains($" {k.Key} ", StringComparison.Ordinal) || !page.Contains($"{k.Summary} [{k.Default}]", StringComparison.Ordinal)).Select(k => k.Key).ToList();
+        Assert.True(missing.Count == 0, "not on 'mailagent help run' with their summary and default: " + string.Join(", ", missing));
     }
 
-    [GeneratedRegex(@"(?m)^\s{2,}([A-Z][A-Za-z]+(:[A-Za-z0-9]+)+)")]
-    private static partial Regex KeyPattern();
+    [Fact]
+    public void ConfigurationKeys_EveryKey_OnceAndInItsSection()
+    {
+        var keys = ConfigurationKeys.Sections.SelectMany(s => s.Keys.Select(k => (Section: s.Name, k.Key))).ToList();
+
+        Assert.Empty(keys.GroupBy(k => k.Key).Where(g => g.Count() > 1).Select(g => g.Key));
+        Assert.All(keys, k => Assert.StartsWith(k.Section + ":", k.Key, StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void ConfigurationKeys_LiteralDefaults_AreTheOptionsClassesDefaults()
+    {
+        var problems = KeyDefaults.Mismatches(typeof(ConfigurationKeys).Assembly, ConfigurationKeys.Sections.SelectMany(s => s.Keys).Select(k => (k.Key, k.Default)));
+
+        Assert.True(problems.Count == 0, "agent/src/MailAgent/Cli/ConfigurationKeys.cs: " + string.Join("; ", problems));
+    }
+
+    [Fact]
+    public async Task HelpMarkdown_Run_PrintsTheGeneratedTables()
+    {
+        var (exitCode, stdout, _) = await ReplayRunner.RunAsync("help", "run", "--markdown");
+
+        Assert.Equal(0, exitCode);
+        Assert.Equal(ConfigurationReference.Markdown(ConfigurationKeys.Sections), stdout.ReplaceLineEndings("\n"));
+    }
+
+    /// <summary>The text between a daemon's generated markers (after the begin line and a blank line, up to a blank line and the end marker).</summary>
+    internal static string? GeneratedPart(string docs, string command)
+    {
+        string begin = ConfigurationReference.BeginMarker(command) + "\n\n";
+        int start = docs.IndexOf(begin, StringComparison.Ordinal);
+        if (start < 0)
+            return null;
+        start += begin.Length;
+        int end = docs.IndexOf("\n" + ConfigurationReference.EndMarker, start, StringComparison.Ordinal);
+        return end < 0 ? null : docs[start..end];
+    }
 }

@@ -65,49 +65,9 @@ internal static class ApplyConfigCommand
             mailagent apply-config change.cf --expected-hash "$(sha256sum /etc/postfix/main.cf | cut -d' ' -f1)"
         """;
 
-    public static async Task<int> RunAsync(IReadOnlyList<string> args, CliContext context)
+    /// <summary>Applies the change in <paramref name="file"/> (- for standard input) as the daemon's ApplyConfig would.</summary>
+    public static async Task<int> RunAsync(string file, string expectedHash, string key, bool dryRun, List<string> settings, CliContext context)
     {
-        string? file = null;
-        string expectedHash = "";
-        string key = "";
-        bool dryRun = false;
-        var settings = new List<string>();
-        for (int i = 0; i < args.Count; i++)
-        {
-            string a = args[i];
-            switch (a)
-            {
-                case "--help" or "-h":
-                    await context.Out.WriteLineAsync(Usage);
-                    await context.Out.FlushAsync();
-                    return 0;
-                case "--dry-run" or "-n":
-                    dryRun = true;
-                    break;
-                case "--expected-hash" or "--idempotency-key" or "--config" or "-c":
-                    if (i + 1 >= args.Count)
-                        return context.UsageError($"apply-config: {a} needs a value", Usage);
-                    if (a == "--expected-hash")
-                        expectedHash = args[++i];
-                    else if (a == "--idempotency-key")
-                        key = args[++i];
-                    else
-                        settings.AddRange([a, args[++i]]);
-                    break;
-                default:
-                    if (a.Contains('=', StringComparison.Ordinal) && !a.StartsWith('-'))
-                        settings.Add(a);
-                    else if (file == null && (a == "-" || !a.StartsWith('-')))
-                        file = a;
-                    else
-                        return context.UsageError($"apply-config: unexpected argument '{a}'", Usage);
-                    break;
-            }
-        }
-
-        if (file == null)
-            return context.UsageError("apply-config: name the FILE holding the change (- for standard input)", Usage);
-
         var config = AgentConfiguration.Build(settings, out _, out var errors);
         errors.AddRange(AgentConfiguration.Validate(config, out var agent));
         if (errors.Count > 0)

@@ -55,13 +55,6 @@ internal static class CertDeployedCommand
 
     public static async Task<int> RunAsync(IReadOnlyList<string> args, CliContext context, string? renewedLineage)
     {
-        if (args.Contains("--help") || args.Contains("-h"))
-        {
-            await context.Out.WriteLineAsync(Usage);
-            await context.Out.FlushAsync();
-            return 0;
-        }
-
         var config = AgentConfiguration.Build(args, out _, out var errors);
         errors.AddRange(AgentConfiguration.Validate(config, out var settings));
         if (errors.Count > 0)

@@ -10,28 +10,9 @@ internal static class DoctorCommand
 {
     public const string Synopsis = "mailagent doctor [--format text|json] [--config FILE] [Section:Key=value ...]";
 
-    public static async Task<int> RunAsync(IReadOnlyList<string> args, CliContext context)
+    /// <summary>Runs every item and prints them as <paramref name="format"/> (text or json).</summary>
+    public static async Task<int> RunAsync(string format, List<string> settings, CliContext context)
     {
-        string format = "text";
-        var settings = new List<string>();
-        for (int i = 0; i < args.Count; i++)
-        {
-            string a = args[i];
-            if (a is "--format" or "-f")
-            {
-                if (i + 1 >= args.Count)
-                    return context.UsageError("doctor: --format needs a value: text or json", Synopsis);
-                format = args[++i];
-            }
-            else if (a.StartsWith("--format=", StringComparison.Ordinal))
-                format = a["--format=".Length..];
-            else
-                settings.Add(a);
-        }
-
-        if (format is not ("text" or "json"))
-            return context.UsageError($"doctor: --format '{format}' is not one of text, json", Synopsis);
-
         var config = AgentConfiguration.Build(settings, out _, out var errors);
         // The doctor needs only Postfix, Health:Dns and its own section; the rest of the agent's
         // configuration may be incomplete on a host that is not live yet.

@@ -30,36 +30,9 @@ internal static class EventsCommand
         Exit status: 0 on success, 2 on a usage error, 1 when the log cannot be read.
         """;
 
-    public static async Task<int> RunAsync(IReadOnlyList<string> args, CliContext context)
+    /// <summary>Prints the events of <paramref name="log"/> (else LogTailing:Path) as <paramref name="format"/> (json or text).</summary>
+    public static async Task<int> RunAsync(string format, string? log, bool follow, List<string> configArgs, CliContext context)
     {
-        string format = "json";
-        string? log = null;
-        bool follow = false;
-        var configArgs = new List<string>();
-        for (int i = 0; i < args.Count; i++)
-        {
-            string a = args[i];
-            if (a is "--format" or "-f" or "--log")
-            {
-                if (i + 1 >= args.Count)
-                    return context.UsageError($"events: {a} needs a value", Usage);
-                if (a == "--log")
-                    log = args[++i];
-                else
-                    format = args[++i];
-            }
-            else if (a.StartsWith("--format=", StringComparison.Ordinal))
-                format = a["--format=".Length..];
-            else if (a.StartsWith("--log=", StringComparison.Ordinal))
-                log = a["--log=".Length..];
-            else if (a == "--follow")
-                follow = true;
-            else
-                configArgs.Add(a);
-        }
-
-        if (format is not ("json" or "text"))
-            return context.UsageError($"events: --format '{format}' is not one of json, text", Usage);
         var config = Config.AgentConfiguration.Build(configArgs, out _, out var errors);
         var events = EventsOptions.Read(config, errors);
         var tail = new TailOptions();

@@ -370,27 +370,26 @@ internal static class HelpPages
         ["help"] = () => Page(
             "help",
             "print the overview or one command's page",
-            "mailagent help [COMMAND]\nmailagent COMMAND --help",
+            "mailagent help [COMMAND]\nmailagent COMMAND --help\nmailagent help run --markdown",
             """
             Without COMMAND prints the list of commands; with one prints its page (the sections of
-            this one). 'man mailagent' has every page.
+            this one). 'man mailagent' has every page. 'help run --markdown' prints the key reference
+            as the tables of docs/configuration.md ('make docs' writes them there).
             """,
-            "COMMAND   one of: " + string.Join(", ", Commands),
-            "0   always",
+            "COMMAND      one of: " + string.Join(", ", Commands) + "\n--markdown   with run: the key tables in markdown",
+            "0   the page was printed\n2   --markdown without run",
             "none.",
             """
             mailagent help run
             mailagent queue --help
+            mailagent help run --markdown
             """),
     };
 
-    /// <summary>The configuration key list of <c>mailagent run</c>, from its usage text.</summary>
-    private static string RunKeys()
-    {
-        string usage = Hosting.AgentHost.RunUsage;
-        int start = usage.IndexOf("Configuration keys", StringComparison.Ordinal);
-        return start < 0 ? "" : usage[start..];
-    }
+    /// <summary>The configuration key list of <c>mailagent run</c>, from <see cref="ConfigurationKeys"/>.</summary>
+    private static string RunKeys() =>
+        ConfigurationReference.HelpText(ConfigurationKeys.Sections)
+        + "\n('mailagent pki init' makes the Grpc certificates.)\nEnvironment: MAILAGENT__LogTailing__Path=… and so on.";
 
     private static string Page(string command, string summary, string synopsis, string description, string options, string exitStatus, string files, string examples) =>
         $"""

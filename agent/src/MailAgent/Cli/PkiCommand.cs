@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Net;
 using MailAgent.Certificates;
 
@@ -29,44 +28,8 @@ internal static class PkiCommand
         NAME, --san values). Copy both to the new host with ca.crt; the control plane trusts it as it is.
         """;
 
-    public static async Task<int> RunAsync(IReadOnlyList<string> args, CliContext context)
-    {
-        if (args.Count == 0 || args[0] is not ("init" or "issue"))
-            return context.UsageError(args.Count == 0 ? "mailagent pki: missing subcommand" : $"mailagent pki: unknown subcommand '{args[0]}'", Usage);
-        string command = "mailagent pki " + args[0];
-        bool init = args[0] == "init";
-        if (args.Skip(1).Any(a => a is "--help" or "-h"))
-        {
-            await context.Out.WriteLineAsync(Usage);
-            await context.Out.FlushAsync();
-            return 0;
-        }
-
-        string[] allowed = init ? ["--dir", "--agent-name", "--client-name", "--san", "--days"] : ["--ca-dir", "--agent-name", "--san", "--days"];
-        var values = new Dictionary<string, string>(StringComparer.Ordinal);
-        var sans = new List<string>();
-        for (int i = 1; i < args.Count; i++)
-        {
-            string option = args[i];
-            if (i + 1 >= args.Count)
-                return context.UsageError($"{command}: {option} needs a value", Usage);
-            string value = args[++i];
-            if (!allowed.Contains(option))
-                return context.UsageError($"{command}: unknown option '{option}'", Usage);
-            if (option == "--san")
-                sans.Add(value);
-            else
-                values[option] = value;
-        }
-
-        int days = 825;
-        if (values.TryGetValue("--days", out var daysText)
-            && (!int.TryParse(daysText, NumberStyles.None, CultureInfo.InvariantCulture, out days) || days is < 1 or > 3650))
-            return context.UsageError($"{command}: --days {daysText} is not valid: use 1 to 3650", Usage);
-        return init ? await InitAsync(values, days, sans, context) : await IssueAsync(values, days, sans, context);
-    }
-
-    private static async Task<int> InitAsync(Dictionary<string, string> values, int days, List<string> sans, CliContext context)
+    /// <summary><c>pki init</c> with the values of --dir, --agent-name and --client-name (by option name).</summary>
+    public static async Task<int> InitAsync(Dictionary<string, string> values, int days, List<string> sans, CliContext context)
     {
         string? dir = values.GetValueOrDefault("--dir");
         string agentName = values.GetValueOrDefault("--agent-name") ?? Dns.GetHostName();
@@ -95,7 +58,8 @@ internal static class PkiCommand
         return 0;
     }
 
-    private static async Task<int> IssueAsync(Dictionary<string, string> values, int days, List<string> sans, CliContext context)
+    /// <summary><c>pki issue</c> with the values of --ca-dir and --agent-name (by option name).</summary>
+    public static async Task<int> IssueAsync(Dictionary<string, string> values, int days, List<string> sans, CliContext context)
     {
         string? caDir = values.GetValueOrDefault("--ca-dir");
         string? agentName = values.GetValueOrDefault("--agent-name");

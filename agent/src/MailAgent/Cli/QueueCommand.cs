@@ -22,34 +22,9 @@ internal static class QueueCommand
         timed out (the JSON then says why), 2 on a usage or configuration error.
         """;
 
-    public static async Task<int> RunAsync(IReadOnlyList<string> args, CliContext context)
+    /// <summary>One snapshot, printed as <paramref name="format"/> (json or prometheus).</summary>
+    public static async Task<int> RunAsync(string format, List<string> settings, CliContext context)
     {
-        string format = "json";
-        var settings = new List<string>();
-        for (int i = 0; i < args.Count; i++)
-        {
-            string a = args[i];
-            if (a is "--format" or "-f")
-            {
-                if (i + 1 >= args.Count)
-                    return context.UsageError("queue: --format needs a value: json or prometheus", Usage);
-                format = args[++i];
-            }
-            else if (a.StartsWith("--format=", StringComparison.Ordinal))
-                format = a["--format=".Length..];
-            else if (a is "--help" or "-h")
-            {
-                await context.Out.WriteLineAsync(Usage);
-                await context.Out.FlushAsync();
-                return 0;
-            }
-            else
-                settings.Add(a);
-        }
-
-        if (format is not ("json" or "prometheus"))
-            return context.UsageError($"queue: --format '{format}' is not one of json, prometheus", Usage);
-
         var config = AgentConfiguration.Build(settings, out _, out var errors);
         errors.AddRange(AgentConfiguration.Validate(config, out var agentSettings));
         var options = agentSettings.Queue;

@@ -25,44 +25,9 @@ internal static class ReplayCommand
         read or its gzip data is truncated or corrupt (the message gives the lines read so far).
         """;
 
-    public static async Task<int> RunAsync(IReadOnlyList<string> args, CliContext context)
+    /// <summary>Reads <paramref name="files"/> and prints them as <paramref name="format"/> (json, prometheus or summary).</summary>
+    public static async Task<int> RunAsync(string format, string? probeSource, IReadOnlyList<string> files, CliContext context)
     {
-        string format = "json";
-        string? probeSource = null;
-        var files = new List<string>();
-        for (int i = 0; i < args.Count; i++)
-        {
-            string a = args[i];
-            if (a is "--format" or "-f")
-            {
-                if (i + 1 >= args.Count)
-                    return context.UsageError("replay: --format needs a value: json, prometheus or summary", Usage);
-                format = args[++i];
-            }
-            else if (a == "--probe-source")
-            {
-                if (i + 1 >= args.Count || !System.Net.IPAddress.TryParse(args[i + 1], out _))
-                    return context.UsageError("replay: --probe-source needs an IP address, e.g. 127.0.0.2", Usage);
-                probeSource = args[++i];
-            }
-            else if (a.StartsWith("--format=", StringComparison.Ordinal))
-                format = a["--format=".Length..];
-            else if (a is "--help" or "-h")
-            {
-                await context.Out.WriteLineAsync(Usage);
-                return 0;
-            }
-            else if (a.StartsWith('-') && a != "-")
-                return context.UsageError($"replay: unknown option '{a}'", Usage);
-            else
-                files.Add(a);
-        }
-
-        if (format is not ("json" or "prometheus" or "summary"))
-            return context.UsageError($"replay: --format '{format}' is not one of json, prometheus, summary", Usage);
-        if (files.Count == 0)
-            return context.UsageError("replay: name at least one log file", Usage);
-
         var summary = new ReplaySummary();
         var processor = LogProcessor.Create(context.Time.GetUtcNow(), maxMessages: 2_000_000, maxAge: TimeSpan.FromDays(30), summary,
             probeSource: probeSource);

@@ -18,108 +18,6 @@ namespace MailAgent.Hosting;
 /// <summary><c>mailagent run</c> and <c>mailagent check-config</c>.</summary>
 internal static partial class AgentHost
 {
-    public const string RunUsage = """
-        mailagent run [--config FILE] [Section:Key=value ...]
-
-        Runs the agent: follows the Postfix log, keeps the metrics and serves them at /metrics,
-        runs health checks and serves them at /health, /health/live and /health/ready.
-        Under systemd (Type=notify) it reports ready once its listener is up, the tail is
-        positioned and the first checks ran, and pings the watchdog (WatchdogSec=) while its
-        loops run; as a Windows service it runs under the service manager. SIGTERM or Ctrl-C stops it after the
-        checkpoint is written.
-
-        Configuration keys (defaults in brackets):
-          LogTailing:Path                 log file to follow [Postfix's maillog_file, else /var/log/mail.log]
-          LogTailing:StateDirectory       checkpoint directory [/var/lib/mailagent]
-          LogTailing:StartAt              End or Beginning, when there is no checkpoint [End]
-          LogTailing:PollInterval         fallback poll [00:00:02]
-          LogTailing:CheckpointInterval   checkpoint at most this often [00:00:01]
-          LogTailing:RotatedFileGrace     keep reading a renamed log this long [00:00:05]
-          LogTailing:LineDigestFile       diagnostics: a hash of every counted line, kept in step with the checkpoint []
-          Http:Urls                       /metrics listener(s), ';'-separated [http://127.0.0.1:9160]
-          Correlation:MaxMessages         messages followed at once [200000]
-          Correlation:MaxAge              drop a message not seen to end after [6.00:00:00]
-          Postfix:ConfigDirectory         the instance, passed as '-c DIR' to every Postfix program [Postfix's default]
-          Postfix:PostfixPath             postfix command, in PATH or absolute [postfix]
-          Postfix:PostconfPath            postconf command [postconf]
-          Postfix:PostqueuePath           postqueue command [postqueue]
-          Queue:Enabled                   list the Postfix queue for the postfix_showq_* series [true]
-          Queue:Interval                  time between two 'postqueue -j' runs [00:00:30]
-          Queue:Timeout                   kill a run taking longer; at most Interval [00:00:20]
-          Queue:TopDomains                deferred recipient domains named, the rest 'other' [10]
-          Queue:AgeBuckets                message age histogram bounds, seconds [60,300,...,432000]
-          Health:Checks                   checks run, ';'-separated, also dns [postfix;log;delivery;smtp;milter;disk;tls]
-          Health:Interval                 fast checks (postfix, log, smtp, milter) every [00:00:05]
-          Health:SlowInterval             slow checks (delivery, disk, tls, dns) every [00:01:00]
-          Health:CheckTimeout             a check taking longer is unhealthy [00:00:05]
-          Health:StartupTimeout           readiness waits at most for tail and first checks [00:00:30]
-          Health:LoopStallTimeout         a loop silent this long stops watchdog and /health/live [00:00:30]
-          Health:LogStaleDegraded         no new log line for this long: degraded [00:30:00]
-          Health:LogStaleUnhealthy        no new log line for this long: unhealthy [02:00:00]
-          Health:LogLagDegradedBytes      unread log bytes: degraded at [16777216]
-          Health:LogLagUnhealthyBytes     unread log bytes: unhealthy at [268435456]
-          Health:OutcomeWindow            window for delivery outcomes and DKIM signing [00:15:00]
-          Health:DeliveryMinAttempts      fewer attempts in the window: no verdict [20]
-          Health:DeliveryFailureDegraded  server-caused failure ratio: degraded at [0.2]
-          Health:DeliveryFailureUnhealthy server-caused failure ratio: unhealthy at [0.5]
-          Health:SmtpEndpoints            host:port list that must answer 220 and EHLO [127.0.0.1:25]
-          Health:ProbeSourceAddress       loopback source of the agent's SMTP/TLS probes, left out of postfix_smtpd_* [127.0.0.2]
-          Health:MilterAddress            milters: inet:host:port, unix:/path, local:/path or host:port, ','-separated;
-                                          empty: Postfix's smtpd_milters and non_smtpd_milters (postconf) []
-          Health:DkimMinMessages          fewer queued messages in the window: no signing verdict [10]
-          Health:DkimSigningDegraded      signatures per queued message below: degraded [0.5]
-          Health:QueueDirectory           directory on the queue file system [/var/spool/postfix]
-          Health:DiskFreeDegradedPercent  free space below: degraded [10]
-          Health:DiskFreeUnhealthyPercent free space below: unhealthy [5]
-          Health:Dns:Resolver             dns check resolver ADDRESS[:PORT]; empty for /etc/resolv.conf []
-          Health:Dns:Domain               mail domain whose SPF, DKIM, DMARC records are checked []
-          Health:Dns:HostAddresses        this host's public addresses, ';'-separated []
-          Health:Dns:HostName             myhostname: what the PTR records must name []
-          Health:Dns:DkimSelector         DKIM selector []
-          Health:Dns:DkimKeyFile          DKIM private key (PEM) or opendkim-genkey .txt record []
-          Health:Dns:Timeout              one DNS query, at most half of CheckTimeout [00:00:02]
-          Certificates:CertificateFile    PEM chain, leaf first; empty: postconf smtpd_tls_chain_files or smtpd_tls_cert_file []
-          Certificates:KeyFile            PEM key; empty: smtpd_tls_key_file or the chain file []
-          Certificates:Hostname           name the certificate must cover; empty: postconf myhostname []
-          Certificates:Endpoints          STARTTLS host:port list probed; empty: Health:SmtpEndpoints + 127.0.0.1:587 []
-          Certificates:ImplicitTlsEndpoints  implicit-TLS host:port list (465) []
-          Certificates:ExpiryDegradedDays fewer days left: tls check degraded [21]
-          Certificates:ExpiryUnhealthyDays fewer days left: unhealthy (expired always is) [3]
-          Certificates:ReloadCommands:0   another service to reload after Postfix, split on spaces, no shell []
-          Certificates:VerifyRetries      probes after a reload until the new certificate is served [5]
-          Certificates:VerifyDelay        between two probes [00:00:02]
-          Certificates:ProbeTimeout       one STARTTLS probe [00:00:04]
-          Certificates:Watch              deploy when the files change [true]
-          Certificates:PollInterval       fallback poll of the files [00:05:00]
-          Certificates:Debounce           quiet time after a change before deploying [00:00:02]
-          Certificates:ServedMismatchGrace served differs from the files this long: unhealthy [00:10:00]
-          Certificates:BackupDirectory    last good files and last result [LogTailing:StateDirectory/certificates]
-          AgentLog:FilePath               the agent's own log, empty for console only [/var/log/mailagent/agent.log]
-          AgentLog:Level                  Verbose … Fatal [Information]
-          AgentLog:RetainedDays           rolled log files kept [14]
-          Grpc:Listen                     gRPC API ADDRESS:PORT (TLS, HTTP/2), e.g. 127.0.0.1:9161; empty turns it off []
-          Grpc:CaFile                     PEM CA bundle client certificates must chain to []
-          Grpc:CertificateFile            the agent's PEM server certificate []
-          Grpc:KeyFile                    its PEM private key []
-          Grpc:ReadClients                client CNs allowed GetStatus, GetQueue, WatchEvents, Health (comma-separated) []
-          Grpc:WriteClients               client CNs allowed ApplyConfig, ReloadCertificates (comma-separated) []
-          Grpc:ClientSpkiPins             optional base64 SHA-256 of allowed client keys' SubjectPublicKeyInfo []
-          Grpc:EventBufferSize            events kept for WatchEvents to resume from [10000]
-          Events:IncludeRecipients        send recipient addresses in clear in delivery events [false]
-          Events:RecipientHashKey         HMAC-SHA256 key (16+ characters) for recipient hashes []
-          Events:RecipientHashKeyFile     file holding that key (first line); use one of the two []
-          ConfigApply:AllowedParameters   main.cf names ApplyConfig may change, ';'-separated, '*' wildcards [see docs/operations.md]
-          ConfigApply:AllowDangerous      dangerous parameters ApplyConfig may still change, same syntax []
-          ConfigApply:AuditLogPath        one JSON line per apply [/var/log/mailagent/config-audit.log]
-          ConfigApply:StagingDirectory    snapshots and staged copies [LogTailing:StateDirectory/config-apply]
-          ConfigApply:VerifyTimeout       after the reload, Postfix must be verified within [00:00:30]
-          ConfigApply:LockTimeout         a second apply waits at most this for the first [00:02:00]
-          ConfigApply:IdempotencyKeysKept replies remembered by idempotency key [1000]
-          ConfigApply:RollbackDegradedFor health check 'config' degraded after a rollback for [00:30:00]
-          ('mailagent pki init' makes the certificates.)
-        Environment: MAILAGENT__LogTailing__Path=… and so on.
-        """;
-
     public static async Task<int> CheckConfigAsync(IReadOnlyList<string> args, CliContext context)
     {
         var config = AgentConfiguration.Build(args, out var file, out var errors);
@@ -172,13 +70,6 @@ internal static partial class AgentHost
 
     public static async Task<int> RunAsync(IReadOnlyList<string> args, CliContext context)
     {
-        if (args.Contains("--help") || args.Contains("-h"))
-        {
-            await context.Out.WriteLineAsync(RunUsage);
-            await context.Out.FlushAsync();
-            return 0;
-        }
-
         var config = AgentConfiguration.Build(args, out _, out var errors);
         errors.AddRange(AgentConfiguration.Validate(config, out var settings));
         var (tail, http, correlation, agentLog, grpc, queue, health, postfix, configApply, certificates) = settings;

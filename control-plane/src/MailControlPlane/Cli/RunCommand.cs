@@ -35,13 +35,6 @@ internal static class RunCommand
 
     public static async Task<int> RunAsync(IReadOnlyList<string> args, CliContext context)
     {
-        if (args.Contains("--help") || args.Contains("-h"))
-        {
-            await context.Out.WriteLineAsync(CommandLine.RunUsage);
-            await context.Out.FlushAsync();
-            return 0;
-        }
-
         var config = ControlPlaneConfiguration.Build(args, out _, out var errors);
         errors.AddRange(ControlPlaneConfiguration.Validate(config, out var settings));
         if (errors.Count > 0)

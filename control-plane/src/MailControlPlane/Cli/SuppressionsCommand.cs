@@ -41,29 +41,9 @@ internal static class SuppressionsCommand
           mailagent-control-plane suppressions --format json | jq -r .recipient_hash
         """;
 
-    public static async Task<int> RunAsync(IReadOnlyList<string> args, CliContext context)
+    /// <summary>Lists the candidates of the last <paramref name="days"/> days as <paramref name="format"/> (text or json).</summary>
+    public static async Task<int> RunAsync(int days, string format, List<string> configArgs, CliContext context)
     {
-        int days = 30;
-        string format = "text";
-        var configArgs = new List<string>();
-        for (int i = 0; i < args.Count; i++)
-        {
-            if (args[i] is "--days" or "--format")
-            {
-                if (i + 1 >= args.Count)
-                    return await UsageAsync(context, $"suppressions: {args[i]} needs a value");
-                string value = args[++i];
-                if (args[i - 1] == "--format")
-                    format = value;
-                else if (!int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out days) || days is < 1 or > 3650)
-                    return await UsageAsync(context, $"suppressions: --days '{value}' is not valid: use 1 to 3650");
-            }
-            else
-                configArgs.Add(args[i]);
-        }
-
-        if (format is not ("text" or "json"))
-            return await UsageAsync(context, $"suppressions: --format '{format}' is not one of text, json");
         var config = ControlPlaneConfiguration.Build(configArgs, out _, out var errors);
         var routing = Routing.RoutingOptions.Load(config, errors);
         if (errors.Count > 0)
@@ -122,11 +102,5 @@ internal static class SuppressionsCommand
             await context.Error.WriteLineAsync($"{candidates.Count} suppression candidate(s) in the last {days} day(s)");
         await context.Out.FlushAsync();
         return 0;
-    }
-
-    private static async Task<int> UsageAsync(CliContext context, string message)
-    {
-        await context.Error.WriteLineAsync(message + "\n\n" + Usage);
-        return 2;
     }
 }
