@@ -29,10 +29,3 @@ internal sealed class FakeTailStatus : ITailStatus
     public DateTimeOffset? LastLoopUtc { get; set; }
     public TailOpenProblem? OpenProblem { get; set; }
 }
-
-internal sealed class FakePostfixCommands : IPostfixCommands
-{
-    public CommandOutcome Outcome { get; set; } = new(0, "postfix/postfix-script: the Postfix mail system is running: PID: 42");
-
-    public Task<CommandOutcome> StatusAsync(CancellationToken cancellationToken) => Task.FromResult(Outcome);
-}

@@ -3,6 +3,7 @@ using MailAgent.Health;
 using MailAgent.Health.Checks;
 using MailAgent.LogTailing;
 using MailAgent.Metrics;
+using MailAgent.Tests.Postfix;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Time.Testing;
 
@@ -24,7 +25,7 @@ public sealed class HealthChecksTests
     [Fact]
     public async Task PostfixRunning_ExitOne_Unhealthy()
     {
-        var commands = new FakePostfixCommands { Outcome = new(1, "postfix/postfix-script: the Postfix mail system is not running") };
+        var commands = new FakePostfixCommands { Status = new(true, 1, "", "postfix/postfix-script: the Postfix mail system is not running") };
 
         var result = await new PostfixRunningCheck(commands).RunAsync(CancellationToken.None);
 
@@ -38,7 +39,7 @@ public sealed class HealthChecksTests
     [InlineData("postfix/postfix-script: the Postfix mail system is not running", "not running", "not running")]
     public async Task PostfixRunning_Failure_ReasonHasClassAndStderr(string stderr, string cls, string quoted)
     {
-        var commands = new FakePostfixCommands { Outcome = new(1, stderr) };
+        var commands = new FakePostfixCommands { Status = new(true, 1, "", stderr) };
 
         var result = await new PostfixRunningCheck(commands).RunAsync(CancellationToken.None);
 

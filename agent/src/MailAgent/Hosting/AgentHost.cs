@@ -7,6 +7,7 @@ using MailAgent.Health.Checks;
 using MailAgent.LogTailing;
 using MailAgent.Metrics;
 using MailAgent.Pipeline;
+using MailAgent.Postfix;
 using MailAgent.Queue;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
@@ -134,7 +135,7 @@ internal static partial class AgentHost
 
         string logSource = "set";
         if (string.IsNullOrWhiteSpace(config["LogTailing:Path"]))
-            (tail.Path, logSource) = await LogPathDefault.ResolveAsync(new MailAgent.Postfix.PostfixControl(postfix), CancellationToken.None);
+            (tail.Path, logSource) = await LogPathDefault.ResolveAsync(new PostfixCommands(postfix, context.Time), CancellationToken.None);
 
         await context.Out.WriteLineAsync($"configuration OK ({file ?? "defaults, environment and arguments only"})");
         await context.Out.WriteLineAsync($"  LogTailing:Path = {tail.Path} ({logSource})");
@@ -156,7 +157,7 @@ internal static partial class AgentHost
             : $"  Certificates:CertificateFile = {certificates.CertificateFile}, KeyFile = {certificates.KeyFile}, Watch = {certificates.Watch}");
 
         // What run will need, checked as the user this runs as (run it as the service user).
-        var findings = await new ServiceUserChecks(tail, health, postfix, certificates, new MailAgent.Postfix.PostfixControl(postfix))
+        var findings = await new ServiceUserChecks(tail, health, certificates, new PostfixCommands(postfix, context.Time, ServiceUserChecks.CommandTimeout))
             .RunAsync(CancellationToken.None);
         await context.Out.WriteLineAsync($"checked as {FileAccessAdvice.Identity()}: log, state directory, Postfix commands, TLS files, milters");
         foreach (var finding in findings)
@@ -192,7 +193,7 @@ internal static partial class AgentHost
 
         string logSource = "set";
         if (string.IsNullOrWhiteSpace(config["LogTailing:Path"]))
-            (tail.Path, logSource) = await LogPathDefault.ResolveAsync(new MailAgent.Postfix.PostfixControl(postfix), CancellationToken.None);
+            (tail.Path, logSource) = await LogPathDefault.ResolveAsync(new PostfixCommands(postfix, context.Time), CancellationToken.None);
 
         using var serilog = CreateLogger(agentLog);
         // The content root is the program's own directory, never the working directory: a daemon started
@@ -225,9 +226,8 @@ internal static partial class AgentHost
         }
 
         builder.Services.AddSingleton(context.Time);
-        builder.Services.AddSingleton(postfix);
-        builder.Services.AddSingleton<MailAgent.Postfix.IPostfixControl>(new MailAgent.Postfix.PostfixControl(postfix));
         builder.Services
+            .AddPostfixCommands(postfix)
             .AddMetricsRegistry(context.Time)
             .AddLogPipeline(correlation, context.Time, health.ProbeSourceAddress)
             .AddLogTailing(tail)

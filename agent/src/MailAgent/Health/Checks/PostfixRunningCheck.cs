@@ -1,15 +1,6 @@
-using System.ComponentModel;
+using MailAgent.Postfix;
 
 namespace MailAgent.Health.Checks;
-
-/// <summary>The class of a failed Postfix command.</summary>
-internal enum PostfixFailure
-{
-    Other,
-    NotRunning,
-    Permission,
-    AlternateConfigDirectory,
-}
 
 /// <summary>The Postfix master daemon runs (<c>postfix status</c>).</summary>
 internal sealed class PostfixRunningCheck(IPostfixCommands postfix) : IHealthCheck
@@ -20,21 +11,15 @@ internal sealed class PostfixRunningCheck(IPostfixCommands postfix) : IHealthChe
 
     public async Task<HealthCheckResult> RunAsync(CancellationToken cancellationToken)
     {
-        CommandOutcome outcome;
-        try
-        {
-            outcome = await postfix.StatusAsync(cancellationToken);
-        }
-        catch (Win32Exception e)
-        {
-            return HealthCheckResult.Unhealthy($"cannot run postfix: {e.Message}");
-        }
+        var outcome = await postfix.StatusAsync(cancellationToken);
+        if (!outcome.Started)
+            return HealthCheckResult.Unhealthy(outcome.StandardError);
 
         string said = FirstLine(outcome.Output);
         if (outcome.ExitCode == 0)
             return HealthCheckResult.Healthy(said.Length > 0 ? said : "the Postfix mail system is running");
         string output = outcome.Output.ReplaceLineEndings(" ").Trim();
-        return Classify(output) switch
+        return outcome.Failure switch
         {
             PostfixFailure.AlternateConfigDirectory => HealthCheckResult.Unhealthy(
                 $"postfix status failed (alternate config directory, exit {outcome.ExitCode}): {output}. Fix: list Postfix:ConfigDirectory in alternate_config_directories of the default instance's main.cf, or run the agent as root"),
@@ -43,18 +28,6 @@ internal sealed class PostfixRunningCheck(IPostfixCommands postfix) : IHealthChe
             PostfixFailure.NotRunning => HealthCheckResult.Unhealthy($"the Postfix mail system is not running (postfix status exited {outcome.ExitCode}: {said})"),
             _ => HealthCheckResult.Unhealthy($"postfix status failed (exit {outcome.ExitCode}){(output.Length > 0 ? ": " + output : "")}"),
         };
-    }
-
-    /// <summary>Why a Postfix command failed, from what it printed (stderr first).</summary>
-    internal static PostfixFailure Classify(string output)
-    {
-        if (output.Contains("alternate_config_directories", StringComparison.Ordinal) || output.Contains("alternate configuration director", StringComparison.OrdinalIgnoreCase))
-            return PostfixFailure.AlternateConfigDirectory;
-        if (output.Contains("ermission denied", StringComparison.Ordinal) || output.Contains("superuser", StringComparison.Ordinal) || output.Contains("not owned by", StringComparison.Ordinal))
-            return PostfixFailure.Permission;
-        if (output.Contains("is not running", StringComparison.Ordinal))
-            return PostfixFailure.NotRunning;
-        return PostfixFailure.Other;
     }
 
     private static string FirstLine(string text)
