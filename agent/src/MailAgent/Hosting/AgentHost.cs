@@ -150,7 +150,7 @@ internal static partial class AgentHost
             ? $"  Grpc:Listen = {grpc.Listen}, ReadClients = {grpc.ReadClients}, WriteClients = {grpc.WriteClients}"
             : "  Grpc:Listen is empty: gRPC API off");
         await context.Out.WriteLineAsync(queue.Enabled
-            ? $"  Queue: every {queue.Interval} (timeout {queue.Timeout}) with {string.Join(' ', [postfix.PostqueuePath, .. postfix.Arguments("-j")])}, top {queue.TopDomains} domains"
+            ? $"  Queue: every {queue.Interval} (timeout {queue.Timeout}) with {PostfixCommands.CommandLine(postfix.PostqueuePath, postfix, PostfixCommandsExtensions.ListQueueArguments)}, top {queue.TopDomains} domains"
             : "  Queue:Enabled = false");
         await context.Out.WriteLineAsync(string.IsNullOrWhiteSpace(certificates.CertificateFile)
             ? $"  Certificates: Postfix's smtpd_tls_chain_files or smtpd_tls_cert_file, Watch = {certificates.Watch}"
