@@ -110,8 +110,8 @@ internal static class ControlPlaneConfiguration
                 continue;
             }
 
-            if (a.ProbePort is { } probePort && probePort is < 1 or > 65535)
-                errors.Add($"{key}:ProbePort = {probePort} is not valid: use 1 to 65535");
+            if (a.ProbePort is { } probePort)
+                ConfigChecks.Port(errors, $"{key}:ProbePort", probePort);
             agents.Add(new RegisteredAgent(a.Name, address, a.Region, a.ProviderName, string.IsNullOrWhiteSpace(a.ProbeHost) ? null : a.ProbeHost.Trim(), a.ProbePort));
         }
 
