@@ -26,4 +26,11 @@ internal static class ConfigChecks
         if (value < min || value > max)
             errors.Add($"{key} = {value} is not valid: use {min} to {max}");
     }
+
+    /// <summary>Adds "KEY = VALUE is not valid: use 1 to 65535" when <paramref name="port"/> is not a TCP port to connect to.</summary>
+    public static void Port(List<string> errors, string key, int port)
+    {
+        if (port is < 1 or > 65535)
+            errors.Add($"{key} = {port} is not valid: use 1 to 65535");
+    }
 }

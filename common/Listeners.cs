@@ -1,5 +1,8 @@
 using System.Net;
+using System.Security.Authentication;
+using System.Security.Cryptography.X509Certificates;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.AspNetCore.Server.Kestrel.Https;
 
 namespace MailAgent.Common;
 
@@ -39,4 +42,23 @@ internal static class Listeners
         endpoint = new IPEndPoint(IPAddress.None, 0);
         return false;
     }
+
+    /// <summary>
+    /// The gRPC listener of both daemons on ADDRESS:PORT <paramref name="listen"/>: HTTP/2 only, TLS 1.2 or 1.3
+    /// with <paramref name="certificate"/>, and client certificates checked by <paramref name="validateClient"/>.
+    /// </summary>
+    public static void ListenGrpc(KestrelServerOptions kestrel, string listen, X509Certificate2 certificate, Func<X509Certificate2, bool> validateClient) =>
+        kestrel.Listen(IPEndPoint.Parse(listen), options =>
+        {
+            options.Protocols = HttpProtocols.Http2;
+            options.UseHttps(https =>
+            {
+                https.ServerCertificate = certificate;
+                https.SslProtocols = SslProtocols.Tls12 | SslProtocols.Tls13;
+                // Allow rather than Require, so that a caller without a certificate reaches the
+                // authorization middleware, which logs, counts and answers UNAUTHENTICATED. No call runs without one.
+                https.ClientCertificateMode = ClientCertificateMode.AllowCertificate;
+                https.ClientCertificateValidation = (client, _, _) => validateClient(client);
+            });
+        });
 }

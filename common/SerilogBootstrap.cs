@@ -31,6 +31,15 @@ internal static class SerilogBootstrap
         return config.CreateLogger();
     }
 
+    /// <summary>Checks the log section both daemons share (<paramref name="section"/>:Level and :RetainedDays); one error line per bad key.</summary>
+    public static void Validate(string section, string level, int retainedDays, List<string> errors)
+    {
+        if (!Enum.TryParse<LogEventLevel>(level, ignoreCase: true, out _))
+            errors.Add($"{section}:Level = '{level}' is not valid: use Verbose, Debug, Information, Warning, Error or Fatal");
+        if (retainedDays is < 1 or > 3650)
+            errors.Add($"{section}:RetainedDays = {retainedDays} is not valid: use 1 to 3650");
+    }
+
     /// <summary>Flattens Microsoft.Extensions.Logging's EventId structure into the number the templates print.</summary>
     internal sealed class EventNumberEnricher : ILogEventEnricher
     {

@@ -29,4 +29,19 @@ public sealed class SerilogBootstrapTests
             Directory.Delete(dir, recursive: true);
         }
     }
+
+    [Theory]
+    [InlineData("warning", 14, 0)]
+    [InlineData("Loud", 14, 1)]
+    [InlineData("Information", 0, 1)]
+    [InlineData("Chatty", 4000, 2)]
+    public void Validate_LevelAndRetention_OneLinePerBadKeyNamingTheSection(string level, int retainedDays, int expected)
+    {
+        var errors = new List<string>();
+
+        SerilogBootstrap.Validate("AgentLog", level, retainedDays, errors);
+
+        Assert.Equal(expected, errors.Count);
+        Assert.All(errors, e => Assert.StartsWith("AgentLog:", e, StringComparison.Ordinal));
+    }
 }

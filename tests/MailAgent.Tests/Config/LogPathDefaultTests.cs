@@ -1,5 +1,6 @@
 using MailAgent.Config;
 using MailAgent.Postfix;
+using MailAgent.Tests.Postfix;
 
 namespace MailAgent.Tests.Config;
 
@@ -10,7 +11,7 @@ public sealed class LogPathDefaultTests
     [InlineData("\n", "/var/log/mail.log")]
     public async Task Resolve_MaillogFileSetOrEmpty_ItOrSyslogMailLog(string postconf, string expected)
     {
-        var (path, _) = await LogPathDefault.ResolveAsync(new Postconf(new PostfixRun(true, 0, postconf, "")), CancellationToken.None);
+        var (path, _) = await LogPathDefault.ResolveAsync(Postconf(new PostfixResult(true, 0, postconf, "")), CancellationToken.None);
 
         Assert.Equal(expected, path);
     }
@@ -18,18 +19,12 @@ public sealed class LogPathDefaultTests
     [Fact]
     public async Task Resolve_PostconfFails_SyslogMailLogWithReason()
     {
-        var (path, source) = await LogPathDefault.ResolveAsync(new Postconf(new PostfixRun(false, -1, "", "cannot run 'postconf'")), CancellationToken.None);
+        var (path, source) = await LogPathDefault.ResolveAsync(Postconf(new PostfixResult(false, -1, "", "cannot run 'postconf'")), CancellationToken.None);
 
         Assert.Equal("/var/log/mail.log", path);
         Assert.Contains("cannot run 'postconf'", source, StringComparison.Ordinal);
     }
 
-    private sealed class Postconf(PostfixRun result) : IPostfixControl
-    {
-        public Task<PostfixRun> PostfixAsync(IReadOnlyList<string> arguments, CancellationToken cancellationToken, string? configDirectory = null) =>
-            throw new InvalidOperationException("not expected");
-
-        public Task<PostfixRun> PostconfAsync(IReadOnlyList<string> arguments, CancellationToken cancellationToken, string? configDirectory = null) =>
-            Task.FromResult(arguments.SequenceEqual(["-h", "-x", "maillog_file"]) ? result : throw new InvalidOperationException(string.Join(' ', arguments)));
-    }
+    private static FakePostfixCommands Postconf(PostfixResult result) =>
+        new() { Postconf = arguments => arguments is ["-h", "-x", "maillog_file"] ? result : throw new InvalidOperationException(string.Join(' ', arguments)) };
 }

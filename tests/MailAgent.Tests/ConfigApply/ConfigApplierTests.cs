@@ -11,7 +11,7 @@ public sealed class ConfigApplierTests : IDisposable
     private const string InitialMainCf = "# test main.cf\nqueue_directory = /var/spool/postfix\nsmtp_destination_rate_delay = 0s\nrelayhost = [relay.example]:587\n";
 
     private readonly string _dir = Path.Combine(Path.GetTempPath(), "mailagent-apply-" + Guid.NewGuid().ToString("N"));
-    private readonly FakePostfixControl _postfix;
+    private readonly FilePostfixCommands _postfix;
     private readonly ConfigApplyOptions _options;
 
     public ConfigApplierTests()
@@ -19,7 +19,7 @@ public sealed class ConfigApplierTests : IDisposable
         Directory.CreateDirectory(ConfigDirectory);
         File.WriteAllText(MainCf, InitialMainCf);
         File.WriteAllText(Path.Combine(ConfigDirectory, "master.cf"), "smtp inet n - n - - smtpd\n");
-        _postfix = new FakePostfixControl { ConfigDirectory = ConfigDirectory };
+        _postfix = new FilePostfixCommands { ConfigDirectory = ConfigDirectory };
         _options = new ConfigApplyOptions
         {
             AuditLogPath = Path.Combine(_dir, "audit.log"),
@@ -166,7 +166,7 @@ public sealed class ConfigApplierTests : IDisposable
     {
         using var applier = Create();
         byte[] before = File.ReadAllBytes(MainCf);
-        _postfix.ReloadResult = new PostfixRun(true, 1, "", "postfix/postfix-script: fatal: the Postfix mail system is not running");
+        _postfix.ReloadResult = new PostfixResult(true, 1, "", "postfix/postfix-script: fatal: the Postfix mail system is not running");
 
         var reply = await applier.ApplyAsync(Request(("smtp_destination_rate_delay", "5s")), default);
 
@@ -210,7 +210,7 @@ public sealed class ConfigApplierTests : IDisposable
     {
         using var applier = Create();
         byte[] before = File.ReadAllBytes(MainCf);
-        _postfix.StatusResult = new PostfixRun(true, 1, "", "postfix/postfix-script: the Postfix mail system is not running");
+        _postfix.StatusResult = new PostfixResult(true, 1, "", "postfix/postfix-script: the Postfix mail system is not running");
 
         var reply = await applier.ApplyAsync(Request(("smtp_destination_rate_delay", "5s")), default);
 
@@ -224,7 +224,7 @@ public sealed class ConfigApplierTests : IDisposable
     {
         using var applier = Create();
         byte[] before = File.ReadAllBytes(MainCf);
-        _postfix.CheckResult = new PostfixRun(true, 1, "", "postfix/postfix-script: fatal: something is wrong");
+        _postfix.CheckResult = new PostfixResult(true, 1, "", "postfix/postfix-script: fatal: something is wrong");
 
         var reply = await applier.ApplyAsync(Request(("smtp_destination_rate_delay", "5s")), default);
 
@@ -306,7 +306,7 @@ public sealed class ConfigApplierTests : IDisposable
     {
         using var applier = Create();
         File.WriteAllText(LogPath, "Nov 28 04:00:00 mail postfix/postfix-script[1]: warning: an old line, before the check\n");
-        _postfix.CheckResult = new PostfixRun(false, 1, "", "");
+        _postfix.CheckResult = new PostfixResult(false, 1, "", "");
         _postfix.OnCheck = () =>
         {
             File.AppendAllText(LogPath, "Nov 28 04:00:01 mail postfix/postfix-script[2]: fatal: bad string length 0 < 1: mydomain = \n");
@@ -325,7 +325,7 @@ public sealed class ConfigApplierTests : IDisposable
     public async Task Apply_PostfixCheckFailsOnStderr_ReasonQuoted()
     {
         using var applier = Create();
-        _postfix.CheckResult = new PostfixRun(false, 1, "", "postfix/postfix-script: fatal: unknown parameter");
+        _postfix.CheckResult = new PostfixResult(false, 1, "", "postfix/postfix-script: fatal: unknown parameter");
 
         var reply = await applier.ApplyAsync(Request(("smtp_destination_rate_delay", "2s")), default);
 

@@ -1,5 +1,4 @@
 using MailAgent.Doctor;
-using MailAgent.Health;
 
 namespace MailAgent.Tests.Doctor;
 

@@ -1,8 +1,8 @@
 using System.Security.Cryptography.X509Certificates;
 using MailAgent.Doctor;
-using MailAgent.Health;
 using MailAgent.Postfix;
 using MailAgent.Tests.Certificates;
+using MailAgent.Tests.Postfix;
 
 namespace MailAgent.Tests.Doctor;
 
@@ -20,19 +20,11 @@ public sealed class ServicesDoctorTests : IDisposable
 
     public void Dispose() => _certificate.Dispose();
 
-    private sealed class PostfixCheck(int exitCode, string output) : IHostCommands
-    {
-        public List<string> Ran { get; } = [];
-
-        public Task<CommandOutcome> RunAsync(string executable, IReadOnlyList<string> arguments, CancellationToken cancellationToken)
-        {
-            Ran.Add($"{executable} {string.Join(' ', arguments)}");
-            return Task.FromResult(new CommandOutcome(exitCode, output));
-        }
-    }
+    private static FakePostfixCommands PostfixCheck(int exitCode, string output) =>
+        new() { Postfix = arguments => arguments is ["check"] ? new PostfixResult(true, exitCode, "", output) : throw new InvalidOperationException(string.Join(' ', arguments)) };
 
     private async Task<Dictionary<string, DoctorItem>> RunAsync(
-        string[] smtpBefore, string[] submissionBefore, string[] submissionAfter, string[] submissionsAfter, bool submissionsUp = true, IHostCommands? commands = null)
+        string[] smtpBefore, string[] submissionBefore, string[] submissionAfter, string[] submissionsAfter, bool submissionsUp = true, FakePostfixCommands? commands = null)
     {
         await using var smtp = new ScriptedSmtpServer(_certificate, false, smtpBefore, ["PIPELINING"]);
         await using var submission = new ScriptedSmtpServer(_certificate, false, submissionBefore, submissionAfter);
@@ -43,7 +35,7 @@ public sealed class ServicesDoctorTests : IDisposable
         try
         {
             var options = new DoctorOptions { SmtpPort = smtp.Port, SubmissionPort = submission.Port, SubmissionsPort = submissionsPort, Timeout = TimeSpan.FromSeconds(10) };
-            var items = await new ServicesDoctor(options, new PostfixOptions { ConfigDirectory = "/etc/postfix-test" }, commands ?? new PostfixCheck(0, ""))
+            var items = await new ServicesDoctor(options, new PostfixOptions { ConfigDirectory = "/etc/postfix-test" }, commands ?? PostfixCheck(0, ""))
                 .RunAsync(CancellationToken.None);
             return items.ToDictionary(i => i.Id);
         }
@@ -107,11 +99,12 @@ public sealed class ServicesDoctorTests : IDisposable
     [InlineData(1, "postfix: fatal: bad string length 0 < 1: mydomain =", "Fail")]
     public async Task PostfixCheck_Outcome_StatusAndTheCommandRun(int exitCode, string output, string expected)
     {
-        var commands = new PostfixCheck(exitCode, output);
+        var commands = PostfixCheck(exitCode, output);
 
         var items = await RunAsync(["STARTTLS"], ["STARTTLS"], ["AUTH PLAIN"], ["AUTH PLAIN"], commands: commands);
 
         Assert.Equal(Enum.Parse<DoctorStatus>(expected), items["services.postfix-check"].Status);
-        Assert.Contains("postfix -c /etc/postfix-test check", commands.Ran);
+        Assert.Equal(["postfix check"], commands.Ran);
+        Assert.Contains("'postfix -c /etc/postfix-test check'", items["services.postfix-check"].Why, StringComparison.Ordinal);
     }
 }

@@ -29,22 +29,3 @@ internal sealed class FakeTailStatus : ITailStatus
     public DateTimeOffset? LastLoopUtc { get; set; }
     public TailOpenProblem? OpenProblem { get; set; }
 }
-
-internal sealed class FakePostfixCommands : IPostfixCommands
-{
-    public CommandOutcome Outcome { get; set; } = new(0, "postfix/postfix-script: the Postfix mail system is running: PID: 42");
-
-    public bool RunsAsRoot { get; set; } = true;
-
-    public MasterProbe Probe { get; set; } = new(true, "connected to /var/spool/postfix/public/showq");
-
-    public int Probes { get; private set; }
-
-    public Task<CommandOutcome> StatusAsync(CancellationToken cancellationToken) => Task.FromResult(Outcome);
-
-    public Task<MasterProbe> ProbeMasterAsync(CancellationToken cancellationToken)
-    {
-        Probes++;
-        return Task.FromResult(Probe);
-    }
-}

@@ -3,6 +3,7 @@ using MailAgent.Health;
 using MailAgent.Health.Checks;
 using MailAgent.LogTailing;
 using MailAgent.Metrics;
+using MailAgent.Tests.Postfix;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Time.Testing;
 
@@ -24,7 +25,7 @@ public sealed class HealthChecksTests
     [Fact]
     public async Task PostfixRunning_ExitOne_Unhealthy()
     {
-        var commands = new FakePostfixCommands { Outcome = new(1, "postfix/postfix-script: the Postfix mail system is not running") };
+        var commands = new FakePostfixCommands { Status = new(true, 1, "", "postfix/postfix-script: the Postfix mail system is not running") };
 
         var result = await new PostfixRunningCheck(commands).RunAsync(CancellationToken.None);
 
@@ -38,7 +39,7 @@ public sealed class HealthChecksTests
     [InlineData("postfix/postfix-script: the Postfix mail system is not running", "not running", "not running")]
     public async Task PostfixRunning_Failure_ReasonHasClassAndStderr(string stderr, string cls, string quoted)
     {
-        var commands = new FakePostfixCommands { Outcome = new(1, stderr) };
+        var commands = new FakePostfixCommands { Status = new(true, 1, "", stderr) };
 
         var result = await new PostfixRunningCheck(commands).RunAsync(CancellationToken.None);
 
@@ -54,7 +55,7 @@ public sealed class HealthChecksTests
     [InlineData("postfix: fatal: the postfix command is reserved for the superuser")]
     public async Task PostfixRunning_NotRootAndMasterAnswersOnShowq_Healthy(string stderr)
     {
-        var commands = new FakePostfixCommands { RunsAsRoot = false, Outcome = new(1, stderr), Probe = new(true, "connected to /var/spool/postfix/public/showq") };
+        var commands = new FakePostfixCommands { RunsAsRoot = false, Status = new(true, 1, "", stderr), Probe = new(true, "connected to /var/spool/postfix/public/showq") };
 
         var result = await new PostfixRunningCheck(commands).RunAsync(CancellationToken.None);
 
@@ -66,7 +67,7 @@ public sealed class HealthChecksTests
     [Fact]
     public async Task PostfixRunning_NotRootAndNothingListensOnShowq_UnhealthyNotRunning()
     {
-        var commands = new FakePostfixCommands { RunsAsRoot = false, Outcome = new(1, ""), Probe = new(false, "/var/spool/postfix/public/showq: Connection refused") };
+        var commands = new FakePostfixCommands { RunsAsRoot = false, Status = new(true, 1, "", ""), Probe = new(false, "/var/spool/postfix/public/showq: Connection refused") };
 
         var result = await new PostfixRunningCheck(commands).RunAsync(CancellationToken.None);
 
@@ -78,7 +79,7 @@ public sealed class HealthChecksTests
     [Fact]
     public async Task PostfixRunning_NotRootAndShowqNotPermitted_UnhealthyNamesPostdrop()
     {
-        var commands = new FakePostfixCommands { RunsAsRoot = false, Outcome = new(1, ""), Probe = new(null, "/var/spool/postfix/public/showq: Permission denied") };
+        var commands = new FakePostfixCommands { RunsAsRoot = false, Status = new(true, 1, "", ""), Probe = new(null, "/var/spool/postfix/public/showq: Permission denied") };
 
         var result = await new PostfixRunningCheck(commands).RunAsync(CancellationToken.None);
 
@@ -90,7 +91,7 @@ public sealed class HealthChecksTests
     [Fact]
     public async Task PostfixRunning_RootStatusFails_NoShowqProbe()
     {
-        var commands = new FakePostfixCommands { Outcome = new(1, "postfix/postfix-script: the Postfix mail system is not running") };
+        var commands = new FakePostfixCommands { Status = new(true, 1, "", "postfix/postfix-script: the Postfix mail system is not running") };
 
         var result = await new PostfixRunningCheck(commands).RunAsync(CancellationToken.None);
 

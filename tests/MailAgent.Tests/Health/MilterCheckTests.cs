@@ -3,6 +3,7 @@ using MailAgent.Health;
 using MailAgent.Health.Checks;
 using MailAgent.Metrics;
 using MailAgent.Postfix;
+using MailAgent.Tests.Postfix;
 using Microsoft.Extensions.Time.Testing;
 
 namespace MailAgent.Tests.Health;
@@ -47,7 +48,7 @@ public sealed class MilterCheckTests : IDisposable
     {
         string path = Path.Combine(_dir, "opendkim.sock");
         var listener = Listen(path);
-        var postfix = new PostconfOutput($"unix:{path}\nunix:{path}\n");
+        var postfix = PostconfOutput($"unix:{path}\nunix:{path}\n");
         var check = new MilterCheck(new LogStats(), new HealthOptions(), _time, postfix);
 
         var healthy = await check.RunAsync(CancellationToken.None);
@@ -58,7 +59,7 @@ public sealed class MilterCheckTests : IDisposable
         Assert.Contains($"unix:{path}", healthy.Reason, StringComparison.Ordinal);
         Assert.Equal(HealthStatus.Unhealthy, gone.Status);
         Assert.Contains("refuses connections", gone.Reason, StringComparison.Ordinal);
-        Assert.Equal(["-h", "-x", "smtpd_milters", "non_smtpd_milters"], postfix.Arguments);
+        Assert.Equal("postconf -h -x smtpd_milters non_smtpd_milters", postfix.Ran[^1]);
     }
 
     [Fact]
@@ -74,7 +75,7 @@ public sealed class MilterCheckTests : IDisposable
     [Fact]
     public async Task Run_PostfixHasNoMilters_HealthyNothingToCheck()
     {
-        var check = new MilterCheck(new LogStats(), new HealthOptions(), _time, new PostconfOutput("\n\n"));
+        var check = new MilterCheck(new LogStats(), new HealthOptions(), _time, PostconfOutput("\n\n"));
 
         var result = await check.RunAsync(CancellationToken.None);
 
@@ -85,7 +86,7 @@ public sealed class MilterCheckTests : IDisposable
     [Fact]
     public async Task Run_PostconfFails_UnhealthyWithItsError()
     {
-        var postfix = new PostconfOutput("") { Result = new PostfixRun(true, 1, "", "postconf: fatal: open /etc/postfix/main.cf: Permission denied") };
+        var postfix = PostconfOutput("", new PostfixResult(true, 1, "", "postconf: fatal: open /etc/postfix/main.cf: Permission denied"));
         var check = new MilterCheck(new LogStats(), new HealthOptions(), _time, postfix);
 
         var result = await check.RunAsync(CancellationToken.None);
@@ -104,19 +105,10 @@ public sealed class MilterCheckTests : IDisposable
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 
-    private sealed class PostconfOutput(string output) : IPostfixControl
+    private static FakePostfixCommands PostconfOutput(string output, PostfixResult? result = null)
     {
-        public IReadOnlyList<string> Arguments { get; private set; } = [];
-
-        public PostfixRun? Result { get; init; }
-
-        public Task<PostfixRun> PostfixAsync(IReadOnlyList<string> arguments, CancellationToken cancellationToken, string? configDirectory = null) =>
-            throw new InvalidOperationException("not expected");
-
-        public Task<PostfixRun> PostconfAsync(IReadOnlyList<string> arguments, CancellationToken cancellationToken, string? configDirectory = null)
-        {
-            Arguments = arguments;
-            return Task.FromResult(Result ?? new PostfixRun(true, 0, output, ""));
-        }
+        var fake = new FakePostfixCommands();
+        fake.Postconf = _ => result ?? new PostfixResult(true, 0, output, "");
+        return fake;
     }
 }

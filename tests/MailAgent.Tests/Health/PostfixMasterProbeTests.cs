@@ -1,5 +1,4 @@
 using System.Net.Sockets;
-using MailAgent.Health;
 using MailAgent.Postfix;
 using MailAgent.Tests.Queue;
 

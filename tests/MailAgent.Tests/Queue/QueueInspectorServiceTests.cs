@@ -1,5 +1,6 @@
 using System.Text;
 using MailAgent.Queue;
+using MailAgent.Tests.Postfix;
 using MailAgent.Tests.Integration.Postfix;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Time.Testing;
@@ -91,7 +92,7 @@ public sealed class QueueInspectorServiceTests
         _postqueue
             .ThenPrint(Fixture)
             .ThenExit(69, "postqueue: fatal: open /etc/postfix/main.cf: No such file or directory\nsecond line")
-            .ThenCannotStart("cannot run 'postqueue': No such file or directory")
+            .ThenCannotStart("No such file or directory")
             .ThenPrint(smaller)
             .ThenExit(75, "postqueue: fatal: Queue report unavailable - mail system is down");
         using var service = CreateService();

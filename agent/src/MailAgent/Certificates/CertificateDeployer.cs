@@ -13,7 +13,7 @@ namespace MailAgent.Certificates;
 /// the new fingerprint → deployed, or put the last good files back, reload again → rolled back.
 /// </summary>
 internal sealed class CertificateDeployer(
-    CertificateOptions options, CertificateLocator locator, CertificateStore store, IPostfixControl postfix, ITlsProbe probe,
+    CertificateOptions options, CertificateLocator locator, CertificateStore store, IPostfixCommands postfix, ITlsProbe probe,
     IReadOnlyList<TlsEndpoint> endpoints, CertificateMetrics metrics, TimeProvider time, ILogger logger) : IDisposable
 {
     private readonly SemaphoreSlim _one = new(1, 1);

@@ -13,7 +13,7 @@ internal sealed record CertificateLocation(IReadOnlyList<string> CertificateFile
 }
 
 /// <summary>Finds the certificate files: the configured paths, or Postfix's own settings read with <c>postconf -h</c>.</summary>
-internal sealed class CertificateLocator(CertificateOptions options, IPostfixControl postfix)
+internal sealed class CertificateLocator(CertificateOptions options, IPostfixCommands postfix)
 {
     /// <summary>The location, or null with the problem (nothing configured, or postconf failed).</summary>
     public async Task<(CertificateLocation? Location, string? Problem)> LocateAsync(CancellationToken cancellationToken)

@@ -10,7 +10,7 @@ internal static class CertificateServiceCollectionExtensions
     {
         services.AddSingleton(options);
         services.AddSingleton(sp => new CertificateMetrics(sp.GetRequiredService<CollectorRegistry>(), sp.GetRequiredService<TimeProvider>()));
-        services.AddSingleton(sp => Create(options, stateDirectory, healthSmtpEndpoints, sp.GetRequiredService<IPostfixControl>(),
+        services.AddSingleton(sp => Create(options, stateDirectory, healthSmtpEndpoints, sp.GetRequiredService<IPostfixCommands>(),
             sp.GetRequiredService<CertificateMetrics>(), sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<CertificateDeployer>>(), probeSource));
         if (options.Watch)
             services.AddHostedService<CertificateWatcher>();
@@ -19,7 +19,7 @@ internal static class CertificateServiceCollectionExtensions
 
     /// <summary>The deployer as the daemon and <c>mailagent cert-deployed</c> both build it.</summary>
     public static CertificateDeployer Create(
-        CertificateOptions options, string stateDirectory, string healthSmtpEndpoints, IPostfixControl postfix, CertificateMetrics metrics, TimeProvider time, ILogger logger,
+        CertificateOptions options, string stateDirectory, string healthSmtpEndpoints, IPostfixCommands postfix, CertificateMetrics metrics, TimeProvider time, ILogger logger,
         System.Net.IPAddress? probeSource = null)
     {
         string backup = string.IsNullOrWhiteSpace(options.BackupDirectory) ? Path.Combine(stateDirectory, "certificates") : options.BackupDirectory;

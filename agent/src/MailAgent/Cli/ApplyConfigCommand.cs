@@ -79,7 +79,7 @@ internal static class ApplyConfigCommand
 
         // The rollback verification reads the same log the daemon follows.
         if (string.IsNullOrWhiteSpace(config["LogTailing:Path"]))
-            (agent.Tail.Path, _) = await MailAgent.Config.LogPathDefault.ResolveAsync(new MailAgent.Postfix.PostfixControl(agent.Postfix), CancellationToken.None);
+            (agent.Tail.Path, _) = await MailAgent.Config.LogPathDefault.ResolveAsync(new MailAgent.Postfix.PostfixCommands(agent.Postfix), CancellationToken.None);
 
         string text;
         try
@@ -114,7 +114,7 @@ internal static class ApplyConfigCommand
             return 2;
         }
 
-        var applier = ConfigApplyServiceCollectionExtensions.Create(agent.ConfigApply, agent.Postfix, agent.Tail, agent.Health, new PostfixControl(agent.Postfix),
+        var applier = ConfigApplyServiceCollectionExtensions.Create(agent.ConfigApply, agent.Postfix, agent.Tail, agent.Health, new PostfixCommands(agent.Postfix),
             Prometheus.Metrics.NewCustomRegistry(), context.Time, NullLoggerFactory.Instance);
         var reply = await applier.ApplyAsync(new ConfigApplyRequest(set, remove, expectedHash, key, dryRun, LocalCaller()), CancellationToken.None);
 

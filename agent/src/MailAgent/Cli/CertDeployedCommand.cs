@@ -64,7 +64,7 @@ internal static class CertDeployedCommand
             return 2;
         }
 
-        var postfix = new MailAgent.Postfix.PostfixControl(settings.Postfix);
+        var postfix = new MailAgent.Postfix.PostfixCommands(settings.Postfix);
         var deployer = CertificateServiceCollectionExtensions.Create(settings.Certificates, settings.Tail.StateDirectory, settings.Health.SmtpEndpoints,
             postfix, new CertificateMetrics(Prometheus.Metrics.NewCustomRegistry()), context.Time, NullLogger.Instance);
 

@@ -52,7 +52,7 @@ internal static class DoctorCommand
             new TransportDoctor(options, dnsOptions.HostName, new StartTlsProbe(options.Timeout, context.Time, "mailagent.doctor"), context.Time),
             new MtaStsPolicyDoctor(options, dnsOptions.Domain, dnsOptions.HostName),
             new DaneDoctor(options, dnsOptions.HostName, dns),
-            new ServicesDoctor(options, postfix, commands, dnsOptions.HostAddressList() is [var first, ..] ? first : "", dnsOptions.Domain),
+            new ServicesDoctor(options, postfix, new MailAgent.Postfix.PostfixCommands(postfix, context.Time, options.Timeout * 2), dnsOptions.HostAddressList() is [var first, ..] ? first : "", dnsOptions.Domain),
             new HostDoctor(options, commands),
             // Grpc:Listen as text: the doctor needs only the port the control plane dials.
             new PlatformDoctor(options, PlatformIdentity.From(options.ProviderName, dnsOptions.HostName, dnsOptions.HostAddressList(), config["Grpc:Listen"] ?? "")),

@@ -35,7 +35,7 @@ internal static class QueueCommand
             return 2;
         }
 
-        var inspector = new QueueInspector(new PostfixCommands(agentSettings.Postfix), options, context.Time);
+        var inspector = new QueueInspector(new MailAgent.Postfix.PostfixCommands(agentSettings.Postfix, context.Time), options, context.Time);
         var snapshot = await inspector.InspectAsync(CancellationToken.None);
 
         await context.Out.FlushAsync();

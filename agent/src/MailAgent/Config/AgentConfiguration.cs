@@ -89,10 +89,7 @@ internal static class AgentConfiguration
         if (correlation.MaxMessages is < 1000 or > 10_000_000)
             errors.Add($"Correlation:MaxMessages = {correlation.MaxMessages} is not valid: use 1000 to 10000000");
         Range(errors, "Correlation:MaxAge", correlation.MaxAge, TimeSpan.FromMinutes(10), TimeSpan.FromDays(60));
-        if (!Enum.TryParse<Serilog.Events.LogEventLevel>(log.Level, ignoreCase: true, out _))
-            errors.Add($"AgentLog:Level = '{log.Level}' is not valid: use Verbose, Debug, Information, Warning, Error or Fatal");
-        if (log.RetainedDays is < 1 or > 3650)
-            errors.Add($"AgentLog:RetainedDays = {log.RetainedDays} is not valid: use 1 to 3650");
+        SerilogBootstrap.Validate("AgentLog", log.Level, log.RetainedDays, errors);
         GrpcApi.Validate(grpc, errors);
         ValidateQueue(errors, queue);
         return errors;

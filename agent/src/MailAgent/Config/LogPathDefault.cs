@@ -11,7 +11,7 @@ internal static class LogPathDefault
     public const string SyslogMailLog = "/var/log/mail.log";
 
     /// <summary>The path, and a note on where it came from (for check-config and the start-up log).</summary>
-    public static async Task<(string Path, string Source)> ResolveAsync(IPostfixControl postfix, CancellationToken cancellationToken)
+    public static async Task<(string Path, string Source)> ResolveAsync(IPostfixCommands postfix, CancellationToken cancellationToken)
     {
         var run = await postfix.PostconfAsync(["-h", "-x", "maillog_file"], cancellationToken);
         if (!run.Succeeded)

@@ -22,7 +22,7 @@ internal sealed class ConfigApplier : IDisposable
     private const int SnapshotsKept = 5;
 
     private readonly ConfigApplierSettings _settings;
-    private readonly IPostfixControl _postfix;
+    private readonly IPostfixCommands _postfix;
     private readonly Func<string, CancellationToken, Task<string?>> _probe;
     private readonly ConfigAuditLog _audit;
     private readonly TimeProvider _time;
@@ -39,7 +39,7 @@ internal sealed class ConfigApplier : IDisposable
     private (DateTimeOffset At, string Reason)? _lastRollback;
     private bool _recovering;
 
-    public ConfigApplier(ConfigApplierSettings settings, IPostfixControl postfix, Func<string, CancellationToken, Task<string?>> probe, ConfigAuditLog audit,
+    public ConfigApplier(ConfigApplierSettings settings, IPostfixCommands postfix, Func<string, CancellationToken, Task<string?>> probe, ConfigAuditLog audit,
         CollectorRegistry registry, TimeProvider time, ILogger logger)
     {
         _settings = settings;

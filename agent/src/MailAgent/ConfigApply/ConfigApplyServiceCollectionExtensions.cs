@@ -12,7 +12,7 @@ internal static class ConfigApplyServiceCollectionExtensions
     public static IServiceCollection AddConfigApply(this IServiceCollection services, ConfigApplyOptions options, PostfixOptions postfix, TailOptions tail, HealthOptions health)
     {
         services.AddSingleton(options);
-        services.AddSingleton(sp => Create(options, postfix, tail, health, sp.GetRequiredService<IPostfixControl>(), sp.GetRequiredService<CollectorRegistry>(),
+        services.AddSingleton(sp => Create(options, postfix, tail, health, sp.GetRequiredService<IPostfixCommands>(), sp.GetRequiredService<CollectorRegistry>(),
             sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILoggerFactory>()));
         services.AddHostedService(sp => new AuditLogFollower(options.AuditLogPath, health.Interval, sp.GetRequiredService<ConfigApplier>(),
             sp.GetService<MailAgent.Certificates.CertificateMetrics>(), sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<AuditLogFollower>>()));
@@ -21,7 +21,7 @@ internal static class ConfigApplyServiceCollectionExtensions
     }
 
     /// <summary>The applier as the daemon and <c>mailagent apply-config</c> build it.</summary>
-    public static ConfigApplier Create(ConfigApplyOptions options, PostfixOptions postfix, TailOptions tail, HealthOptions health, IPostfixControl control,
+    public static ConfigApplier Create(ConfigApplyOptions options, PostfixOptions postfix, TailOptions tail, HealthOptions health, IPostfixCommands control,
         CollectorRegistry registry, TimeProvider time, ILoggerFactory loggers)
     {
         var settings = new ConfigApplierSettings(options, postfix.EffectiveConfigDirectory, options.EffectiveStagingDirectory(tail.StateDirectory), tail.Path,

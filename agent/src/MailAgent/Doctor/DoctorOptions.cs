@@ -117,10 +117,7 @@ internal sealed class DoctorOptions
     public void Validate(List<string> errors)
     {
         foreach (var (key, port) in new[] { ("SmtpPort", SmtpPort), ("SubmissionsPort", SubmissionsPort), ("SubmissionPort", SubmissionPort), ("DkimSinkPort", DkimSinkPort) })
-        {
-            if (port is < 1 or > 65535)
-                errors.Add($"Doctor:{key} = {port} is not valid: use 1-65535");
-        }
+            ConfigChecks.Port(errors, "Doctor:" + key, port);
 
         if (RelayProbeSource.Length > 0 && !System.Net.IPAddress.TryParse(RelayProbeSource, out _))
             errors.Add($"Doctor:RelayProbeSource = '{RelayProbeSource}' is not valid: use an IP address of this host outside mynetworks, or leave it empty");

@@ -1,11 +1,13 @@
 using System.ComponentModel;
 using CliWrap;
 using CliWrap.Buffered;
-using MailAgent.Health;
 
 namespace MailAgent.Doctor;
 
-/// <summary>The host commands the doctor runs (postfix check, nft, iptables-save, fail2ban-client); tests substitute a fake.</summary>
+/// <summary>The outcome of a host command: exit code and what it printed.</summary>
+internal readonly record struct CommandOutcome(int ExitCode, string Output);
+
+/// <summary>The host commands the doctor runs (nft, iptables-save, fail2ban-client; Postfix programs go through <see cref="MailAgent.Postfix.IPostfixCommands"/>); tests substitute a fake.</summary>
 internal interface IHostCommands
 {
     /// <summary>Runs <paramref name="executable"/>; a missing executable is exit code 127 with a message, not an exception.</summary>

@@ -1,7 +1,5 @@
 using System.Net;
-using System.Net.Security;
 using System.Net.Sockets;
-using System.Security.Cryptography.X509Certificates;
 
 namespace MailAgent.Doctor;
 
@@ -11,7 +9,7 @@ namespace MailAgent.Doctor;
 /// covering myhostname. Tests point the connection at a loopback server (Doctor:MtaStsConnectTo) and
 /// trust a test CA (Doctor:MtaStsCaFile); in production the name resolves normally.
 /// </summary>
-internal sealed class MtaStsPolicyDoctor(DoctorOptions options, string domain, string hostName) : IDoctorCheck
+internal sealed class MtaStsPolicyDoctor(DoctorOptions options, string domain, string hostName, TimeProvider? time = null) : IDoctorCheck
 {
     private const string Id = "transport.mta-sts-policy";
     private const string Title = "MTA-STS policy file";
@@ -99,19 +97,7 @@ internal sealed class MtaStsPolicyDoctor(DoctorOptions options, string domain, s
 
         if (options.MtaStsCaFile.Length > 0)
         {
-            var anchors = new X509Certificate2Collection();
-            anchors.ImportFromPemFile(options.MtaStsCaFile);
-            handler.SslOptions.RemoteCertificateValidationCallback = (_, certificate, _, errors) =>
-            {
-                if (certificate == null || (errors & ~SslPolicyErrors.RemoteCertificateChainErrors) != SslPolicyErrors.None)
-                    return false;
-                using var chain = new X509Chain();
-                chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
-                chain.ChainPolicy.CustomTrustStore.AddRange(anchors);
-                chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
-                using var leaf = X509CertificateLoader.LoadCertificate(certificate.GetRawCertData());
-                return chain.Build(leaf);
-            };
+            handler.SslOptions.RemoteCertificateValidationCallback = CertificateChains.ServerTrustedBy(CertificateChains.LoadCa(options.MtaStsCaFile), time ?? TimeProvider.System);
         }
 
         return handler;

@@ -6,7 +6,7 @@ namespace MailAgent.Doctor;
 /// The SMTP services as a client sees them: 25, 465 and 587 listening; STARTTLS on 25 and 587; AUTH
 /// on submission only and never before TLS; and <c>postfix check</c> clean.
 /// </summary>
-internal sealed class ServicesDoctor(DoctorOptions options, PostfixOptions postfix, IHostCommands commands, string relayProbeSource = "", string domain = "") : IDoctorCheck
+internal sealed class ServicesDoctor(DoctorOptions options, PostfixOptions postfix, IPostfixCommands commands, string relayProbeSource = "", string domain = "") : IDoctorCheck
 {
     public async Task<IReadOnlyList<DoctorItem>> RunAsync(CancellationToken cancellationToken)
     {
@@ -138,12 +138,11 @@ internal sealed class ServicesDoctor(DoctorOptions options, PostfixOptions postf
     private async Task<DoctorItem> PostfixCheckAsync(CancellationToken cancellationToken)
     {
         const string Title = "postfix check is clean";
-        var args = postfix.Arguments("check");
-        var outcome = await commands.RunAsync(postfix.PostfixPath, args, cancellationToken);
-        string command = $"{postfix.PostfixPath} {string.Join(' ', args)}";
+        var outcome = await commands.PostfixAsync(["check"], cancellationToken);
+        string command = PostfixCommands.CommandLine(postfix.PostfixPath, postfix, ["check"]);
         var evidence = new[] { $"{command}: exit {outcome.ExitCode}" }.Concat(outcome.Output.Split('\n', StringSplitOptions.RemoveEmptyEntries).Take(20)).ToArray();
         const string Fix = "run 'postfix check' as root and correct each line it prints (ownership and modes under /etc/postfix and the queue, unknown parameters)";
-        if (outcome.ExitCode != 0)
+        if (!outcome.Succeeded)
             return new(DoctorGroup.Services, "services.postfix-check", Title, DoctorStatus.Fail, $"'{command}' failed (exit {outcome.ExitCode})", evidence, Fix);
         if (outcome.Output.Length > 0)
             return new(DoctorGroup.Services, "services.postfix-check", Title, DoctorStatus.Warn, $"'{command}' printed warnings", evidence, Fix);

@@ -1,11 +1,8 @@
-using System.Net;
-using System.Security.Authentication;
 using System.Security.Cryptography.X509Certificates;
 using Grpc.Health.V1;
 using Grpc.HealthCheck;
 using MailAgent.Pipeline;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
-using Microsoft.AspNetCore.Server.Kestrel.Https;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Prometheus;
 
@@ -91,22 +88,8 @@ internal static class GrpcApi
     {
         Listeners.ListenOnUrls(kestrel, httpUrls);
 
-        var endpoint = IPEndPoint.Parse(grpc.Listen);
         var policy = kestrel.ApplicationServices.GetRequiredService<ClientCertificatePolicy>();
-        var certificate = LoadServerCertificate(grpc);
-        kestrel.Listen(endpoint, listen =>
-        {
-            listen.Protocols = HttpProtocols.Http2;
-            listen.UseHttps(https =>
-            {
-                https.ServerCertificate = certificate;
-                https.SslProtocols = SslProtocols.Tls12 | SslProtocols.Tls13;
-                // Allow rather than Require, so that a caller without a certificate reaches the
-                // authorization middleware, which logs, counts and answers UNAUTHENTICATED. No call runs without one.
-                https.ClientCertificateMode = ClientCertificateMode.AllowCertificate;
-                https.ClientCertificateValidation = (client, _, _) => policy.ValidateChain(client, "TLS handshake");
-            });
-        });
+        Listeners.ListenGrpc(kestrel, grpc.Listen, LoadServerCertificate(grpc), client => policy.ValidateChain(client, "TLS handshake"));
     }
 
     /// <summary>

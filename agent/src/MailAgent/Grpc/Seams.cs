@@ -13,7 +13,7 @@ internal interface IPostfixVersionSource
 }
 
 /// <summary><c>postconf -h mail_version qmgr_message_active_limit</c>; empty / 0 when postconf is missing, fails or is slow.</summary>
-internal sealed class PostconfVersionSource(IPostfixControl postfix) : IPostfixVersionSource
+internal sealed class PostconfVersionSource(IPostfixCommands postfix) : IPostfixVersionSource
 {
     private Task<PostfixFacts>? _facts;
 

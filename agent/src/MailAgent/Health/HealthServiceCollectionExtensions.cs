@@ -1,7 +1,7 @@
-using Microsoft.Extensions.DependencyInjection.Extensions;
 using MailAgent.Health.Checks;
 using MailAgent.LogTailing;
 using MailAgent.Metrics;
+using MailAgent.Postfix;
 using Microsoft.Extensions.Hosting.Systemd;
 using Prometheus;
 
@@ -11,12 +11,11 @@ namespace MailAgent.Health;
 internal static class HealthServiceCollectionExtensions
 {
     /// <summary>Call after AddLogTailing: the start-up gate must start after the tail and the health loop.</summary>
-    public static IServiceCollection AddHealth(this IServiceCollection services, HealthOptions options, MailAgent.Postfix.PostfixOptions postfix)
+    public static IServiceCollection AddHealth(this IServiceCollection services, HealthOptions options, PostfixOptions postfix)
     {
         services.AddSingleton(Microsoft.Extensions.Options.Options.Create(options));
         services.AddSingleton(options);
-        services.TryAddSingleton(postfix);
-        services.AddSingleton<IPostfixCommands>(_ => new PostfixCommands(postfix));
+        services.AddPostfixCommands(postfix);
         foreach (var name in options.CheckNames())
         {
             services.AddSingleton<IHealthCheck>(sp => name switch
@@ -25,7 +24,7 @@ internal static class HealthServiceCollectionExtensions
                 "log" => new LogFreshnessCheck(sp.GetRequiredService<ITailStatus>(), sp.GetRequiredService<LogStats>(), options, sp.GetRequiredService<TimeProvider>()),
                 "delivery" => new DeliveryOutcomeCheck(sp.GetRequiredService<LogStats>(), options, sp.GetRequiredService<TimeProvider>()),
                 "smtp" => new SmtpBannerCheck(options),
-                "milter" => new MilterCheck(sp.GetRequiredService<LogStats>(), options, sp.GetRequiredService<TimeProvider>(), sp.GetService<MailAgent.Postfix.IPostfixControl>()),
+                "milter" => new MilterCheck(sp.GetRequiredService<LogStats>(), options, sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<IPostfixCommands>()),
                 "disk" => new DiskSpaceCheck(options),
                 "dns" => new Dns.DnsCheck(options.Dns, new Dns.DnsClientLookup(options.Dns)),
                 "blocklist" => new Dns.BlocklistCheck(options.Dns, new Dns.DnsClientLookup(options.Dns)),

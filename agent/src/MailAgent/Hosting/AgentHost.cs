@@ -7,6 +7,7 @@ using MailAgent.Health.Checks;
 using MailAgent.LogTailing;
 using MailAgent.Metrics;
 using MailAgent.Pipeline;
+using MailAgent.Postfix;
 using MailAgent.Queue;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
@@ -32,7 +33,7 @@ internal static partial class AgentHost
 
         string logSource = "set";
         if (string.IsNullOrWhiteSpace(config["LogTailing:Path"]))
-            (tail.Path, logSource) = await LogPathDefault.ResolveAsync(new MailAgent.Postfix.PostfixControl(postfix), CancellationToken.None);
+            (tail.Path, logSource) = await LogPathDefault.ResolveAsync(new PostfixCommands(postfix, context.Time), CancellationToken.None);
 
         await context.Out.WriteLineAsync($"configuration OK ({file ?? "defaults, environment and arguments only"})");
         await context.Out.WriteLineAsync($"  LogTailing:Path = {tail.Path} ({logSource})");
@@ -47,14 +48,14 @@ internal static partial class AgentHost
             ? $"  Grpc:Listen = {grpc.Listen}, ReadClients = {grpc.ReadClients}, WriteClients = {grpc.WriteClients}"
             : "  Grpc:Listen is empty: gRPC API off");
         await context.Out.WriteLineAsync(queue.Enabled
-            ? $"  Queue: every {queue.Interval} (timeout {queue.Timeout}) with {string.Join(' ', [postfix.PostqueuePath, .. postfix.Arguments("-j")])}, top {queue.TopDomains} domains"
+            ? $"  Queue: every {queue.Interval} (timeout {queue.Timeout}) with {PostfixCommands.CommandLine(postfix.PostqueuePath, postfix, PostfixCommandsExtensions.ListQueueArguments)}, top {queue.TopDomains} domains"
             : "  Queue:Enabled = false");
         await context.Out.WriteLineAsync(string.IsNullOrWhiteSpace(certificates.CertificateFile)
             ? $"  Certificates: Postfix's smtpd_tls_chain_files or smtpd_tls_cert_file, Watch = {certificates.Watch}"
             : $"  Certificates:CertificateFile = {certificates.CertificateFile}, KeyFile = {certificates.KeyFile}, Watch = {certificates.Watch}");
 
         // What run will need, checked as the user this runs as (run it as the service user).
-        var findings = await new ServiceUserChecks(tail, health, postfix, certificates, new MailAgent.Postfix.PostfixControl(postfix))
+        var findings = await new ServiceUserChecks(tail, health, certificates, new PostfixCommands(postfix, context.Time, ServiceUserChecks.CommandTimeout))
             .RunAsync(CancellationToken.None);
         await context.Out.WriteLineAsync($"checked as {FileAccessAdvice.Identity()}: log, state directory, Postfix commands, TLS files, milters");
         foreach (var finding in findings)
@@ -83,7 +84,7 @@ internal static partial class AgentHost
 
         string logSource = "set";
         if (string.IsNullOrWhiteSpace(config["LogTailing:Path"]))
-            (tail.Path, logSource) = await LogPathDefault.ResolveAsync(new MailAgent.Postfix.PostfixControl(postfix), CancellationToken.None);
+            (tail.Path, logSource) = await LogPathDefault.ResolveAsync(new PostfixCommands(postfix, context.Time), CancellationToken.None);
 
         using var serilog = CreateLogger(agentLog);
         // The content root is the program's own directory, never the working directory: a daemon started
@@ -116,9 +117,8 @@ internal static partial class AgentHost
         }
 
         builder.Services.AddSingleton(context.Time);
-        builder.Services.AddSingleton(postfix);
-        builder.Services.AddSingleton<MailAgent.Postfix.IPostfixControl>(new MailAgent.Postfix.PostfixControl(postfix));
         builder.Services
+            .AddPostfixCommands(postfix)
             .AddMetricsRegistry(context.Time)
             .AddLogPipeline(correlation, context.Time, health.ProbeSourceAddress)
             .AddLogTailing(tail)

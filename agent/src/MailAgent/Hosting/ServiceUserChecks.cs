@@ -1,5 +1,4 @@
 using System.Net.Sockets;
-using CliWrap;
 using MailAgent.Certificates;
 using MailAgent.Health;
 using MailAgent.Health.Checks;
@@ -30,9 +29,10 @@ internal sealed record ServiceUserFinding(FindingSeverity Severity, string Subje
 /// checkpoint); the rest would show as unhealthy checks and are warnings.
 /// </summary>
 internal sealed class ServiceUserChecks(
-    TailOptions tail, HealthOptions health, PostfixOptions postfix, CertificateOptions certificates, IPostfixControl control)
+    TailOptions tail, HealthOptions health, CertificateOptions certificates, IPostfixCommands control)
 {
-    private static readonly TimeSpan CommandTimeout = TimeSpan.FromSeconds(10);
+    /// <summary>The time limit of each Postfix program check-config runs (give it to the <see cref="IPostfixCommands"/>).</summary>
+    public static readonly TimeSpan CommandTimeout = TimeSpan.FromSeconds(10);
 
     public async Task<IReadOnlyList<ServiceUserFinding>> RunAsync(CancellationToken cancellationToken)
     {
@@ -96,7 +96,7 @@ internal sealed class ServiceUserChecks(
     {
         var postconf = await control.PostconfAsync(["-h", "mail_version"], cancellationToken);
         if (!postconf.Succeeded)
-            findings.Add(Postfix("postconf -h mail_version", postconf, postfix));
+            findings.Add(Postfix("postconf -h mail_version", postconf));
         if (Has("postfix"))
         {
             var status = await control.PostfixAsync(["status"], cancellationToken);
@@ -104,67 +104,33 @@ internal sealed class ServiceUserChecks(
             // As another user than root 'postfix status' is always refused (the postfix command is for the
             // superuser; it says so only in the mail log when stderr is not a terminal): the postfix check
             // then asks the master's public/showq socket, which postqueue -j below needs as well.
-            var failure = PostfixRunningCheck.Classify(status.Output);
-            bool rootOnly = !Environment.IsPrivilegedProcess
+            var failure = status.Failure;
+            bool rootOnly = !control.RunsAsRoot
                 && (failure == PostfixFailure.Other || status.Output.Contains("reserved for the superuser", StringComparison.Ordinal));
             if (!status.Succeeded && failure != PostfixFailure.NotRunning && !rootOnly)
-                findings.Add(Postfix("postfix status", status, postfix));
+                findings.Add(Postfix("postfix status", status));
         }
 
-        var queue = await PostqueueAsync(cancellationToken);
+        var queue = await control.ListQueueAsync(null, cancellationToken);
         if (!queue.Succeeded)
-            findings.Add(Postfix("postqueue -j", queue, postfix));
-    }
-
-    private async Task<PostfixRun> PostqueueAsync(CancellationToken cancellationToken)
-    {
-        var stderr = new System.Text.StringBuilder();
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        timeout.CancelAfter(CommandTimeout);
-        try
-        {
-            var result = await CliWrap.Cli.Wrap(postfix.PostqueuePath).WithWorkingDirectory("/")
-                .WithArguments(postfix.Arguments("-j"))
-                .WithStandardInputPipe(PipeSource.Null)
-                .WithStandardOutputPipe(PipeTarget.Null)
-                .WithStandardErrorPipe(PipeTarget.ToStringBuilder(stderr))
-                .WithValidation(CommandResultValidation.None)
-                .ExecuteAsync(timeout.Token);
-            return new PostfixRun(true, result.ExitCode, "", stderr.ToString());
-        }
-        catch (Exception e) when (e is System.ComponentModel.Win32Exception or InvalidOperationException)
-        {
-            return new PostfixRun(false, -1, "", $"cannot run '{postfix.PostqueuePath}': {(e.InnerException ?? e).Message}");
-        }
-        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
-        {
-            return new PostfixRun(true, -1, "", $"did not finish within {CommandTimeout.TotalSeconds:0} s");
-        }
+            findings.Add(Postfix("postqueue -j", queue));
     }
 
     private bool Has(string check) =>
         health.Checks.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Contains(check, StringComparer.OrdinalIgnoreCase);
 
-    private static ServiceUserFinding Postfix(string command, PostfixRun run, PostfixOptions options)
+    private static ServiceUserFinding Postfix(string command, PostfixResult run)
     {
         string output = run.Output.ReplaceLineEndings(" ").Trim();
-        var failure = PostfixRunningCheck.Classify(output);
-        // Non-root postqueue/postsuper with -c DIR first read the default instance's main.cf for
-        // alternate_config_directories: failing to open that file is the alternate-directory rule.
-        if (failure == PostfixFailure.Other && !string.IsNullOrWhiteSpace(options.ConfigDirectory)
-            && output.Contains("/etc/postfix/main.cf", StringComparison.Ordinal)
-            && !options.ConfigDirectory.TrimEnd('/').Equals("/etc/postfix", StringComparison.Ordinal))
-            failure = PostfixFailure.AlternateConfigDirectory;
-        var (cls, fix) = !run.Started
-            ? ("cannot run", "install Postfix, or set Postfix:PostfixPath, Postfix:PostconfPath, Postfix:PostqueuePath")
-            : failure switch
-            {
-                PostfixFailure.AlternateConfigDirectory => ("alternate config directory",
-                    "list Postfix:ConfigDirectory in alternate_config_directories of the default instance's main.cf (postconf -e alternate_config_directories=DIR)"),
-                PostfixFailure.Permission => ("permission",
-                    "the agent's user must read Postfix's configuration and, for postqueue, be in group postdrop (usermod -aG postdrop mailagent)"),
-                _ => ("failed", "run the same command as the agent's user to see Postfix's reason (runuser -u mailagent -- " + command + ")"),
-            };
+        var (cls, fix) = run.Failure switch
+        {
+            PostfixFailure.NotInstalled => ("cannot run", "install Postfix, or set Postfix:PostfixPath, Postfix:PostconfPath, Postfix:PostqueuePath"),
+            PostfixFailure.AlternateConfigDirectory => ("alternate config directory",
+                "list Postfix:ConfigDirectory in alternate_config_directories of the default instance's main.cf (postconf -e alternate_config_directories=DIR)"),
+            PostfixFailure.Permission => ("permission",
+                "the agent's user must read Postfix's configuration and, for postqueue, be in group postdrop (usermod -aG postdrop mailagent)"),
+            _ => ("failed", "run the same command as the agent's user to see Postfix's reason (runuser -u mailagent -- " + command + ")"),
+        };
         return new(FindingSeverity.Warning, command, $"{cls} (exit {run.ExitCode}){(output.Length > 0 ? ": " + output : "")}", fix);
     }
 

@@ -1,4 +1,4 @@
-using Microsoft.Extensions.DependencyInjection.Extensions;
+using MailAgent.Postfix;
 
 namespace MailAgent.Queue;
 
@@ -10,14 +10,13 @@ internal static class QueueInspectionExtensions
     /// <see cref="QueueOptions.Enabled"/> is off. Expects a <see cref="Prometheus.CollectorRegistry"/>
     /// and a <see cref="TimeProvider"/> in the container.
     /// </summary>
-    public static IServiceCollection AddQueueInspection(this IServiceCollection services, QueueOptions options, MailAgent.Postfix.PostfixOptions postfix)
+    public static IServiceCollection AddQueueInspection(this IServiceCollection services, QueueOptions options, PostfixOptions postfix)
     {
         if (!options.Enabled)
             return services;
 
         services.AddSingleton(Microsoft.Extensions.Options.Options.Create(options));
-        services.TryAddSingleton(postfix);
-        services.TryAddSingleton<IPostfixCommands>(_ => new PostfixCommands(postfix));
+        services.AddPostfixCommands(postfix);
         services.AddSingleton<QueueSnapshotStore>();
         services.AddSingleton<IQueueSnapshotSource>(sp => sp.GetRequiredService<QueueSnapshotStore>());
         services.AddHostedService<QueueInspectorService>();

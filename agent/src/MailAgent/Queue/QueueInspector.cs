@@ -1,4 +1,4 @@
-using System.ComponentModel;
+using MailAgent.Postfix;
 
 namespace MailAgent.Queue;
 
@@ -42,6 +42,10 @@ internal sealed class QueueInspector
             var result = await _commands.ListQueueAsync(
                 (output, token) => QueueOutputReader.ReadAsync(output, summarizer, _maxLineBytes, token), linked.Token);
             var duration = _time.GetElapsedTime(started);
+            if (!result.Started)
+                return QueueSnapshot.Failure(takenAt, duration, result.StandardError, timedOut: false);
+            if (result.TimedOut)
+                return QueueSnapshot.Failure(takenAt, duration, result.StandardError, timedOut: true);
             if (result.ExitCode != 0)
             {
                 string detail = string.IsNullOrWhiteSpace(result.StandardError) ? "no message" : FirstLine(result.StandardError);
@@ -54,7 +58,7 @@ internal sealed class QueueInspector
         {
             return QueueSnapshot.Failure(takenAt, _time.GetElapsedTime(started), $"postqueue did not finish within {_timeout.TotalSeconds:0.###} s and was killed", timedOut: true);
         }
-        catch (Exception e) when (e is PostfixCommandException or Win32Exception or IOException or UnauthorizedAccessException)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             return QueueSnapshot.Failure(takenAt, _time.GetElapsedTime(started), e.Message, timedOut: false);
         }

@@ -1,3 +1,4 @@
+using MailAgent.Postfix;
 using Microsoft.Extensions.Options;
 using Prometheus;
 
@@ -21,7 +22,7 @@ internal sealed class QueueInspectorService : BackgroundService
 
     public QueueInspectorService(
         IOptions<QueueOptions> options,
-        MailAgent.Postfix.PostfixOptions postfix,
+        PostfixOptions postfix,
         IPostfixCommands commands,
         QueueSnapshotStore store,
         CollectorRegistry registry,
@@ -34,7 +35,7 @@ internal sealed class QueueInspectorService : BackgroundService
         _logger = logger;
         _time = time;
         _metrics = new QueueMetrics(registry, store, _options.AgeBucketBounds(), time);
-        _commandLine = string.Join(' ', [postfix.PostqueuePath, .. PostfixCommands.ListQueueArguments(postfix)]);
+        _commandLine = PostfixCommands.CommandLine(postfix.PostqueuePath, postfix, PostfixCommandsExtensions.ListQueueArguments);
     }
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)

@@ -149,10 +149,7 @@ internal sealed class AgentConnections : BackgroundService, IObservationSource
         SslOptions = new SslClientAuthenticationOptions
         {
             ClientCertificates = [clientCertificate],
-            RemoteCertificateValidationCallback = (_, certificate, _, errors) =>
-                (errors & (SslPolicyErrors.RemoteCertificateNameMismatch | SslPolicyErrors.RemoteCertificateNotAvailable)) == 0
-                && certificate is X509Certificate2 server
-                && CertificateChains.ChainsTo(server, ca, time.GetUtcNow(), CertificateChains.ServerAuth, out _),
+            RemoteCertificateValidationCallback = CertificateChains.ServerTrustedBy(ca, time),
         },
     };
 

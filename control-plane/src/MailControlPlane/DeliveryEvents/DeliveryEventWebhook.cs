@@ -1,7 +1,5 @@
 using System.Globalization;
-using System.Net.Security;
 using System.Security.Cryptography;
-using System.Security.Cryptography.X509Certificates;
 using Prometheus;
 
 namespace MailControlPlane.DeliveryEvents;
@@ -40,7 +38,7 @@ internal sealed class DeliveryEventWebhook : BackgroundService
         _options = options;
         _time = time;
         _logger = logger;
-        _http = new HttpClient(CreateHandler(options.CaFile)) { Timeout = options.Timeout };
+        _http = new HttpClient(CreateHandler(options.CaFile, time)) { Timeout = options.Timeout };
         var factory = Prometheus.Metrics.WithCustomRegistry(registry);
         _sent = factory.CreateCounter("mailcp_webhook_events_sent_total", "Delivery events the webhook receiver accepted (2xx).");
         _batches = factory.CreateCounter("mailcp_webhook_batches_sent_total", "Batches the webhook receiver accepted (2xx).");
@@ -176,26 +174,12 @@ internal sealed class DeliveryEventWebhook : BackgroundService
     }
 
     /// <summary>Certificate verification always on; <paramref name="caFile"/> adds trusted roots for a private receiver.</summary>
-    private static SocketsHttpHandler CreateHandler(string caFile)
+    private static SocketsHttpHandler CreateHandler(string caFile, TimeProvider time)
     {
         var handler = new SocketsHttpHandler { PooledConnectionLifetime = TimeSpan.FromMinutes(5) };
         if (caFile.Length == 0)
             return handler;
-        var roots = new X509Certificate2Collection();
-        roots.ImportFromPemFile(caFile);
-        handler.SslOptions.RemoteCertificateValidationCallback = (_, certificate, _, errors) =>
-        {
-            if (errors == SslPolicyErrors.None)
-                return true;
-            if (errors != SslPolicyErrors.RemoteCertificateChainErrors || certificate is null)
-                return false; // name mismatch or no certificate: never accepted
-            using var chain = new X509Chain();
-            chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
-            chain.ChainPolicy.CustomTrustStore.AddRange(roots);
-            chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
-            using var leaf = new X509Certificate2(certificate);
-            return chain.Build(leaf);
-        };
+        handler.SslOptions.RemoteCertificateValidationCallback = CertificateChains.ServerTrustedBy(CertificateChains.LoadCa(caFile), time, alsoSystemTrust: true);
         return handler;
     }
 

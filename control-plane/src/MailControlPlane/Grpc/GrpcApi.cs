@@ -1,10 +1,7 @@
-using System.Net;
-using System.Security.Authentication;
 using System.Security.Cryptography.X509Certificates;
 using MailControlPlane.Registry;
 using Prometheus;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
-using Microsoft.AspNetCore.Server.Kestrel.Https;
 
 namespace MailControlPlane.Grpc;
 
@@ -22,26 +19,14 @@ internal static class GrpcApi
         var ca = CertificateChains.LoadCa(tls.CaFile);
         var api = kestrel.ApplicationServices.GetRequiredService<ApiAuthorization>();
         var certificate = X509Certificate2.CreateFromPemFile(grpc.CertificateFile, grpc.KeyFile);
-        kestrel.Listen(IPEndPoint.Parse(grpc.Listen), listen =>
+        Listeners.ListenGrpc(kestrel, grpc.Listen, certificate, client =>
         {
-            listen.Protocols = HttpProtocols.Http2;
-            listen.UseHttps(https =>
-            {
-                https.ServerCertificate = certificate;
-                https.SslProtocols = SslProtocols.Tls12 | SslProtocols.Tls13;
-                // Allow rather than Require, so that a caller without a certificate reaches the
-                // authorization middleware, which logs, counts and answers UNAUTHENTICATED. No call runs without one.
-                https.ClientCertificateMode = ClientCertificateMode.AllowCertificate;
-                https.ClientCertificateValidation = (client, _, _) =>
-                {
-                    var now = time.GetUtcNow();
-                    if (now < client.NotBefore.ToUniversalTime() || now > client.NotAfter.ToUniversalTime())
-                        return api.Refuse(GrpcRejectionReason.Expired, client.Subject, "TLS handshake", $"valid {client.NotBefore:u} to {client.NotAfter:u}");
-                    if (!CertificateChains.ChainsTo(client, ca, now, CertificateChains.ClientAuth, out string problem))
-                        return api.Refuse(GrpcRejectionReason.Untrusted, client.Subject, "TLS handshake", problem);
-                    return true;
-                };
-            });
+            var now = time.GetUtcNow();
+            if (now < client.NotBefore.ToUniversalTime() || now > client.NotAfter.ToUniversalTime())
+                return api.Refuse(GrpcRejectionReason.Expired, client.Subject, "TLS handshake", $"valid {client.NotBefore:u} to {client.NotAfter:u}");
+            if (!CertificateChains.ChainsTo(client, ca, now, CertificateChains.ClientAuth, out string problem))
+                return api.Refuse(GrpcRejectionReason.Untrusted, client.Subject, "TLS handshake", problem);
+            return true;
         });
     }
 

@@ -77,10 +77,7 @@ internal static class ControlPlaneConfiguration
         ValidateGrpc(grpc, tls, errors);
         errors.AddRange(scoring.Validate());
         errors.AddRange(probing.Validate());
-        if (!Enum.TryParse<Serilog.Events.LogEventLevel>(log.Level, ignoreCase: true, out _))
-            errors.Add($"Log:Level = '{log.Level}' is not valid: use Verbose, Debug, Information, Warning, Error or Fatal");
-        if (log.RetainedDays is < 1 or > 3650)
-            errors.Add($"Log:RetainedDays = {log.RetainedDays} is not valid: use 1 to 3650");
+        SerilogBootstrap.Validate("Log", log.Level, log.RetainedDays, errors);
 
         var deliveryEvents = DeliveryEvents.DeliveryEventsOptions.Load(config, errors);
         settings = new ControlPlaneSettings(new AgentRegistry(agents), tls, connections, http, grpc, scoring, routing, log) { Probing = probing, DeliveryEvents = deliveryEvents };
@@ -110,8 +107,8 @@ internal static class ControlPlaneConfiguration
                 continue;
             }
 
-            if (a.ProbePort is { } probePort && probePort is < 1 or > 65535)
-                errors.Add($"{key}:ProbePort = {probePort} is not valid: use 1 to 65535");
+            if (a.ProbePort is { } probePort)
+                ConfigChecks.Port(errors, $"{key}:ProbePort", probePort);
             agents.Add(new RegisteredAgent(a.Name, address, a.Region, a.ProviderName, string.IsNullOrWhiteSpace(a.ProbeHost) ? null : a.ProbeHost.Trim(), a.ProbePort));
         }
 

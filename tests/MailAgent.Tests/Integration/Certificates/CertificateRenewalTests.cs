@@ -37,7 +37,7 @@ public sealed class CertificateRenewalTests(ITestOutputHelper output) : IAsyncLi
         File.CreateSymbolicLink(Live, "../../archive/mail/chain1.pem");
         _postfix = await PrivatePostfix.StartAsync(new PrivatePostfixOptions { TlsChainFile = Live, Diagnostics = output.WriteLine });
         var options = new CertificateOptions { Endpoints = $"127.0.0.1:{_postfix.SmtpPort};127.0.0.1:{_postfix.SubmissionPort}", VerifyDelay = TimeSpan.FromMilliseconds(500), VerifyRetries = 20 };
-        var control = new PostfixControl(new PostfixOptions { ConfigDirectory = _postfix.ConfigDirectory });
+        var control = new PostfixCommands(new PostfixOptions { ConfigDirectory = _postfix.ConfigDirectory });
         _deployer = CertificateServiceCollectionExtensions.Create(options, Path.Combine(_dir, "state"), "", control,
             new CertificateMetrics(Prometheus.Metrics.NewCustomRegistry()), TimeProvider.System, NullLogger.Instance);
     }

@@ -186,7 +186,7 @@ public sealed class ConfigApplyIntegrationTests(PrivatePostfixFixture fixture, I
         options.AllowDangerous = dangerous;
         var settings = new ConfigApplierSettings(options, Postfix.ConfigDirectory, options.StagingDirectory, Postfix.LogPath,
             [$"127.0.0.1:{Postfix.SmtpPort}", $"127.0.0.1:{Postfix.SubmissionPort}"]);
-        var control = new PostfixControl(new PostfixOptions { ConfigDirectory = Postfix.ConfigDirectory, PostfixPath = "/usr/sbin/postfix", PostconfPath = "/usr/sbin/postconf" });
+        var control = new PostfixCommands(new PostfixOptions { ConfigDirectory = Postfix.ConfigDirectory, PostfixPath = "/usr/sbin/postfix", PostconfPath = "/usr/sbin/postconf" });
         return new ConfigApplier(settings, control, (e, ct) => SmtpBannerCheck.ProbeAsync(e, ct), new ConfigAuditLog(AuditLog, TimeProvider.System, NullLogger.Instance),
             Prometheus.Metrics.NewCustomRegistry(), TimeProvider.System, NullLogger.Instance);
     }

@@ -49,7 +49,7 @@ public sealed class DoctorPostfixIntegrationTests(ITestOutputHelper output) : ID
             RelayProbeSource = "127.0.0.3", RelayProbeRecipient = "relay-probe@" + PrivatePostfix.AcceptDomain, Timeout = TimeSpan.FromSeconds(10),
         };
         var postfixOptions = new PostfixOptions { ConfigDirectory = postfix.ConfigDirectory };
-        var items = await new ServicesDoctor(options, postfixOptions, new HostCommands(TimeSpan.FromSeconds(30))).RunAsync(CancellationToken.None);
+        var items = await new ServicesDoctor(options, postfixOptions, new PostfixCommands(postfixOptions)).RunAsync(CancellationToken.None);
         foreach (var item in items)
             output.WriteLine($"{item.Id}: {item.Status}: {item.Why}\n  {string.Join("\n  ", item.Evidence)}");
         return items.ToDictionary(i => i.Id);
@@ -113,7 +113,7 @@ public sealed class DoctorPostfixIntegrationTests(ITestOutputHelper output) : ID
                 SmtpPort = postfix.SmtpPort, SubmissionPort = postfix.SubmissionPort, SubmissionsPort = postfix.RefusingPort,
                 SaslProbeUser = User, SaslProbePasswordFile = passwordFile, Timeout = TimeSpan.FromSeconds(10),
             };
-            var items = await new ServicesDoctor(options, new PostfixOptions { ConfigDirectory = postfix.ConfigDirectory }, new HostCommands(TimeSpan.FromSeconds(30)))
+            var items = await new ServicesDoctor(options, new PostfixOptions { ConfigDirectory = postfix.ConfigDirectory }, new PostfixCommands(new PostfixOptions { ConfigDirectory = postfix.ConfigDirectory }))
                 .RunAsync(CancellationToken.None);
             var item = items.Single(i => i.Id == "services.sasl");
             output.WriteLine($"{item.Status}: {item.Why}\n  {string.Join("\n  ", item.Evidence)}");
@@ -157,7 +157,7 @@ public sealed class DoctorPostfixIntegrationTests(ITestOutputHelper output) : ID
             DkimProbeRecipient = "doctor@dkim-probe.test", DkimSinkPort = sinkPort,
             Timeout = TimeSpan.FromSeconds(10), DkimProbeWait = TimeSpan.FromSeconds(60),
         };
-        var items = await new ServicesDoctor(options, new PostfixOptions { ConfigDirectory = postfix.ConfigDirectory }, new HostCommands(TimeSpan.FromSeconds(30)), "", PrivatePostfix.SigningDomain)
+        var items = await new ServicesDoctor(options, new PostfixOptions { ConfigDirectory = postfix.ConfigDirectory }, new PostfixCommands(new PostfixOptions { ConfigDirectory = postfix.ConfigDirectory }), "", PrivatePostfix.SigningDomain)
             .RunAsync(CancellationToken.None);
         var item = items.Single(i => i.Id == "services.dkim-signing");
         output.WriteLine($"{item.Status}: {item.Why}\n  {string.Join("\n  ", item.Evidence)}");
@@ -187,7 +187,7 @@ public sealed class DoctorPostfixIntegrationTests(ITestOutputHelper output) : ID
     public async Task DkimSigning_NoRecipientConfigured_Skips()
     {
         var items = await new ServicesDoctor(new DoctorOptions { SmtpPort = 1, SubmissionPort = 1, SubmissionsPort = 1, Timeout = TimeSpan.FromSeconds(1) },
-            new PostfixOptions(), new HostCommands(TimeSpan.FromSeconds(5)), "", "example.test").RunAsync(CancellationToken.None);
+            new PostfixOptions(), new PostfixCommands(new PostfixOptions()), "", "example.test").RunAsync(CancellationToken.None);
 
         Assert.Equal(DoctorStatus.Skip, items.Single(i => i.Id == "services.dkim-signing").Status);
     }

@@ -10,7 +10,7 @@ namespace MailAgent.Health.Checks;
 /// <see cref="HealthOptions.MilterAddress"/>, or when that is empty Postfix's own smtpd_milters and
 /// non_smtpd_milters, re-read every slow interval.
 /// </summary>
-internal sealed class MilterCheck(LogStats stats, HealthOptions options, TimeProvider time, IPostfixControl? postfix = null) : IHealthCheck
+internal sealed class MilterCheck(LogStats stats, HealthOptions options, TimeProvider time, IPostfixCommands? postfix = null) : IHealthCheck
 {
     private readonly CounterWindow _window = new(options.OutcomeWindow);
     private IReadOnlyList<MilterAddress>? _fromPostfix;

@@ -1,15 +1,6 @@
-using System.ComponentModel;
+using MailAgent.Postfix;
 
 namespace MailAgent.Health.Checks;
-
-/// <summary>The class of a failed Postfix command.</summary>
-internal enum PostfixFailure
-{
-    Other,
-    NotRunning,
-    Permission,
-    AlternateConfigDirectory,
-}
 
 /// <summary>The Postfix master daemon runs (<c>postfix status</c>).</summary>
 internal sealed class PostfixRunningCheck(IPostfixCommands postfix) : IHealthCheck
@@ -20,15 +11,9 @@ internal sealed class PostfixRunningCheck(IPostfixCommands postfix) : IHealthChe
 
     public async Task<HealthCheckResult> RunAsync(CancellationToken cancellationToken)
     {
-        CommandOutcome outcome;
-        try
-        {
-            outcome = await postfix.StatusAsync(cancellationToken);
-        }
-        catch (Win32Exception e)
-        {
-            return HealthCheckResult.Unhealthy($"cannot run postfix: {e.Message}");
-        }
+        var outcome = await postfix.StatusAsync(cancellationToken);
+        if (!outcome.Started)
+            return HealthCheckResult.Unhealthy(outcome.StandardError);
 
         string said = FirstLine(outcome.Output);
         if (outcome.ExitCode == 0)
@@ -36,7 +21,7 @@ internal sealed class PostfixRunningCheck(IPostfixCommands postfix) : IHealthChe
         if (!postfix.RunsAsRoot)
             return await ProbeAsNonRootAsync(outcome, cancellationToken);
         string output = outcome.Output.ReplaceLineEndings(" ").Trim();
-        return Classify(output) switch
+        return outcome.Failure switch
         {
             PostfixFailure.AlternateConfigDirectory => HealthCheckResult.Unhealthy(
                 $"postfix status failed (alternate config directory, exit {outcome.ExitCode}): {output}. Fix: list Postfix:ConfigDirectory in alternate_config_directories of the default instance's main.cf, or run the agent as root"),
@@ -51,7 +36,7 @@ internal sealed class PostfixRunningCheck(IPostfixCommands postfix) : IHealthChe
     /// 'postfix status' is for root only (as another user it exits 1 and, its stderr not being a
     /// terminal, prints the reason only to the mail log): the master's public/showq socket answers instead.
     /// </summary>
-    private async Task<HealthCheckResult> ProbeAsNonRootAsync(CommandOutcome status, CancellationToken cancellationToken)
+    private async Task<HealthCheckResult> ProbeAsNonRootAsync(PostfixResult status, CancellationToken cancellationToken)
     {
         var probe = await postfix.ProbeMasterAsync(cancellationToken);
         string output = status.Output.ReplaceLineEndings(" ").Trim();
@@ -63,18 +48,6 @@ internal sealed class PostfixRunningCheck(IPostfixCommands postfix) : IHealthChe
             _ => HealthCheckResult.Unhealthy(
                 $"cannot tell whether Postfix runs: {probe.Detail} ({statusSaid}). Fix: the agent's user needs group postdrop (public/ is postfix:postdrop 0710; the package adds it) and to read Postfix's main.cf, or run the agent as root"),
         };
-    }
-
-    /// <summary>Why a Postfix command failed, from what it printed (stderr first).</summary>
-    internal static PostfixFailure Classify(string output)
-    {
-        if (output.Contains("alternate_config_directories", StringComparison.Ordinal) || output.Contains("alternate configuration director", StringComparison.OrdinalIgnoreCase))
-            return PostfixFailure.AlternateConfigDirectory;
-        if (output.Contains("ermission denied", StringComparison.Ordinal) || output.Contains("superuser", StringComparison.Ordinal) || output.Contains("not owned by", StringComparison.Ordinal))
-            return PostfixFailure.Permission;
-        if (output.Contains("is not running", StringComparison.Ordinal))
-            return PostfixFailure.NotRunning;
-        return PostfixFailure.Other;
     }
 
     private static string FirstLine(string text)

@@ -2,10 +2,11 @@ using System.Diagnostics;
 using MailAgent.Postfix;
 using MailAgent.Queue;
 using MailAgent.Tests.Integration.Postfix;
+using MailAgent.Tests.Queue;
 
-namespace MailAgent.Tests.Queue;
+namespace MailAgent.Tests.Postfix;
 
-/// <summary>The CliWrap seam with stand-in postqueue scripts: arguments as a list, streaming, a hung run killed.</summary>
+/// <summary>The one Postfix command seam with stand-in scripts: arguments as a list, streaming, a hung run killed, one error policy.</summary>
 public sealed class PostfixCommandsTests : IDisposable
 {
     private readonly DirectoryInfo _dir = Directory.CreateTempSubdirectory("mailagent-postqueue-");
@@ -117,6 +118,87 @@ public sealed class PostfixCommandsTests : IDisposable
 
         Assert.False(snapshot.Succeeded);
         Assert.StartsWith($"cannot run '{postfix.PostqueuePath}':", snapshot.Error, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("postfix: fatal: do not specify alternate configuration directory /srv/pf unless it is listed in the default main.cf alternate_config_directories parameter", "AlternateConfigDirectory")]
+    [InlineData("postfix: fatal: open /etc/postfix/main.cf: Permission denied", "Permission")]
+    [InlineData("postsuper: fatal: to submit mail, use the Postfix sendmail command; only the superuser may do this", "Permission")]
+    [InlineData("postfix/postfix-script: fatal: the Postfix mail system is not running", "NotRunning")]
+    [InlineData("postfix/postfix-script: fatal: something else", "Other")]
+    public async Task Postfix_FailingProgram_ExitCodeOutputAndClass(string stderr, string expected)
+    {
+        var options = new PostfixOptions { PostfixPath = Script($"echo 'out line'\necho '{stderr}' >&2\nexit 1\n") };
+
+        var result = await new PostfixCommands(options).PostfixAsync(["reload"], CancellationToken.None);
+
+        Assert.True(result.Started);
+        Assert.False(result.Succeeded);
+        Assert.Equal(1, result.ExitCode);
+        Assert.Equal("out line\n", result.StandardOutput);
+        Assert.Equal(stderr, result.StandardError.Trim());
+        Assert.Equal(Enum.Parse<PostfixFailure>(expected), result.Failure);
+    }
+
+    [Fact]
+    public async Task Postconf_StagedDirectory_OverridesTheConfiguredOne()
+    {
+        var options = new PostfixOptions { PostconfPath = Script("printf '%s\\n' \"$@\"\n"), ConfigDirectory = "/etc/postfix-main" };
+
+        var result = await new PostfixCommands(options).PostconfAsync(["-n"], CancellationToken.None, configDirectory: "/tmp/stage");
+
+        Assert.True(result.Succeeded, result.Output);
+        Assert.Equal(PostfixFailure.None, result.Failure);
+        Assert.Equal("-c\n/tmp/stage\n-n\n", result.StandardOutput);
+        Assert.Equal("/tmp/stage", result.ConfigDirectory);
+    }
+
+    [Fact]
+    public async Task Postqueue_MainCfUnreadableWithAlternateDirectory_AlternateConfigDirectory()
+    {
+        // Non-root postqueue -c DIR reads the default main.cf first; failing there is the alternate-directory rule.
+        var options = new PostfixOptions
+        {
+            PostqueuePath = Script("echo 'postqueue: fatal: open /etc/postfix/main.cf: No such file or directory' >&2\nexit 1\n"),
+            ConfigDirectory = _dir.FullName,
+        };
+
+        var result = await new PostfixCommands(options).ListQueueAsync(null, CancellationToken.None);
+
+        Assert.Equal(PostfixFailure.AlternateConfigDirectory, result.Failure);
+    }
+
+    [Fact]
+    public async Task Postfix_MissingProgram_NotInstalledResultNotException()
+    {
+        var options = new PostfixOptions { PostfixPath = Path.Combine(_dir.FullName, "no-such-postfix") };
+
+        var result = await new PostfixCommands(options).StatusAsync(CancellationToken.None);
+
+        Assert.False(result.Started);
+        Assert.Equal(PostfixFailure.NotInstalled, result.Failure);
+        Assert.StartsWith($"cannot run '{options.PostfixPath}':", result.StandardError, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Postfix_HungProgram_KilledAtTheSeamsLimitAsTimedOut()
+    {
+        var options = new PostfixOptions { PostfixPath = Script("exec sleep 60\n") };
+
+        var result = await new PostfixCommands(options, timeout: TimeSpan.FromMilliseconds(300)).PostfixAsync(["check"], CancellationToken.None);
+
+        Assert.True(result.TimedOut);
+        Assert.Equal(PostfixFailure.TimedOut, result.Failure);
+        Assert.Contains("did not finish within", result.StandardError, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Postfix_CallerCancels_Throws()
+    {
+        var options = new PostfixOptions { PostfixPath = Script("exec sleep 60\n") };
+        using var cancel = new CancellationTokenSource(TimeSpan.FromMilliseconds(300));
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => new PostfixCommands(options).PostfixAsync(["check"], cancel.Token));
     }
 
     private static bool IsRunning(int pid)

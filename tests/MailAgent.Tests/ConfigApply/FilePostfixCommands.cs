@@ -7,7 +7,7 @@ namespace MailAgent.Tests.ConfigApply;
 /// lines, <c>-e</c>/<c>-X</c> rewrite them, <c>-d</c> knows a fixed set of names; reload, status and check
 /// succeed unless a test says otherwise.
 /// </summary>
-internal sealed class FakePostfixControl : IPostfixControl
+internal sealed class FilePostfixCommands : IPostfixCommands
 {
     public static readonly string[] KnownNames =
     [
@@ -29,18 +29,18 @@ internal sealed class FakePostfixControl : IPostfixControl
     /// <summary>Runs during "postfix check" (e.g. writes what Postfix would log with maillog_file).</summary>
     public Func<Task> OnCheck { get; set; } = () => Task.CompletedTask;
 
-    public PostfixRun ReloadResult { get; set; } = new(true, 0, "", "");
+    public PostfixResult ReloadResult { get; set; } = new(true, 0, "", "");
 
-    public PostfixRun StatusResult { get; set; } = new(true, 0, "", "");
+    public PostfixResult StatusResult { get; set; } = new(true, 0, "", "");
 
-    public PostfixRun CheckResult { get; set; } = new(true, 0, "", "");
+    public PostfixResult CheckResult { get; set; } = new(true, 0, "", "");
 
     /// <summary>How many calls ran at the same time, at most.</summary>
     public int MaxConcurrent { get; private set; }
 
     public string ConfigDirectory { get; init; } = "";
 
-    public async Task<PostfixRun> PostfixAsync(IReadOnlyList<string> arguments, CancellationToken cancellationToken, string? configDirectory = null)
+    public async Task<PostfixResult> PostfixAsync(IReadOnlyList<string> arguments, CancellationToken cancellationToken, string? configDirectory = null)
     {
         Enter($"postfix {(configDirectory == null ? "" : "-c STAGE ")}{string.Join(' ', arguments)}");
         try
@@ -57,9 +57,9 @@ internal sealed class FakePostfixControl : IPostfixControl
                     return CheckResult;
                 case "start":
                     OnStart();
-                    return new PostfixRun(true, 0, "", "");
+                    return new PostfixResult(true, 0, "", "");
                 default:
-                    return new PostfixRun(true, 0, "", "");
+                    return new PostfixResult(true, 0, "", "");
             }
         }
         finally
@@ -68,7 +68,7 @@ internal sealed class FakePostfixControl : IPostfixControl
         }
     }
 
-    public Task<PostfixRun> PostconfAsync(IReadOnlyList<string> arguments, CancellationToken cancellationToken, string? configDirectory = null)
+    public Task<PostfixResult> PostconfAsync(IReadOnlyList<string> arguments, CancellationToken cancellationToken, string? configDirectory = null)
     {
         string dir = configDirectory ?? ConfigDirectory;
         Enter($"postconf {(dir == ConfigDirectory ? "" : "-c STAGE ")}{string.Join(' ', arguments)}");
@@ -79,12 +79,12 @@ internal sealed class FakePostfixControl : IPostfixControl
             switch (arguments[0])
             {
                 case "-d":
-                    return Task.FromResult(new PostfixRun(true, 0, string.Concat(KnownNames.Select(n => $"{n} = default\n")), ""));
+                    return Task.FromResult(new PostfixResult(true, 0, string.Concat(KnownNames.Select(n => $"{n} = default\n")), ""));
                 case "-n":
                     var settings = lines.Where(l => l.Contains(" = ", StringComparison.Ordinal) && !l.StartsWith('#')).Order(StringComparer.Ordinal).ToList();
                     string warnings = string.Concat(settings.Select(l => l[..l.IndexOf(" = ", StringComparison.Ordinal)])
                         .Where(n => !KnownNames.Contains(n)).Select(n => $"postconf: warning: {mainCf}: unused parameter: {n}=x\n"));
-                    return Task.FromResult(new PostfixRun(true, 0, string.Join('\n', settings) + "\n", warnings));
+                    return Task.FromResult(new PostfixResult(true, 0, string.Join('\n', settings) + "\n", warnings));
                 case "-e":
                     int eq = arguments[1].IndexOf('=', StringComparison.Ordinal);
                     string name = arguments[1][..eq];
@@ -95,13 +95,13 @@ internal sealed class FakePostfixControl : IPostfixControl
                     else
                         lines.Add(line);
                     File.WriteAllLines(mainCf, lines);
-                    return Task.FromResult(new PostfixRun(true, 0, "", ""));
+                    return Task.FromResult(new PostfixResult(true, 0, "", ""));
                 case "-X":
                     lines.RemoveAll(l => l.StartsWith(arguments[1] + " = ", StringComparison.Ordinal));
                     File.WriteAllLines(mainCf, lines);
-                    return Task.FromResult(new PostfixRun(true, 0, "", ""));
+                    return Task.FromResult(new PostfixResult(true, 0, "", ""));
                 default:
-                    return Task.FromResult(new PostfixRun(false, 1, "", "unexpected postconf call"));
+                    return Task.FromResult(new PostfixResult(false, 1, "", "unexpected postconf call"));
             }
         }
         finally
@@ -125,4 +125,12 @@ internal sealed class FakePostfixControl : IPostfixControl
         lock (_sync)
             _inside--;
     }
+
+    public Task<PostfixResult> PostqueueAsync(IReadOnlyList<string> arguments, Func<Stream, CancellationToken, Task>? readOutput, CancellationToken cancellationToken) =>
+        throw new InvalidOperationException("configuration changes never list the queue");
+
+    public bool RunsAsRoot => true;
+
+    public Task<MasterProbe> ProbeMasterAsync(CancellationToken cancellationToken) =>
+        throw new InvalidOperationException("configuration changes never probe the master daemon");
 }
