@@ -5,7 +5,7 @@ DOTNET ?= dotnet
 CONFIG ?= Release
 DEBS := postfix opendkim opendkim-tools prometheus pflogsumm prometheus-postfix-exporter \
         dnsmasq-base postgresql sqlite3 clang zlib1g-dev lintian python3 procps iproute2 util-linux \
-        hyperfine time dpkg-dev logrotate chromium dovecot-core fail2ban nftables
+        hyperfine time dpkg-dev logrotate chromium dovecot-core fail2ban nftables valgrind
 AGENT := agent/src/MailAgent/bin/$(CONFIG)/net10.0/mailagent
 
 .PHONY: help deps build test test-unit run publish deb bench bench-micro bench-control-plane clean
@@ -45,8 +45,9 @@ bench: build publish ## end-to-end benchmarks against peers on a 2-million-line 
 bench-control-plane: build ## the control plane against 1,000 and 5,000 simulated agents (bench/control-plane/README.md)
 	$(DOTNET) bench/control-plane/ControlPlaneBench/bin/$(CONFIG)/net10.0/ControlPlaneBench.dll --agents $${AGENTS:-1000,5000}
 
-bench-micro: ## BenchmarkDotNet parser benchmark
-	$(DOTNET) run -c Release --project bench/MailAgent.Benchmarks -- --filter '*'
+bench-micro: ## BenchmarkDotNet benchmarks, compared with bench/baselines/*.json (ratios only; never fails on a duration)
+	$(DOTNET) run -c Release --project bench/MailAgent.Benchmarks -- --filter "$${FILTER:-*}" --exporters json --artifacts bench/work/bdn $(BDN_ARGS)
+	python3 bench/MailAgent.Benchmarks/compare.py bench/work/bdn/results
 
 clean: ## remove build output
 	$(DOTNET) clean MailAgent.sln -nologo -v q; rm -rf bench/results
