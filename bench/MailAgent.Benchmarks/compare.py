@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Compares BenchmarkDotNet results with the baselines kept in bench/baselines/ (stdlib only).
 
-Reads every *-report-full.json (BenchmarkDotNet's `--exporters json`) under RESULTS (default
+Reads every *-report-full*.json (BenchmarkDotNet's `--exporters json`) under RESULTS (default
 BenchmarkDotNet.Artifacts/results) and, for each benchmark with a baseline in
 bench/baselines/<Class>.json, prints time and allocation per operation, the baseline's, and the
 ratios (new / baseline: below 1 is faster). It never fails on a duration: a shared machine moves
@@ -24,7 +24,7 @@ BASELINES = os.path.join(HERE, "..", "baselines")
 
 def results(folder):
     out = {}
-    for path in glob.glob(os.path.join(folder, "*-report-full.json")):
+    for path in sorted(glob.glob(os.path.join(folder, "*-report-full*.json"))):
         with open(path) as f:
             doc = json.load(f)
         for b in doc.get("Benchmarks", []):
@@ -52,7 +52,7 @@ def main():
     a = ap.parse_args()
     found = results(a.results)
     if not found:
-        sys.exit(f"compare: no *-report-full.json in {a.results} (run with --exporters json)")
+        sys.exit(f"compare: no *-report-full*.json in {a.results} (run with --exporters json)")
     if a.update:
         os.makedirs(BASELINES, exist_ok=True)
         for cls, methods in found.items():
