@@ -38,6 +38,37 @@ public sealed class HeaderShapesTests
         Assert.Equal(program.StartsWith("postfix/", StringComparison.Ordinal) ? "removed" : "4FE0BDC995: removed", p.Message);
     }
 
+    [Fact]
+    public void Parse_MutatedHeaders_NeverThrow()
+    {
+        // Random fixtures rarely reach the fixed-offset path; valid headers cut short and with header characters
+        // swapped in do, at every offset the fast paths read.
+        var random = new Random(20261206);
+        byte[] alphabet = "Nov 0123456789:[] .-/postfix"u8.ToArray();
+        byte[][] lines =
+        [
+            "Nov 27 23:52:35 mail-oregon postfix/smtpd[28448]: 4FE0BDC995: client=localhost[127.0.0.1]"u8.ToArray(),
+            "Apr  7 15:35:20 m postfix/qmgr[1]: 4FE0BDC995: removed"u8.ToArray(),
+            "Nov 27 23:52:35 2026 mail postfix/smtp[9]: 4FE0BDC995: to=<a@b>, relay=x[1.2.3.4]:25, delay=1, status=sent (ok)"u8.ToArray(),
+        ];
+        int understood = 0;
+        for (int i = 0; i < 30_000; i++)
+        {
+            var line = (byte[])lines[i % lines.Length].Clone();
+            int mutations = random.Next(1, 4);
+            for (int m = 0; m < mutations; m++)
+                line[random.Next(Math.Min(line.Length, 40))] = alphabet[random.Next(alphabet.Length)];
+            var cut = line.AsSpan(0, random.Next(line.Length + 1));
+
+            var p = new ParsedLine();
+            LineParser.Parse(cut, ref p);
+            if (p.Kind != EventKind.Unparsed)
+                understood++;
+        }
+
+        Assert.InRange(understood, 1, 29_999);
+    }
+
     [Theory]
     // Bad values at the fixed offsets.
     [InlineData("Nov 27 23:52:3x mail postfix/qmgr[1]: 4FE0BDC995: removed")]
