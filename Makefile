@@ -5,7 +5,7 @@ DOTNET ?= dotnet
 CONFIG ?= Release
 DEBS := postfix opendkim opendkim-tools prometheus pflogsumm prometheus-postfix-exporter \
         dnsmasq-base postgresql sqlite3 clang zlib1g-dev lintian python3 procps iproute2 util-linux \
-        hyperfine time dpkg-dev logrotate chromium dovecot-core fail2ban nftables
+        hyperfine time dpkg-dev logrotate chromium dovecot-core fail2ban nftables valgrind
 AGENT := agent/src/MailAgent/bin/$(CONFIG)/net10.0/mailagent
 
 .PHONY: help deps build docs test test-unit run publish deb bench bench-micro bench-control-plane clean
@@ -50,8 +50,9 @@ bench-control-plane: build ## the packaged (Native AOT) control plane against 1,
 	$(DOTNET) bench/control-plane/ControlPlaneBench/bin/$(CONFIG)/net10.0/ControlPlaneBench.dll --agents $${AGENTS:-1000,5000} \
 	  --control-plane artifacts/aot-control-plane/mailagent-control-plane --label $${LABEL:-aot}
 
-bench-micro: ## BenchmarkDotNet parser benchmark
-	$(DOTNET) run -c Release --project bench/MailAgent.Benchmarks -- --filter '*'
+bench-micro: ## BenchmarkDotNet benchmarks, compared with bench/baselines/*.json (ratios only; never fails on a duration)
+	$(DOTNET) run -c Release --project bench/MailAgent.Benchmarks -- --filter "$${FILTER:-*}" --exporters json --artifacts bench/work/bdn $(BDN_ARGS)
+	python3 bench/MailAgent.Benchmarks/compare.py bench/work/bdn/results
 
 clean: ## remove build output
 	$(DOTNET) clean MailAgent.sln -nologo -v q; rm -rf bench/results

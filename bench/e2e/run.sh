@@ -11,6 +11,7 @@
 #   MAILAGENT=path      the agent binary (default agent/src/MailAgent/bin/$CONFIG/net10.0/mailagent)
 #   BENCH_LINES=N       minimum log size (default 2000000); the log is cached in bench/work/
 #   LATENCY_SAMPLES=N   lines appended one at a time per daemon (default 300)
+#   IN_FLIGHT=N         messages added to the daemon's correlator at the end for "RSS with N more in flight" (default 10000)
 #   SKIP="a b"          leave out any of: grep pflogsumm exporter agent latency
 #   MEASURED_CPU=0 HELPER_CPU=1   the core of the measured process / of cat and the scrapers
 set -euo pipefail
@@ -23,6 +24,7 @@ MIN_LINES=${BENCH_LINES:-2000000}
 BIG=bench/work/big-$MIN_LINES.log
 MAILAGENT=${MAILAGENT:-agent/src/MailAgent/bin/$CONFIG/net10.0/mailagent}
 LATENCY_SAMPLES=${LATENCY_SAMPLES:-300}
+IN_FLIGHT=${IN_FLIGHT:-10000}
 SKIP=" ${SKIP:-} "
 MEASURED_CPU=${MEASURED_CPU:-0}
 if [ "$(nproc)" -gt 1 ]; then HELPER_CPU=${HELPER_CPU:-1}; else HELPER_CPU=${HELPER_CPU:-0}; fi
@@ -55,10 +57,11 @@ secs_since() { awk -v a="$1" -v b="$(now_ns)" 'BEGIN { printf "%.3f", (b - a) / 
 helper() { taskset -c "$HELPER_CPU" python3 "$@"; }
 json_get() { python3 -c 'import json, sys; d = json.load(open(sys.argv[1])); print(eval(sys.argv[2], {}, {"d": d}))' "$@"; }
 
-# Rows of the report, tab-separated: tool mode lines seconds cpu_seconds peak_kb idle_kb note.
+# Rows of the report, tab-separated: tool mode lines seconds cpu_seconds peak_kb idle_kb note full_kb
+# (full_kb: VmRSS with IN_FLIGHT more messages in the correlator, daemons only).
 ROWS=$RUN/rows.tsv LAT=$RUN/latency.tsv NOTES=$RUN/notes.txt
 : > "$ROWS"; : > "$LAT"; : > "$NOTES"
-row() { printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$@" >> "$ROWS"; }
+row() { printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" "$5" "$6" "$7" "$8" "${9:-}" >> "$ROWS"; }
 note() { printf -- '- %s\n' "$*" >> "$NOTES"; say "$*"; }
 
 wait_port() {  # PID PORT: until something accepts on 127.0.0.1:PORT
@@ -268,10 +271,25 @@ agent_daemon() {
   note "mailagent daemon: mailagent_log_lines_total grew by $counted (wc -l: $LINES)"
   latency mailagent "$url" "$RUN/agent.log" 'postfix_delivery_status_total{service="smtp",status="sent"}' \
     || note "mailagent latency FAILED: the sent counter did not grow"
+  # The correlator full: IN_FLIGHT messages that enter the queue and never leave it, on top of what the log left open.
+  local base full="" total
+  base=$(helper -c 'import sys; sys.path.insert(0, sys.argv[1]); from promtext import Scraper; print(int(Scraper(sys.argv[2]).values(["mailagent_log_lines_total"])[0]))' "$E2E" "$url")
+  python3 "$E2E/inflight.py" "$IN_FLIGHT" >> "$RUN/agent.log"
+  for _ in $(seq 600); do
+    total=$(helper -c 'import sys; sys.path.insert(0, sys.argv[1]); from promtext import Scraper; print(int(Scraper(sys.argv[2]).values(["mailagent_log_lines_total"])[0]))' "$E2E" "$url")
+    if [ "$total" -ge $((base + 2 * IN_FLIGHT)) ]; then
+      sleep 1
+      full=$(proc_kb "$AGENT_PID" VmRSS)
+      note "mailagent daemon: $IN_FLIGHT messages in flight appended; correlator follows $(helper -c 'import sys; sys.path.insert(0, sys.argv[1]); from promtext import Scraper; print(int(Scraper(sys.argv[2]).values(["mailagent_correlation_messages"])[0]))' "$E2E" "$url") messages, VmRSS $((full / 1024)) MiB"
+      break
+    fi
+    sleep 0.1
+  done
+  [ -n "$full" ] || note "mailagent daemon: the $IN_FLIGHT in-flight messages were not read within 60 s"
   peak=$(proc_kb "$AGENT_PID" VmHWM)
   stop "$AGENT_PID"
   rm -f "$RUN/agent.log"
-  row mailagent "$mode" "$counted" "$secs" "$cpu" "$peak" "$idle" ""
+  row mailagent "$mode" "$counted" "$secs" "$cpu" "$peak" "$idle" "" "$full"
 }
 
 if skipped agent; then
@@ -286,7 +304,7 @@ else
 fi
 
 # --- 6. report -----------------------------------------------------------------------------
-export DATE BIG LINES BYTES CONFIG MEASURED_CPU HELPER_CPU
+export DATE BIG LINES BYTES CONFIG MEASURED_CPU HELPER_CPU IN_FLIGHT
 export R_CPU_MODEL R_NPROC R_MEM R_KERNEL R_VERSIONS R_LOAD
 R_LOAD="load average ${LOAD_START// /\/} at the start, $(cut -d' ' -f1-3 /proc/loadavg | tr ' ' /) at the end"
 R_CPU_MODEL=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
@@ -308,6 +326,7 @@ def rate(r):
     return int(r[2]) / float(r[3]) if r[2] and r[3] else None
 
 ref = next((rate(r) for r in rows if r[0] == "prometheus-postfix-exporter"), None)
+floor = next((rate(r) for r in rows if r[0] == "grep"), None)
 mib = lambda kb: f"{int(kb) / 1024:.1f}" if kb else "–"
 md = [
     f"# End-to-end benchmark, {E['DATE']}",
@@ -319,11 +338,12 @@ md = [
     "CPU s is the measured process' user + system time (for a daemon, up to the scrape that showed "
     "its final counters); lines/CPU-s depends less on other load than lines/s does.",
     "",
-    "| tool | mode | lines | seconds | lines/s | ratio vs exporter | peak RSS MiB | idle RSS MiB | CPU s | lines/CPU-s |",
-    "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    "| tool | mode | lines | seconds | lines/s | ratio vs exporter | share of the grep floor | peak RSS MiB | idle RSS MiB "
+    f"| RSS with {int(E['IN_FLIGHT']):,} more in flight MiB | CPU s | lines/CPU-s |",
+    "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
 ]
 for r in rows:
-    tool, mode, lines, secs, cpu, peak, idle, note = r
+    tool, mode, lines, secs, cpu, peak, idle, note, full = (r + [""] * 9)[:9]
     lr = rate(r)
     lc = int(lines) / float(cpu) if lines and cpu and float(cpu) > 0 else None
     md.append("| " + " | ".join([
@@ -332,7 +352,8 @@ for r in rows:
         f"{float(secs):.2f}" if secs else "–",
         f"{lr:,.0f}" if lr else "–",
         f"{lr / ref:.2f}" if lr and ref else "–",
-        mib(peak), mib(idle),
+        f"{lr / floor:.2f}" if lr and floor else "–",
+        mib(peak), mib(idle), mib(full),
         f"{float(cpu):.2f}" if cpu else "–",
         f"{lc:,.0f}" if lc else "–"]) + " |")
 if lat:

@@ -29,22 +29,39 @@ internal static class Header
             s = s[1..];
 
         // Tag: program[/service...][pid]: message
-        int colon = SpanText.IndexOf(s, (byte)':', (byte)' ');
-        if (colon <= 0)
-            return false;
-        var tag = s[..colon];
-        var message = s[(colon + 2)..];
-
-        int bracket = tag.IndexOf((byte)'[');
-        if (bracket >= 0)
+        ReadOnlySpan<byte> tag;
+        ReadOnlySpan<byte> message;
+        int first = s.IndexOfAny(TagStops);
+        if (first > 0 && s[first] == '[')
         {
-            if (tag[^1] != ']')
+            // The usual "postfix/smtpd[123]: ": one search finds the end of the name, which then
+            // holds no space and no colon; the first ": " follows the pid.
+            int colon = SpanText.IndexOf(s[(first + 1)..], (byte)':', (byte)' ');
+            if (colon < 0 || s[first + colon] != ']')
                 return false;
-            tag = tag[..bracket];
+            tag = s[..first];
+            message = s[(first + colon + 3)..];
+        }
+        else
+        {
+            int colon = SpanText.IndexOf(s, (byte)':', (byte)' ');
+            if (colon <= 0)
+                return false;
+            tag = s[..colon];
+            message = s[(colon + 2)..];
+
+            int bracket = tag.IndexOf((byte)'[');
+            if (bracket >= 0)
+            {
+                if (tag[^1] != ']')
+                    return false;
+                tag = tag[..bracket];
+            }
+
+            if (tag.IsEmpty || tag.IndexOf((byte)' ') >= 0)
+                return false;
         }
 
-        if (tag.IsEmpty || tag.IndexOf((byte)' ') >= 0)
-            return false;
         p.Program = tag;
         Classify(tag, ref p);
 
@@ -60,12 +77,19 @@ internal static class Header
         return true;
     }
 
+    private static readonly System.Buffers.SearchValues<byte> TagStops = System.Buffers.SearchValues.Create(" :["u8);
+
     private static void Classify(ReadOnlySpan<byte> tag, ref ParsedLine p)
     {
         if (tag.StartsWith("postfix"u8) && (tag.Length == 7 || tag[7] == '/' || tag[7] == '-'))
         {
             p.Family = Family.Postfix;
-            int slash = tag.LastIndexOf((byte)'/');
+            // The tag is short: a backward loop beats the vectorised LastIndexOf's set-up.
+            int slash = tag.Length - 1;
+            while (slash >= 7 && tag[slash] != '/')
+                slash--;
+            if (slash < 7)
+                slash = -1;
             p.Daemon = slash < 0 ? Daemon.Other : DaemonOf(tag[(slash + 1)..]);
             return;
         }
@@ -142,6 +166,8 @@ internal static class Header
     // "Nov 27 23:52:35 " or "Apr  7 15:35:20 ", optionally with ".123456" after the seconds.
     private static bool TryBsd(ref ReadOnlySpan<byte> s, ref LogTimestamp t)
     {
+        if (TryPlainBsd(ref s, ref t))
+            return true;
         int month = MonthOf(s[0], s[1], s[2]);
         if (month == 0 || s[3] != ' ')
             return false;
@@ -179,6 +205,44 @@ internal static class Header
         t.SecondOfDay = secondOfDay;
         t.Microsecond = micro;
         s = s[(i + 1)..];
+        return true;
+    }
+
+    /// <summary>
+    /// The shape nearly every line has, "Nov 27 23:52:35 host" or "Apr  7 15:35:20 host", read at fixed
+    /// offsets; anything else (fractions, a year, a one-digit day without padding, bad values) is left to the
+    /// general reader, which gives the same result for these lines.
+    /// </summary>
+    private static bool TryPlainBsd(ref ReadOnlySpan<byte> s, ref LogTimestamp t)
+    {
+        if (s.Length < 21 || s[3] != ' ' || s[6] != ' ' || s[9] != ':' || s[12] != ':' || s[15] != ' ')
+            return false;
+        // A year after the time ("… 23:52:35 2026 host") is the general reader's case.
+        if (SpanText.IsDigit(s[16]) && SpanText.IsDigit(s[17]) && SpanText.IsDigit(s[18]) && SpanText.IsDigit(s[19]) && s[20] == ' ')
+            return false;
+        int month = MonthOf(s[0], s[1], s[2]);
+        uint d1 = (uint)(s[4] - '0');
+        uint d2 = (uint)(s[5] - '0');
+        uint h1 = (uint)(s[7] - '0');
+        uint h2 = (uint)(s[8] - '0');
+        uint m1 = (uint)(s[10] - '0');
+        uint m2 = (uint)(s[11] - '0');
+        uint c1 = (uint)(s[13] - '0');
+        uint c2 = (uint)(s[14] - '0');
+        if (month == 0 || d2 > 9 || h1 > 9 || h2 > 9 || m1 > 9 || m2 > 9 || c1 > 9 || c2 > 9)
+            return false;
+        int day = s[4] == ' ' ? (int)d2 : d1 <= 9 ? (int)((d1 * 10) + d2) : -1;
+        int h = (int)((h1 * 10) + h2);
+        int m = (int)((m1 * 10) + m2);
+        int sec = (int)((c1 * 10) + c2);
+        if (day is < 1 or > 31 || h > 23 || m > 59 || sec > 60)
+            return false;
+        t.Year = 0;
+        t.Month = month;
+        t.Day = day;
+        t.SecondOfDay = (h * 3600) + (m * 60) + sec;
+        t.Microsecond = 0;
+        s = s[16..];
         return true;
     }
 
