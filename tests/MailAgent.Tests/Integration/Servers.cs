@@ -13,6 +13,7 @@ internal static class Servers
         ["opendkim"] = () => Missing("/usr/sbin/opendkim", "/usr/sbin/opendkim-genkey"),
         ["dnsmasq"] = () => Missing("/usr/sbin/dnsmasq"),
         ["pflogsumm"] = () => Missing("/usr/sbin/pflogsumm"),
+        ["root"] = () => NotRoot("it acts as root does (chown, another user's files)"),
         ["postgres"] = () => Directory.Exists("/usr/lib/postgresql")
             && Directory.EnumerateDirectories("/usr/lib/postgresql").Any(d => File.Exists(Path.Combine(d, "bin", "postgres")))
             ? null

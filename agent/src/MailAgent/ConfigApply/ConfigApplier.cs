@@ -134,6 +134,8 @@ internal sealed class ConfigApplier : IDisposable
             lock (_sync)
                 _inProgressSince = null;
             _inProgress.Set(0);
+            // An apply run as root leaves nothing under the state directory the daemon's user cannot write.
+            FileOwner.TreeLikeParent(_settings.StagingDirectory);
             _gate.Release();
         }
     }

@@ -97,6 +97,7 @@ internal sealed class ConfigAuditLog(string path, TimeProvider time, ILogger log
                 buffer.Position = 0;
                 buffer.CopyTo(file);
                 file.Flush(flushToDisk: true);
+                FileOwner.LikeParent(path);
             }
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)

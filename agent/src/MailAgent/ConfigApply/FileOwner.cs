@@ -28,4 +28,38 @@ internal static class FileOwner
     /// <summary>Gives <paramref name="path"/> that owner and group; false when the system refuses.</summary>
     public static bool Set(string path, (uint Uid, uint Gid) owner) =>
         OperatingSystem.IsLinux() && NativeChown(path, owner.Uid, owner.Gid) == 0;
+
+    /// <summary>
+    /// Run as root (an operator's <c>mailagent apply-config</c>, certbot's deploy hook), gives what was
+    /// just written under a directory the service user owns that directory's owner and group, so the
+    /// daemon, which runs as that user, can still append to the audit log and write its staging files.
+    /// As any other user it does nothing: the files are that user's already.
+    /// </summary>
+    public static void LikeParent(string path)
+    {
+        if (!Environment.IsPrivilegedProcess || Path.GetDirectoryName(Path.GetFullPath(path)) is not { } parent)
+            return;
+        if (Of(parent) is { } owner && Of(path) is { } current && current != owner)
+            Set(path, owner);
+    }
+
+    /// <summary><see cref="LikeParent"/> for <paramref name="directory"/> and everything under it.</summary>
+    public static void TreeLikeParent(string directory)
+    {
+        if (!Environment.IsPrivilegedProcess || !Directory.Exists(directory))
+            return;
+        LikeParent(directory);
+        try
+        {
+            foreach (var entry in Directory.EnumerateFileSystemEntries(directory, "*", new EnumerationOptions { RecurseSubdirectories = true, AttributesToSkip = FileAttributes.ReparsePoint }))
+            {
+                if (Path.GetDirectoryName(entry) is { } parent && Of(parent) is { } owner && Of(entry) is { } current && current != owner)
+                    Set(entry, owner);
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // Best effort: a file that vanished or cannot be read keeps its owner.
+        }
+    }
 }

@@ -1,0 +1,52 @@
+using MailAgent.ConfigApply;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace MailAgent.Tests.Integration.ConfigApply;
+
+/// <summary>
+/// An operator's <c>mailagent apply-config</c> or certbot's deploy hook runs as root; the daemon runs as
+/// the service user. What root writes under the service user's directories (the audit log, the staging
+/// tree) must stay writable by that user, or the daemon's next apply or audit line fails.
+/// </summary>
+[Trait("Category", "Integration")]
+public sealed class RootRunFileOwnerTests : IDisposable
+{
+    private const uint Nobody = 65534;
+    private readonly string _dir = Directory.CreateTempSubdirectory("mailagent-owner-").FullName;
+
+    public RootRunFileOwnerTests()
+    {
+        // The directory the service user owns, as systemd's LogsDirectory= and StateDirectory= make it.
+        if (Environment.IsPrivilegedProcess)
+            Assert.True(FileOwner.Set(_dir, (Nobody, Nobody)), "chown of the test directory");
+    }
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    [ServerFact("root")]
+    public void AuditLog_WrittenByRootIntoTheServiceUsersDirectory_OwnedByThatUser()
+    {
+        string path = Path.Combine(_dir, "config-audit.log");
+        var audit = new ConfigAuditLog(path, TimeProvider.System, NullLogger.Instance);
+
+        audit.WriteCertificateReload("CN=root", "reloaded", "test");
+
+        Assert.Equal((Nobody, Nobody), FileOwner.Of(path));
+        Assert.Contains("reloaded", File.ReadAllText(path), StringComparison.Ordinal);
+    }
+
+    [ServerFact("root")]
+    public void TreeLikeParent_StagingTreeCreatedByRoot_EveryEntryOwnedByTheStateDirectoryOwner()
+    {
+        string staging = Path.Combine(_dir, "config-apply");
+        Directory.CreateDirectory(Path.Combine(staging, "snapshot-1"));
+        File.WriteAllText(Path.Combine(staging, "idempotency.json"), "{}");
+        File.WriteAllText(Path.Combine(staging, "snapshot-1", "main.cf"), "myhostname = a.example\n");
+        Assert.Equal((0u, 0u), FileOwner.Of(Path.Combine(staging, "snapshot-1", "main.cf")));
+
+        FileOwner.TreeLikeParent(staging);
+
+        foreach (var entry in new[] { staging, Path.Combine(staging, "idempotency.json"), Path.Combine(staging, "snapshot-1"), Path.Combine(staging, "snapshot-1", "main.cf") })
+            Assert.Equal((Nobody, Nobody), FileOwner.Of(entry));
+    }
+}
