@@ -111,6 +111,7 @@ internal sealed partial class LogTailer : IDisposable
         var chain = RotatedChain.List(_options.Path);
 
         // Renamed logs that were still being read (their rotation is counted already): finish them, oldest first.
+        int previous = -1;
         foreach (var position in checkpoint.Files.Take(checkpoint.Files.Count - 1))
         {
             int at = RotatedChain.Find(chain, position);
@@ -118,9 +119,30 @@ internal sealed partial class LogTailer : IDisposable
                 FinishRotated(chain[at], position.Offset);
             else
                 Missing();
+            previous = at;
         }
 
         var last = checkpoint.Files[^1];
+
+        // Nothing read from the live file yet (checkpointed at the rename that opened it): no first bytes
+        // to match, and its inode may have been freed and reused since (compressed while we were down). The
+        // file renamed just before it anchors it: the unread file is the next one in the chain, or the live
+        // one when nothing was rotated since.
+        if (last.PrefixLength == 0 && previous >= 0)
+        {
+            if (previous + 1 == chain.Count)
+            {
+                _current = OpenFollowed();
+                _dirty = true;
+                return checkpoint;
+            }
+
+            FollowChainFrom(chain, previous + 1, 0, "rename");
+            _current = OpenFollowed();
+            _dirty = true;
+            return checkpoint;
+        }
+
         var live = OpenLog.TryOpen(_options.Path);
         bool sameFile = live != null && live.Identity.Inode == last.Inode && live.Identity.Device == last.Device;
         if (live != null && sameFile && live.Length >= last.Offset && live.PrefixHash(last.PrefixLength) == last.PrefixHash)
@@ -142,20 +164,26 @@ internal sealed partial class LogTailer : IDisposable
         }
         else
         {
-            FinishRotated(chain[origin], last.Offset);
-            CountRotation(kind);
-            LogResumedRotated(_logger, kind, chain[origin].Path);
-            for (int i = origin + 1; i < chain.Count; i++)
-            {
-                FinishRotated(chain[i], 0);
-                CountRotation(kind);
-                LogResumedRotated(_logger, kind, chain[i].Path);
-            }
+            FollowChainFrom(chain, origin, last.Offset, kind);
         }
 
         _current = OpenFollowed();
         _dirty = true;
         return checkpoint;
+    }
+
+    // The checkpointed file (from byte offset) and every newer rotated file after it, oldest first.
+    private void FollowChainFrom(List<RotatedFile> chain, int origin, long offset, string kind)
+    {
+        FinishRotated(chain[origin], offset);
+        CountRotation(kind);
+        LogResumedRotated(_logger, kind, chain[origin].Path);
+        for (int i = origin + 1; i < chain.Count; i++)
+        {
+            FinishRotated(chain[i], 0);
+            CountRotation(kind);
+            LogResumedRotated(_logger, kind, chain[i].Path);
+        }
     }
 
     /// <summary>One round: read what is new, notice rotation, checkpoint when due. Returns true when lines were read.</summary>
