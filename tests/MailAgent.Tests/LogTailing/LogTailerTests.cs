@@ -167,6 +167,37 @@ public sealed class LogTailerTests : IDisposable
         AssertInOrder();
     }
 
+    // The same after the renamed file's grace ended, so it is no longer being drained: the checkpoint
+    // still names it (read to its end) as the anchor of the unread live file.
+    [Theory]
+    [InlineData("rename+compress")]
+    [InlineData("copytruncate+compress")]
+    public void Start_UnreadLiveFileAfterTheGraceRotatedWhileStopped_ReadsItFromItsPlaceInTheChain(string kind)
+    {
+        Write(10);
+        using (var tailer = NewTailer())
+        {
+            tailer.Poll();
+            RotateByRename(compress: false, delayCompress: false);
+            File.Create(LogPath).Dispose();
+            tailer.Poll();
+            _time.Advance(TimeSpan.FromSeconds(10));
+            tailer.Poll(); // the renamed file's grace ends: it is finished
+            tailer.SaveCheckpoint();
+        }
+
+        Write(5);
+        RotateByRename(compress: true, delayCompress: false);
+        Write(4);
+        Rotate(kind, 2);
+        Write(3);
+        using (var tailer = NewTailer())
+            PollUntilQuiet(tailer);
+
+        AssertEveryLineOnce();
+        AssertInOrder();
+    }
+
     [Fact]
     public void Start_AfterRestart_RestoresTheRotationCounters()
     {

@@ -28,6 +28,9 @@ internal interface ITailObserver
 /// </summary>
 internal sealed partial class LogTailer : IDisposable
 {
+    // The renamed file whose grace ended last, at its end: the anchor of a checkpoint whose live file is unread.
+    private FilePosition? _lastFinished;
+
     private const int PrefixBytes = 1024;
     private readonly TailOptions _options;
     private readonly ILineSink _sink;
@@ -205,6 +208,7 @@ internal sealed partial class LogTailer : IDisposable
             else if (_time.GetElapsedTime(lastGrowth, now) >= _options.RotatedFileGrace)
             {
                 log.FlushPartial(_sink);
+                _lastFinished = Position(log);
                 log.Dispose();
                 _draining.RemoveAt(i--);
                 _dirty = true;
@@ -325,7 +329,12 @@ internal sealed partial class LogTailer : IDisposable
             return;
         var checkpoint = _captureStats();
         checkpoint.Path = _options.Path;
-        checkpoint.Files = _draining.Select(d => Position(d.Log)).Append(Position(_current)).ToList();
+        var files = _draining.Select(d => Position(d.Log)).ToList();
+        // Nothing read from the live file yet: list the renamed file finished last before it, read to its
+        // end, as the anchor a restart finds the unread file by (it has no first bytes to match).
+        if (files.Count == 0 && _current.Consumed == 0 && _lastFinished is { } anchor)
+            files.Add(anchor);
+        checkpoint.Files = [.. files, Position(_current)];
         checkpoint.Rotations = new Dictionary<string, long>(_rotations);
         checkpoint.Gaps = new Dictionary<string, long>(_gaps);
         _writer.Submit(checkpoint);
