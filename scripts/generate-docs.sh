@@ -15,8 +15,8 @@ done
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-dotnet "$agent" help run --markdown >"$work/mailagent.md"
-dotnet "$control_plane" help run --markdown >"$work/mailagent-control-plane.md"
+dotnet "$agent" help run --markdown >"$work/mailagent-keys.txt"
+dotnet "$control_plane" help run --markdown >"$work/control-plane-keys.txt"
 
 splice() { # FILE COMMAND GENERATED
   awk -v command="$2" -v generated="$3" '
@@ -28,12 +28,12 @@ splice() { # FILE COMMAND GENERATED
     END { if (!found) { print "generate-docs: no BEGIN line for " command > "/dev/stderr"; exit 1 } }
   ' "$1" >"$1.new" && mv "$1.new" "$1"
 }
-cp "$doc" "$work/doc.md"
-splice "$work/doc.md" "mailagent help run --markdown" "$work/mailagent.md"
-splice "$work/doc.md" "mailagent-control-plane help run --markdown" "$work/mailagent-control-plane.md"
-if cmp -s "$work/doc.md" "$doc"; then
+cp "$doc" "$work/configuration.new"
+splice "$work/configuration.new" "mailagent help run --markdown" "$work/mailagent-keys.txt"
+splice "$work/configuration.new" "mailagent-control-plane help run --markdown" "$work/control-plane-keys.txt"
+if cmp -s "$work/configuration.new" "$doc"; then
   echo "docs/configuration.md is up to date"
 else
-  cp "$work/doc.md" "$doc"
+  cp "$work/configuration.new" "$doc"
   echo "docs/configuration.md rewritten from the key tables"
 fi
