@@ -133,14 +133,8 @@ internal sealed partial class LogTailer : IDisposable
         // one when nothing was rotated since.
         if (last.PrefixLength == 0 && previous >= 0)
         {
-            if (previous + 1 == chain.Count)
-            {
-                _current = OpenFollowed();
-                _dirty = true;
-                return checkpoint;
-            }
-
-            FollowChainFrom(chain, previous + 1, 0, "rename");
+            if (previous + 1 < chain.Count)
+                FollowChainFrom(chain, previous + 1, 0, "rename");
             _current = OpenFollowed();
             _dirty = true;
             return checkpoint;

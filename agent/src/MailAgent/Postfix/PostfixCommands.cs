@@ -1,4 +1,5 @@
 using System.ComponentModel;
+using System.Net.Sockets;
 using System.Text;
 using CliWrap;
 
@@ -170,26 +171,26 @@ internal sealed class PostfixCommands(PostfixOptions options, TimeProvider? time
             return new MasterProbe(null, $"postconf -h queue_directory failed (exit {postconf.ExitCode}): {postconf.Output}");
 
         string showq = Path.Combine(queue, "public", "showq");
-        using var socket = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.Unix, System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Unspecified);
+        using var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(MasterConnectTimeout);
         try
         {
-            await socket.ConnectAsync(new System.Net.Sockets.UnixDomainSocketEndPoint(showq), timeout.Token);
+            await socket.ConnectAsync(new UnixDomainSocketEndPoint(showq), timeout.Token);
             return new MasterProbe(true, $"connected to {showq}");
         }
-        catch (System.Net.Sockets.SocketException e) when (e.SocketErrorCode == System.Net.Sockets.SocketError.ConnectionRefused)
+        catch (SocketException e) when (e.SocketErrorCode == SocketError.ConnectionRefused)
         {
             return new MasterProbe(false, $"{showq}: {e.Message}");
         }
-        catch (System.Net.Sockets.SocketException e) when (e.SocketErrorCode == System.Net.Sockets.SocketError.AccessDenied)
+        catch (SocketException e) when (e.SocketErrorCode == SocketError.AccessDenied)
         {
             return new MasterProbe(null, $"{showq}: {e.Message}");
         }
-        catch (System.Net.Sockets.SocketException e)
+        catch (SocketException e)
         {
             // ENOENT: the master never ran with this queue directory.
-            return e.SocketErrorCode == System.Net.Sockets.SocketError.AddressNotAvailable
+            return e.SocketErrorCode == SocketError.AddressNotAvailable
                 ? new MasterProbe(false, $"{showq}: no such socket ({e.Message})")
                 : new MasterProbe(null, $"{showq}: {e.Message}");
         }
