@@ -198,6 +198,114 @@ public sealed class LogTailerTests : IDisposable
         AssertInOrder();
     }
 
+    // A copytruncate empties the live file long after an earlier rename's grace ended. The checkpoint then
+    // lists the live file at byte 0, and it must not name that old renamed file as the unread file's
+    // predecessor: a restart would read every rotated file after it again (torture test under load:
+    // "finished mail.log.4, .3, .2, .1 first", 5,901 lines counted twice).
+    [Fact]
+    public void Start_UnreadLiveFileAfterCopyTruncate_DoesNotReadOlderRotationsAgain()
+    {
+        Write(10);
+        using (var tailer = NewTailer())
+        {
+            tailer.Poll();
+            RotateByRename(compress: false, delayCompress: false);
+            File.Create(LogPath).Dispose();
+            tailer.Poll();
+            Write(5);
+            tailer.Poll();
+            _time.Advance(TimeSpan.FromSeconds(10));
+            tailer.Poll(); // the renamed file's grace ends
+            Write(3);
+            tailer.Poll();
+            RotateByCopyTruncate();
+            tailer.Poll(); // truncation noticed, checkpointed at once with the live file at byte 0; then killed
+        }
+
+        Write(4);
+        using (var tailer = NewTailer())
+            PollUntilQuiet(tailer);
+
+        AssertEveryLineOnce();
+        AssertInOrder();
+    }
+
+    // The same, and the emptied live file is copied and truncated again while the agent is stopped: its
+    // lines are in the newest copy, found after the copy read at the truncation, not lost.
+    [Theory]
+    [InlineData("copytruncate")]
+    [InlineData("copytruncate+compress")]
+    [InlineData("rename+compress")]
+    public void Start_UnreadLiveFileAfterCopyTruncateRotatedWhileStopped_ReadsItFromTheChain(string kind)
+    {
+        Write(10);
+        using (var tailer = NewTailer())
+        {
+            tailer.Poll();
+            RotateByCopyTruncate();
+            tailer.Poll(); // checkpoint: the live file at byte 0
+        }
+
+        Write(5);
+        Rotate(kind, 1);
+        Write(3);
+        using (var tailer = NewTailer())
+            PollUntilQuiet(tailer);
+
+        AssertEveryLineOnce();
+        AssertInOrder();
+    }
+
+    // Two renames between two rounds: the file in between is read from the chain at once. Killed before
+    // anything is read from the new live file, a restart must not read the file in between again.
+    [Fact]
+    public void Start_UnreadLiveFileAfterTwoRenamesInOneRound_DoesNotReadTheMiddleFileAgain()
+    {
+        Write(5);
+        using (var tailer = NewTailer())
+        {
+            tailer.Poll();
+            RotateByRename(compress: false, delayCompress: false);
+            Write(4);
+            RotateByRename(compress: false, delayCompress: false);
+            File.Create(LogPath).Dispose();
+            tailer.Poll(); // drains the first, reads the middle one from the chain, opens the empty live file
+        }
+
+        Write(3);
+        using (var tailer = NewTailer())
+            PollUntilQuiet(tailer);
+
+        AssertEveryLineOnce();
+        AssertInOrder();
+    }
+
+    // Restarted with nothing read from the live file, and killed again before reading it: the second
+    // restart still knows the unread file's predecessor (and finds the file after a rotation).
+    [Fact]
+    public void Start_TwoRestartsBeforeReadingTheLiveFile_KeepsItsPredecessor()
+    {
+        Write(5);
+        using (var tailer = NewTailer())
+        {
+            tailer.Poll();
+            RotateByCopyTruncate();
+            tailer.Poll();
+        }
+
+        using (var tailer = NewTailer())
+            tailer.Poll(); // nothing new in the live file
+
+        Write(4);
+        RotateByRename(compress: true, delayCompress: false);
+        Write(2);
+        using (var tailer = NewTailer())
+            PollUntilQuiet(tailer);
+
+        AssertEveryLineOnce();
+        AssertInOrder();
+    }
+
     [Fact]
     public void Start_AfterRestart_RestoresTheRotationCounters()
     {

@@ -61,6 +61,12 @@ internal sealed class FilePosition
     public long Offset { get; set; }
     public int PrefixLength { get; set; }
     public ulong PrefixHash { get; set; }
+
+    /// <summary>
+    /// Read to its end and listed only as the file the unread live file came after: when it is gone
+    /// by the restart, nothing is lost with it.
+    /// </summary>
+    public bool Finished { get; set; }
 }
 
 [JsonSerializable(typeof(Checkpoint))]

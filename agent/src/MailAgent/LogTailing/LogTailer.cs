@@ -28,8 +28,15 @@ internal interface ITailObserver
 /// </summary>
 internal sealed partial class LogTailer : IDisposable
 {
-    // The renamed file whose grace ended last, at its end: the anchor of a checkpoint whose live file is unread.
-    private FilePosition? _lastFinished;
+    // The file the live one came after, read to its end: listed in a checkpoint taken while nothing has been read
+    // from the live file, so that a restart finds the unread file by its place in the chain (it has no first bytes
+    // to match, and its inode may be reused once it is compressed). Set whenever the live file changes: a rename
+    // (once the renamed file is finished), files read from the chain in between, a copytruncate (the copy); null
+    // when there is none to name.
+    private FilePosition? _predecessor;
+
+    // The renamed file that becomes the predecessor when its grace ends (it is listed while it drains).
+    private OpenLog? _renamedPredecessor;
 
     private const int PrefixBytes = 1024;
     private readonly TailOptions _options;
@@ -120,7 +127,7 @@ internal sealed partial class LogTailer : IDisposable
             int at = RotatedChain.Find(chain, position);
             if (at >= 0)
                 FinishRotated(chain[at], position.Offset);
-            else
+            else if (!position.Finished)
                 Missing();
             previous = at;
         }
@@ -135,6 +142,7 @@ internal sealed partial class LogTailer : IDisposable
         {
             if (previous + 1 < chain.Count)
                 FollowChainFrom(chain, previous + 1, 0, "rename");
+            _predecessor = RotatedChain.EndOf(chain[^1]);
             _current = OpenFollowed();
             _dirty = true;
             return checkpoint;
@@ -162,6 +170,7 @@ internal sealed partial class LogTailer : IDisposable
         else
         {
             FollowChainFrom(chain, origin, last.Offset, kind);
+            _predecessor = RotatedChain.EndOf(chain[^1]);
         }
 
         _current = OpenFollowed();
@@ -202,7 +211,13 @@ internal sealed partial class LogTailer : IDisposable
             else if (_time.GetElapsedTime(lastGrowth, now) >= _options.RotatedFileGrace)
             {
                 log.FlushPartial(_sink);
-                _lastFinished = Position(log);
+                if (ReferenceEquals(log, _renamedPredecessor))
+                {
+                    _predecessor = Position(log);
+                    _predecessor.Finished = true;
+                    _renamedPredecessor = null;
+                }
+
                 log.Dispose();
                 _draining.RemoveAt(i--);
                 _dirty = true;
@@ -233,6 +248,8 @@ internal sealed partial class LogTailer : IDisposable
             read |= Read(_current) > 0;
             var renamed = _current;
             _draining.Add((renamed, _time.GetTimestamp()));
+            _renamedPredecessor = renamed;
+            _predecessor = null;
             _current = OpenFollowed();
             read |= ReadSkippedRotations(renamed);
             if (_current != null)
@@ -248,6 +265,8 @@ internal sealed partial class LogTailer : IDisposable
         }
         else if (_current.WasTruncated())
         {
+            _renamedPredecessor = null;
+            _predecessor = null;
             read |= RecoverTruncatedTail(_current);
             _current.Restart();
             read |= Read(_current) > 0;
@@ -324,10 +343,10 @@ internal sealed partial class LogTailer : IDisposable
         var checkpoint = _captureStats();
         checkpoint.Path = _options.Path;
         var files = _draining.Select(d => Position(d.Log)).ToList();
-        // Nothing read from the live file yet: list the renamed file finished last before it, read to its
-        // end, as the anchor a restart finds the unread file by (it has no first bytes to match).
-        if (files.Count == 0 && _current.Consumed == 0 && _lastFinished is { } anchor)
-            files.Add(anchor);
+        // Nothing read from the live file yet: list the file it came after, read to its end, last before it
+        // (unless it is still draining, so listed already): a restart finds the unread file after it in the chain.
+        if (_current.Consumed == 0 && _predecessor is { } predecessor && !_draining.Exists(d => d.Log.Identity.Inode == predecessor.Inode && d.Log.Identity.Device == predecessor.Device))
+            files.Add(predecessor);
         checkpoint.Files = [.. files, Position(_current)];
         checkpoint.Rotations = new Dictionary<string, long>(_rotations);
         checkpoint.Gaps = new Dictionary<string, long>(_gaps);
@@ -381,6 +400,9 @@ internal sealed partial class LogTailer : IDisposable
             FinishRotated(file, 0);
             CountRotation("rename");
             read = true;
+            // The newest file read here, not the one draining, is what the live file came after.
+            _renamedPredecessor = null;
+            _predecessor = RotatedChain.EndOf(file);
         }
 
         return read;
@@ -409,14 +431,18 @@ internal sealed partial class LogTailer : IDisposable
         if (at < 0)
             return false;
         FinishRotated(chain[at], consumed);
+        int newest = at;
         for (int i = at + 1; i < chain.Count; i++)
         {
             if (IsOpen(chain[i].Identity))
                 continue;
             FinishRotated(chain[i], 0);
             CountRotation("truncate");
+            newest = i;
         }
 
+        // The emptied live file's lines so far are in that copy: an unread live file comes after it.
+        _predecessor = RotatedChain.EndOf(chain[newest]);
         return true;
     }
 

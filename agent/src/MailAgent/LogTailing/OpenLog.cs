@@ -4,6 +4,7 @@ namespace MailAgent.LogTailing;
 internal sealed class OpenLog : IDisposable
 {
     private readonly FileStream _stream;
+    private readonly PrefixKeeper _reader;
     private readonly LineSplitter _splitter = new();
     private readonly byte[] _prefix = new byte[1024];
     private int _prefixKnown;
@@ -12,6 +13,7 @@ internal sealed class OpenLog : IDisposable
     {
         Path = path;
         _stream = stream;
+        _reader = new PrefixKeeper(this);
         Identity = FileIdentity.OfHandle(stream.SafeFileHandle);
     }
 
@@ -66,9 +68,10 @@ internal sealed class OpenLog : IDisposable
 
     public long ReadAvailable(ILineSink sink)
     {
-        long n = _splitter.ReadAvailable(_stream, sink);
-        RememberPrefix();
-        return n;
+        // Started past the bytes remembered (a restart at a checkpointed offset): those first bytes come
+        // from the file, which the checkpoint's hash has just shown to be the same file.
+        RememberPrefixFromFile();
+        return _splitter.ReadAvailable(_reader, sink);
     }
 
     public void FlushPartial(ILineSink sink) => _splitter.Flush(sink);
@@ -99,14 +102,64 @@ internal sealed class OpenLog : IDisposable
         return n < _prefixKnown || !now.SequenceEqual(_prefix.AsSpan(0, _prefixKnown));
     }
 
-    private void RememberPrefix()
+    private void RememberPrefixFromFile()
     {
-        if (_prefixKnown == _prefix.Length)
-            return;
         long available = Math.Min(_prefix.Length, _stream.Position);
         if (available <= _prefixKnown)
             return;
         _prefixKnown = RandomAccess.Read(_stream.SafeFileHandle, _prefix.AsSpan(0, (int)available), 0);
+    }
+
+    // Bytes read at [at, at + count): the part of them among the first 1024 of the file, right after what is
+    // known, is remembered as read. A second look at the file afterwards could see other bytes: copytruncate
+    // may have emptied and refilled it in between.
+    private void Remember(long at, ReadOnlySpan<byte> read)
+    {
+        if (_prefixKnown == _prefix.Length || at > _prefixKnown)
+            return;
+        int skip = (int)(_prefixKnown - at);
+        if (skip >= read.Length)
+            return;
+        var fresh = read[skip..];
+        int take = Math.Min(fresh.Length, _prefix.Length - _prefixKnown);
+        fresh[..take].CopyTo(_prefix.AsSpan(_prefixKnown));
+        _prefixKnown += take;
+    }
+
+    /// <summary>What the splitter reads through: the file, remembering its first bytes as they pass.</summary>
+    private sealed class PrefixKeeper(OpenLog log) : Stream
+    {
+        public override bool CanRead => true;
+        public override bool CanSeek => false;
+        public override bool CanWrite => false;
+        public override long Length => log._stream.Length;
+
+        public override long Position
+        {
+            get => log._stream.Position;
+            set => throw new NotSupportedException();
+        }
+
+        public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
+
+        public override int Read(Span<byte> buffer)
+        {
+            long at = log._stream.Position;
+            int n = log._stream.Read(buffer);
+            if (n > 0)
+                log.Remember(at, buffer[..n]);
+            return n;
+        }
+
+        public override void Flush()
+        {
+        }
+
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+        public override void SetLength(long value) => throw new NotSupportedException();
+
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
     }
 
     internal static ulong Fnv(ReadOnlySpan<byte> data)

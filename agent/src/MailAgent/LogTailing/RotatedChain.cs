@@ -108,6 +108,60 @@ internal static partial class RotatedChain
         }
     }
 
+    /// <summary>
+    /// The rotated file as read to its end (length and first bytes of its uncompressed content), to name it
+    /// as the predecessor of an unread live file; null when it cannot be read.
+    /// </summary>
+    public static FilePosition? EndOf(RotatedFile file)
+    {
+        try
+        {
+            long length;
+            var prefix = new byte[1024];
+            int got;
+            if (file.Compressed)
+            {
+                using (var gz = new GZipStream(File.OpenRead(file.Path), CompressionMode.Decompress))
+                    got = gz.ReadAtLeast(prefix, prefix.Length, throwOnEndOfStream: false);
+                length = got < prefix.Length ? got : UncompressedLength(file.Path) ?? CountUncompressed(file.Path);
+                if (length < got)
+                    length = CountUncompressed(file.Path); // over 4 GiB: the trailer keeps the length modulo 2^32
+            }
+            else
+            {
+                using var stream = new FileStream(file.Path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+                length = stream.Length;
+                got = stream.ReadAtLeast(prefix, prefix.Length, throwOnEndOfStream: false);
+            }
+
+            int prefixLength = (int)Math.Min(got, length);
+            return new FilePosition
+            {
+                Device = file.Identity.Device,
+                Inode = file.Identity.Inode,
+                Offset = length,
+                PrefixLength = prefixLength,
+                PrefixHash = OpenLog.Fnv(prefix.AsSpan(0, prefixLength)),
+                Finished = true,
+            };
+        }
+        catch (Exception e) when (e is IOException or InvalidDataException or UnauthorizedAccessException)
+        {
+            return null;
+        }
+    }
+
+    private static long CountUncompressed(string path)
+    {
+        using var gz = new GZipStream(File.OpenRead(path), CompressionMode.Decompress);
+        var buffer = new byte[64 * 1024];
+        long total = 0;
+        int n;
+        while ((n = gz.Read(buffer)) > 0)
+            total += n;
+        return total;
+    }
+
     /// <summary>Reads <paramref name="file"/> from byte <paramref name="offset"/> (of its uncompressed content) to its end.</summary>
     public static void ReadFrom(RotatedFile file, long offset, ILineSink sink)
     {

@@ -23,6 +23,7 @@ public sealed class TortureTests(ITestOutputHelper output) : IDisposable
     private const int Rotations = 100;
     private const int Kills = 10;
     private readonly string _dir = Directory.CreateTempSubdirectory("mailagent-torture-").FullName;
+    private readonly List<string> _outputs = [];
 
     [TortureFact]
     public async Task Daemon_RotationsKillsAndRotationsWhileStopped_CountsEveryLineOnceAndEqualsReplay()
@@ -63,6 +64,7 @@ public sealed class TortureTests(ITestOutputHelper output) : IDisposable
                         await Task.Delay(rng.Next(0, 300)); // anywhere: mid-read, mid-checkpoint, mid-drain
                     await agent.KillAsync();
                     await agent.DisposeAsync();
+                    _outputs.Add(agent.Output);
                     kills++;
                     writer.Append(perRound / 4); // written while the agent is down
                     if (rotateWhileStopped)
@@ -144,11 +146,33 @@ public sealed class TortureTests(ITestOutputHelper output) : IDisposable
         {
             await agent.DisposeAsync();
             writer.Dispose();
+            KeepEvidence(seed, agent);
+        }
+    }
+
+    // TORTURE_KEEP=DIR keeps what a failure needs explaining: the last agent's output (with TORTURE_DEBUG=1, every read's
+    // file, inode and byte range), the state directory and the digest, in DIR/seed-N.
+    private void KeepEvidence(int seed, AgentProcess last)
+    {
+        string? keep = Environment.GetEnvironmentVariable("TORTURE_KEEP");
+        if (string.IsNullOrEmpty(keep))
+            return;
+        string target = Path.Combine(keep, $"seed-{seed}");
+        Directory.CreateDirectory(target);
+        File.WriteAllText(Path.Combine(target, "agent-last.out"), last.Output);
+        for (int i = 0; i < _outputs.Count; i++)
+            File.WriteAllText(Path.Combine(target, $"agent-{i}.out"), _outputs[i]);
+        foreach (string file in Directory.EnumerateFiles(_dir, "*", SearchOption.AllDirectories))
+        {
+            if (file.Contains("/live/", StringComparison.Ordinal) || file.Contains("/replay/", StringComparison.Ordinal))
+                continue;
+            File.Copy(file, Path.Combine(target, Path.GetRelativePath(_dir, file).Replace('/', '_')), overwrite: true);
         }
     }
 
     private static string[] Settings(string log, string state, string digest) =>
     [
+        .. Environment.GetEnvironmentVariable("TORTURE_DEBUG") == "1" ? new[] { "AgentLog:Level=Debug" } : [],
         $"LogTailing:Path={log}",
         $"LogTailing:StateDirectory={state}",
         "LogTailing:StartAt=Beginning",
