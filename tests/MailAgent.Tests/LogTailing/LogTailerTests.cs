@@ -306,6 +306,43 @@ public sealed class LogTailerTests : IDisposable
         AssertInOrder();
     }
 
+    // logrotate's copytruncate with compress gzips the copy right after the truncation, and gzip removes the
+    // copy only once the .gz is complete: while both exist the .gz is partial, and only the copy may be read.
+    [Fact]
+    public void Poll_CopyTruncateNoticedWhileTheCopyIsBeingCompressed_ReadsTheCopyOnly()
+    {
+        Write(40);
+        using var tailer = NewTailer();
+        tailer.Poll();
+        Write(25); // the unread tail, only in the copy after the truncation
+        Shift();
+        File.Copy(LogPath, LogPath + ".1");
+        using (var stream = new FileStream(LogPath, FileMode.Open, FileAccess.Write, FileShare.ReadWrite))
+            stream.SetLength(0);
+        byte[] compressed = GzipBytes(File.ReadAllBytes(LogPath + ".1"));
+        File.WriteAllBytes(LogPath + ".1.gz", compressed[..(compressed.Length / 2)]); // gzip at work
+
+        Assert.Equal([LogPath + ".1"], RotatedChain.List(LogPath).Select(f => f.Path));
+        tailer.Poll();
+
+        File.WriteAllBytes(LogPath + ".1.gz", compressed);
+        File.Delete(LogPath + ".1");
+        Write(3);
+        PollUntilQuiet(tailer);
+
+        AssertEveryLineOnce();
+        AssertInOrder();
+        Assert.Equal(1, _observer.Rotations.Values.Sum());
+    }
+
+    private static byte[] GzipBytes(byte[] data)
+    {
+        using var output = new MemoryStream();
+        using (var gz = new GZipStream(output, CompressionLevel.Fastest, leaveOpen: true))
+            gz.Write(data);
+        return output.ToArray();
+    }
+
     [Fact]
     public void Start_AfterRestart_RestoresTheRotationCounters()
     {

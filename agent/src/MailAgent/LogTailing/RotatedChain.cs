@@ -11,7 +11,7 @@ internal sealed record RotatedFile(string Path, bool Compressed, FileIdentity Id
 /// The rotated logs next to the live log, oldest first: logrotate's numbered names
 /// (<c>mail.log.2.gz</c> before <c>mail.log.1</c>), then its <c>dateext</c> names
 /// (<c>mail.log-20261205</c>, by date), then any other <c>mail.log.*</c>/<c>mail.log-*</c>
-/// copy by modification time. A file is recognised by device and inode while it stays plain,
+/// copy by modification time; a <c>.gz</c> whose uncompressed file is still there is being written and left out. A file is recognised by device and inode while it stays plain,
 /// and by the hash of its first bytes and its length once copied or compressed.
 /// </summary>
 internal static partial class RotatedChain
@@ -36,6 +36,9 @@ internal static partial class RotatedChain
             bool compressed = suffix.EndsWith(".gz", StringComparison.Ordinal);
             if (!compressed && (suffix.EndsWith(".xz", StringComparison.Ordinal) || suffix.EndsWith(".bz2", StringComparison.Ordinal) || suffix.EndsWith(".zst", StringComparison.Ordinal)))
                 continue; // not readable here; a gap is reported if the chain needs it
+            // gzip removes the file it compresses only once the .gz is complete: while both exist, the .gz is partial.
+            if (compressed && File.Exists(path[..^3]))
+                continue;
             var identity = FileIdentity.OfPath(path);
             if (identity == null)
                 continue;
