@@ -306,6 +306,37 @@ public sealed class LogTailerTests : IDisposable
         AssertInOrder();
     }
 
+    // The renamed file was still being written to when the agent was killed (the writer keeps its old
+    // descriptor until it reopens). The restart finishes it; killed again before reading the live file, the
+    // next restart must start that renamed file at its end, not at the offset of the first checkpoint.
+    [Fact]
+    public void Start_KilledTwiceWhileTheRenamedFileHadMoreLines_ReadsThemOnce()
+    {
+        Write(10);
+        using (var tailer = NewTailer())
+        {
+            tailer.Poll();
+            RotateByRename(compress: false, delayCompress: false);
+            File.Create(LogPath).Dispose();
+            tailer.Poll(); // checkpoint: [renamed file at its end so far, the live file at byte 0]
+        }
+
+        string renamed = LogPath + ".1";
+        File.AppendAllText(renamed, "Dec  6 00:00:01 mail postfix/smtpd[1]: line " + ++_serial + "\n");
+        using (var tailer = NewTailer())
+            tailer.Poll(); // finishes the renamed file; the live one is still empty
+
+        using (var tailer = NewTailer())
+            tailer.Poll();
+
+        Write(3);
+        using (var tailer = NewTailer())
+            PollUntilQuiet(tailer);
+
+        AssertEveryLineOnce();
+        AssertInOrder();
+    }
+
     // logrotate's copytruncate with compress gzips the copy right after the truncation, and gzip removes the
     // copy only once the .gz is complete: while both exist the .gz is partial, and only the copy may be read.
     [Fact]

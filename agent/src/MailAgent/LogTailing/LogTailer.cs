@@ -122,11 +122,12 @@ internal sealed partial class LogTailer : IDisposable
 
         // Renamed logs that were still being read (their rotation is counted already): finish them, oldest first.
         int previous = -1;
+        long previousEnd = -1;
         foreach (var position in checkpoint.Files.Take(checkpoint.Files.Count - 1))
         {
             int at = RotatedChain.Find(chain, position);
             if (at >= 0)
-                FinishRotated(chain[at], position.Offset);
+                previousEnd = FinishRotated(chain[at], position.Offset);
             else if (!position.Finished)
                 Missing();
             previous = at;
@@ -140,9 +141,9 @@ internal sealed partial class LogTailer : IDisposable
         // one when nothing was rotated since.
         if (last.PrefixLength == 0 && previous >= 0)
         {
-            if (previous + 1 < chain.Count)
-                FollowChainFrom(chain, previous + 1, 0, "rename");
-            _predecessor = RotatedChain.EndOf(chain[^1]);
+            _predecessor = previous + 1 < chain.Count
+                ? FollowChainFrom(chain, previous + 1, 0, "rename")
+                : previousEnd < 0 ? null : RotatedChain.EndOf(chain[previous], previousEnd);
             _current = OpenFollowed();
             _dirty = true;
             return checkpoint;
@@ -169,8 +170,7 @@ internal sealed partial class LogTailer : IDisposable
         }
         else
         {
-            FollowChainFrom(chain, origin, last.Offset, kind);
-            _predecessor = RotatedChain.EndOf(chain[^1]);
+            _predecessor = FollowChainFrom(chain, origin, last.Offset, kind);
         }
 
         _current = OpenFollowed();
@@ -179,17 +179,20 @@ internal sealed partial class LogTailer : IDisposable
     }
 
     // The checkpointed file (from byte offset) and every newer rotated file after it, oldest first.
-    private void FollowChainFrom(List<RotatedFile> chain, int origin, long offset, string kind)
+    // Returns the newest, read to its end: the file the live one came after.
+    private FilePosition? FollowChainFrom(List<RotatedFile> chain, int origin, long offset, string kind)
     {
-        FinishRotated(chain[origin], offset);
+        long end = FinishRotated(chain[origin], offset);
         CountRotation(kind);
         LogResumedRotated(_logger, kind, chain[origin].Path);
         for (int i = origin + 1; i < chain.Count; i++)
         {
-            FinishRotated(chain[i], 0);
+            end = FinishRotated(chain[i], 0);
             CountRotation(kind);
             LogResumedRotated(_logger, kind, chain[i].Path);
         }
+
+        return end < 0 ? null : RotatedChain.EndOf(chain[^1], end);
     }
 
     /// <summary>One round: read what is new, notice rotation, checkpoint when due. Returns true when lines were read.</summary>
@@ -369,17 +372,19 @@ internal sealed partial class LogTailer : IDisposable
     }
 
     // A rotated file, to its end; a plain one by path (its writer is done with it by now).
-    private void FinishRotated(RotatedFile file, long offset)
+    // Returns the end reached (-1: gone or damaged).
+    private long FinishRotated(RotatedFile file, long offset)
     {
         try
         {
-            RotatedChain.ReadFrom(file, offset, _sink);
+            return RotatedChain.ReadFrom(file, offset, _sink);
         }
         catch (InvalidDataException e)
         {
             LogRotatedUnreadable(_logger, file.Path, e.Message);
             _gaps["rotated_file_unreadable"] = _gaps.GetValueOrDefault("rotated_file_unreadable") + 1;
             _observer.Gap("rotated_file_unreadable", 0);
+            return -1;
         }
     }
 
@@ -397,12 +402,12 @@ internal sealed partial class LogTailer : IDisposable
             var file = chain[i];
             if (IsOpen(file.Identity))
                 continue;
-            FinishRotated(file, 0);
+            long end = FinishRotated(file, 0);
             CountRotation("rename");
             read = true;
             // The newest file read here, not the one draining, is what the live file came after.
             _renamedPredecessor = null;
-            _predecessor = RotatedChain.EndOf(file);
+            _predecessor = end < 0 ? null : RotatedChain.EndOf(file, end);
         }
 
         return read;
@@ -430,19 +435,19 @@ internal sealed partial class LogTailer : IDisposable
         int at = prefix == 0 ? -1 : RotatedChain.Find(chain, position);
         if (at < 0)
             return false;
-        FinishRotated(chain[at], consumed);
+        long end = FinishRotated(chain[at], consumed);
         int newest = at;
         for (int i = at + 1; i < chain.Count; i++)
         {
             if (IsOpen(chain[i].Identity))
                 continue;
-            FinishRotated(chain[i], 0);
+            end = FinishRotated(chain[i], 0);
             CountRotation("truncate");
             newest = i;
         }
 
         // The emptied live file's lines so far are in that copy: an unread live file comes after it.
-        _predecessor = RotatedChain.EndOf(chain[newest]);
+        _predecessor = end < 0 ? null : RotatedChain.EndOf(chain[newest], end);
         return true;
     }
 

@@ -11,8 +11,9 @@ internal sealed record RotatedFile(string Path, bool Compressed, FileIdentity Id
 /// The rotated logs next to the live log, oldest first: logrotate's numbered names
 /// (<c>mail.log.2.gz</c> before <c>mail.log.1</c>), then its <c>dateext</c> names
 /// (<c>mail.log-20261205</c>, by date), then any other <c>mail.log.*</c>/<c>mail.log-*</c>
-/// copy by modification time; a <c>.gz</c> whose uncompressed file is still there is being written and left out. A file is recognised by device and inode while it stays plain,
-/// and by the hash of its first bytes and its length once copied or compressed.
+/// copy by modification time. A <c>.gz</c> whose uncompressed file is still there is being written
+/// and left out. A file is recognised by device and inode while it stays plain, and by the hash of
+/// its first bytes and its length once copied or compressed.
 /// </summary>
 internal static partial class RotatedChain
 {
@@ -112,39 +113,30 @@ internal static partial class RotatedChain
     }
 
     /// <summary>
-    /// The rotated file as read to its end (length and first bytes of its uncompressed content), to name it
-    /// as the predecessor of an unread live file; null when it cannot be read.
+    /// The rotated file as read to its end (<paramref name="length"/> bytes of uncompressed content, as
+    /// <see cref="ReadFrom"/> returned), with its first bytes: to name it as the file an unread live file came
+    /// after. Null when it cannot be read.
     /// </summary>
-    public static FilePosition? EndOf(RotatedFile file)
+    public static FilePosition? EndOf(RotatedFile file, long length)
     {
         try
         {
-            long length;
-            var prefix = new byte[1024];
-            int got;
-            if (file.Compressed)
+            var prefix = new byte[(int)Math.Min(1024, Math.Max(0, length))];
+            using (Stream stream = file.Compressed
+                ? new GZipStream(File.OpenRead(file.Path), CompressionMode.Decompress)
+                : new FileStream(file.Path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete))
             {
-                using (var gz = new GZipStream(File.OpenRead(file.Path), CompressionMode.Decompress))
-                    got = gz.ReadAtLeast(prefix, prefix.Length, throwOnEndOfStream: false);
-                length = got < prefix.Length ? got : UncompressedLength(file.Path) ?? CountUncompressed(file.Path);
-                if (length < got)
-                    length = CountUncompressed(file.Path); // over 4 GiB: the trailer keeps the length modulo 2^32
-            }
-            else
-            {
-                using var stream = new FileStream(file.Path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
-                length = stream.Length;
-                got = stream.ReadAtLeast(prefix, prefix.Length, throwOnEndOfStream: false);
+                if (stream.ReadAtLeast(prefix, prefix.Length, throwOnEndOfStream: false) < prefix.Length)
+                    return null;
             }
 
-            int prefixLength = (int)Math.Min(got, length);
             return new FilePosition
             {
                 Device = file.Identity.Device,
                 Inode = file.Identity.Inode,
                 Offset = length,
-                PrefixLength = prefixLength,
-                PrefixHash = OpenLog.Fnv(prefix.AsSpan(0, prefixLength)),
+                PrefixLength = prefix.Length,
+                PrefixHash = OpenLog.Fnv(prefix),
                 Finished = true,
             };
         }
@@ -154,19 +146,11 @@ internal static partial class RotatedChain
         }
     }
 
-    private static long CountUncompressed(string path)
-    {
-        using var gz = new GZipStream(File.OpenRead(path), CompressionMode.Decompress);
-        var buffer = new byte[64 * 1024];
-        long total = 0;
-        int n;
-        while ((n = gz.Read(buffer)) > 0)
-            total += n;
-        return total;
-    }
-
-    /// <summary>Reads <paramref name="file"/> from byte <paramref name="offset"/> (of its uncompressed content) to its end.</summary>
-    public static void ReadFrom(RotatedFile file, long offset, ILineSink sink)
+    /// <summary>
+    /// Reads <paramref name="file"/> from byte <paramref name="offset"/> (of its uncompressed content) to its end;
+    /// returns where that end is (-1 when the file is gone).
+    /// </summary>
+    public static long ReadFrom(RotatedFile file, long offset, ILineSink sink)
     {
         var splitter = new LineSplitter();
         if (file.Compressed)
@@ -178,21 +162,22 @@ internal static partial class RotatedChain
             {
                 int n = gz.Read(skip, 0, (int)Math.Min(skip.Length, left));
                 if (n <= 0)
-                    return;
+                    return offset - left;
                 left -= n;
             }
 
-            splitter.ReadAvailable(gz, sink);
+            long read = splitter.ReadAvailable(gz, sink);
             splitter.Flush(sink);
-            return;
+            return offset + read;
         }
 
         using var log = OpenLog.TryOpen(file.Path);
         if (log == null)
-            return;
+            return -1;
         log.SeekTo(offset);
-        log.ReadAvailable(sink);
+        long bytes = log.ReadAvailable(sink);
         log.FlushPartial(sink);
+        return offset + bytes;
     }
 
     // gzip's trailer keeps the uncompressed length modulo 2^32 (exact for one member under 4 GiB).
