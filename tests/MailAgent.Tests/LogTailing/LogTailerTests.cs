@@ -337,6 +337,53 @@ public sealed class LogTailerTests : IDisposable
         AssertInOrder();
     }
 
+    // A running agent that has not read a byte of the live file since the last copytruncate sees an empty
+    // file after the next one too: the new copy after the last one read tells it that lines went by.
+    [Theory]
+    [InlineData("copytruncate")]
+    [InlineData("copytruncate+compress")]
+    public void Poll_CopyTruncateOfAFileNotReadYet_ReadsItsCopy(string kind)
+    {
+        Write(10);
+        using var tailer = NewTailer();
+        tailer.Poll();
+        RotateByCopyTruncate();
+        tailer.Poll(); // noticed; the live file is empty
+        Write(5);
+        Rotate(kind, 1); // before the agent read those five
+        tailer.Poll();
+        Write(3);
+        PollUntilQuiet(tailer);
+
+        AssertEveryLineOnce();
+        AssertInOrder();
+        Assert.Equal(2, _observer.Rotations.GetValueOrDefault("truncate"));
+    }
+
+    // The same twice in a row, and a quiet round in between (nothing rotated: nothing read).
+    [Fact]
+    public void Poll_TwoCopyTruncatesOfFilesNotReadYet_ReadsBothCopiesOnce()
+    {
+        Write(10);
+        using var tailer = NewTailer();
+        tailer.Poll();
+        RotateByCopyTruncate();
+        tailer.Poll();
+        tailer.Poll();
+        Write(5);
+        RotateByCopyTruncate();
+        Write(4);
+        RotateByCopyTruncate(compress: true);
+        tailer.Poll();
+        tailer.Poll();
+        Write(2);
+        PollUntilQuiet(tailer);
+
+        AssertEveryLineOnce();
+        AssertInOrder();
+        Assert.Equal(3, _observer.Rotations.GetValueOrDefault("truncate"));
+    }
+
     // logrotate's copytruncate with compress gzips the copy right after the truncation, and gzip removes the
     // copy only once the .gz is complete: while both exist the .gz is partial, and only the copy may be read.
     [Fact]

@@ -38,6 +38,10 @@ internal sealed partial class LogTailer : IDisposable
     // The renamed file that becomes the predecessor when its grace ends (it is listed while it drains).
     private OpenLog? _renamedPredecessor;
 
+    // The newest rotated file seen when the chain was last searched for copies of the unread live file,
+    // and the predecessor that search was for: while both stand, nothing was rotated since.
+    private (FilePosition? For, FileIdentity Newest) _unreadChecked;
+
     private const int PrefixBytes = 1024;
     private readonly TailOptions _options;
     private readonly ILineSink _sink;
@@ -275,6 +279,11 @@ internal sealed partial class LogTailer : IDisposable
             read |= Read(_current) > 0;
             Rotated("truncate");
         }
+        else if (_current.Consumed == 0 && _predecessor != null && ReadCopiesOfUnreadFile())
+        {
+            read = true;
+            read |= Read(_current) > 0;
+        }
 
         if (read)
             _dirty = true;
@@ -411,6 +420,45 @@ internal sealed partial class LogTailer : IDisposable
         }
 
         return read;
+    }
+
+    // Nothing read from the live file since it was emptied or created, so a copytruncate leaves it looking
+    // just as it did (empty) and only its copy shows that lines went by: any file newer than the predecessor
+    // in the chain is such a copy. Looked for only while the live file is unread, and only when the newest
+    // rotated file changed since the last look.
+    private bool ReadCopiesOfUnreadFile()
+    {
+        var chain = RotatedChain.List(_options.Path);
+        if (chain.Count == 0 || (ReferenceEquals(_unreadChecked.For, _predecessor) && chain[^1].Identity == _unreadChecked.Newest))
+            return false;
+        _unreadChecked = (_predecessor, chain[^1].Identity);
+        int at = RotatedChain.Find(chain, _predecessor!);
+        if (at < 0 || at == chain.Count - 1)
+            return false;
+        long end = -1;
+        int newest = at;
+        for (int i = at + 1; i < chain.Count; i++)
+        {
+            if (IsOpen(chain[i].Identity))
+                continue;
+            end = FinishRotated(chain[i], 0);
+            CountRotation("truncate");
+            LogRotated(_logger, "truncate", _options.Path);
+            newest = i;
+        }
+
+        if (newest == at)
+            return false;
+        _predecessor = end < 0 ? null : RotatedChain.EndOf(chain[newest], end);
+        // copytruncate copies, then truncates: caught in between, the live file still holds what the copy does.
+        if (_predecessor is { } copy && _current!.Length >= copy.Offset && _current.PrefixHash(copy.PrefixLength) == copy.PrefixHash)
+            _current.SeekTo(copy.Offset);
+        else
+            _current!.Restart();
+        _dirty = true;
+        MaybeCheckpoint(force: true);
+        _writer.Flush();
+        return true;
     }
 
     private bool IsOpen(FileIdentity identity) =>
