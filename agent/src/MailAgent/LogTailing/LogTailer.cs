@@ -145,8 +145,9 @@ internal sealed partial class LogTailer : IDisposable
         // one when nothing was rotated since.
         if (last.PrefixLength == 0 && previous >= 0)
         {
+            string unreadKind = previous + 1 < chain.Count ? GuessKind(chain[previous + 1], last) : "rename";
             _predecessor = previous + 1 < chain.Count
-                ? FollowChainFrom(chain, previous + 1, 0, "rename")
+                ? FollowChainFrom(chain, previous + 1, 0, unreadKind)
                 : previousEnd < 0 ? null : RotatedChain.EndOf(chain[previous], previousEnd);
             _current = OpenFollowed();
             _dirty = true;
@@ -180,6 +181,16 @@ internal sealed partial class LogTailer : IDisposable
         _current = OpenFollowed();
         _dirty = true;
         return checkpoint;
+    }
+
+    // How the unread live file at position left the path, for the rotation counter's label: a rename keeps its
+    // inode, a copy gets a new one while the path keeps the old. A compressed file tells nothing by its inode,
+    // and the path's may be a freed inode reused, so there it is a guess.
+    private string GuessKind(RotatedFile next, FilePosition position)
+    {
+        if (!next.Compressed)
+            return next.Identity.Inode == position.Inode && next.Identity.Device == position.Device ? "rename" : "truncate";
+        return FileIdentity.OfPath(_options.Path) is { IsKnown: true } now && now.Inode == position.Inode && now.Device == position.Device ? "truncate" : "rename";
     }
 
     // The checkpointed file (from byte offset) and every newer rotated file after it, oldest first.
