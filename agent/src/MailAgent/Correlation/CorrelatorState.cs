@@ -13,7 +13,8 @@ internal sealed class CorrelatorState
 {
     public string Layout { get; set; } = "";
     public int Count { get; set; }
-    public string Messages { get; set; } = "";
+    /// <summary>Every message's fields, packed (<see cref="FieldWriter"/>); base64 in the JSON, written straight from the bytes.</summary>
+    public byte[] Messages { get; set; } = [];
     public long Serial { get; set; }
     public ulong[] Refused { get; set; } = [];
     public int RefusedNext { get; set; }

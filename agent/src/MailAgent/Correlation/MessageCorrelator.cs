@@ -315,7 +315,7 @@ internal sealed class MessageCorrelator
         {
             Layout = Layout,
             Count = _messages.Count,
-            Messages = Convert.ToBase64String(stream.GetBuffer(), 0, (int)stream.Length),
+            Messages = stream.ToArray(),
             Serial = _serial,
             Refused = _refusedBySmtpd.SelectMany(k => new[] { k.Low, k.High }).ToArray(),
             RefusedNext = _refusedNext,
@@ -333,7 +333,7 @@ internal sealed class MessageCorrelator
         var restored = new List<(QueueIdKey Key, MessageState State)>(state.Count);
         try
         {
-            var reader = new FieldReader(Convert.FromBase64String(state.Messages));
+            var reader = new FieldReader(state.Messages);
             for (int i = 0; i < state.Count; i++)
             {
                 long low = 0, high = 0;
