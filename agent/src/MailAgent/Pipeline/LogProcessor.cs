@@ -21,6 +21,7 @@ internal sealed class LogProcessor : ILineSink
     private readonly LogClock _clock;
     private readonly ILineObserver? _observer;
     private readonly byte[] _probeClient;
+    private readonly HeaderCache _headers = new();
     private int _sinceExpire;
 
     /// <param name="probeSource">The agent's probe source address (Health:ProbeSourceAddress): smtpd and postscreen lines of
@@ -47,7 +48,7 @@ internal sealed class LogProcessor : ILineSink
     public void Process(ReadOnlySpan<byte> line)
     {
         var p = new ParsedLine();
-        LineParser.Parse(line, ref p);
+        LineParser.Parse(line, ref p, _headers);
         Stats.CountLine(ref p);
         var correlation = new CorrelationResult { Size = -1, Latency = double.NaN };
         if (p.Kind is not (EventKind.Unparsed or EventKind.Foreign) && !IsOwnProbe(ref p))
