@@ -83,6 +83,25 @@ public sealed class FastPathTests
         "<22>Nov 27 23:52:36 mail postfix/smtpd[1]: connect from a[1.2.3.4]",
         "Nov 27 23:52:36 mail postfix/smtpd[1]: connect from a[1.2.3.4]",
         "Foo 27 23:52:36 mail postfix/smtpd[1]: connect from a[1.2.3.4]",
+        "Nov 27 23:52:36 m postfix/smtpd[1]: x",
+        "Nov 27 23:52:36 mx postfix/smtpd[1]: x",
+        "Nov 27 23:52:36 my postfix/smtpd[1]: x",
+        "Nov 27 23:52:36 mxy postfix/smtpd[1]: x",
+        "Nov 27 23:52:36 mailhost postfix/smtpd[1]: x",
+        "Nov 27 23:52:36 mailhosu postfix/smtpd[1]: x",
+        "Nov 27 23:52:36 mailhost-a-b-c-d postfix/smtpd[1]: x",
+        "Nov 27 23:52:36 mailhost-a-X-c-d postfix/smtpd[1]: x",
+        "Nov 27 23:52:36 mail.example.org.abc postfix/smtpd[1]: x",
+        "Nov 27 23:52:36 mail.exXmple.org.abc postfix/smtpd[1]: x",
+        "Nov 27 23:52:36 mail.example.org.abc postfix/smtpd[1234567]: x",
+        "Nov 27 23:52:36 mail.example.org.abc postfix/smtpd[12345678]: x",
+        "Nov 27 23:52:36 mail.example.org.abc postfix/smtpd[123456789012]: x",
+        "Nov 27 23:52:36 mail.example.org.abc postfix/smtpd[12é34]: x",
+        "Nov 27 23:52:36 mail.example.org.abc postfix/smtpd[12/34]: x",
+        "Nov 27 23:52:36 mail.example.org.abc postfix/smtpd[1]]: x",
+        "Nov 27 23:52:36 mail.example.org.abc postfix/smtpd[1]",
+        "Nov 27 23:52:36 mail.example.org.abc postfix/smtpd[123]: ",
+        "Nov 27 23:52:36 mail.example.org.abc",
     ];
 
     [Fact]
@@ -176,6 +195,35 @@ public sealed class FastPathTests
             low |= (ulong)codes[i] << (6 * i);
         Assert.Equal(low, key.Low);
         Assert.Equal(11UL | (12UL << 6), key.High);
+    }
+
+    [Fact]
+    public void ParseDelays_AnyValue_EqualsThePartByPartReading()
+    {
+        var random = new Random(18);
+        const string alphabet = "0123456789./x";
+        var values = new List<string> { "", "0.13/0.25/0/0", "1/2/3/4", "1/2/3/4/5", "1/2/3", "1./2/3/.4", "0.1234567891234/0/0/0",
+            "1234567890123456789012345/0/0/0", "123456789012345678901234/0/0/0", "1/2/3/123456789012345678901234", "1/2/3/1234567890123456789012345",
+            "//////", "1//2/3", "1/2/3/", "a/1/2/3", "1.2.3/0/0/0" };
+        for (int i = 0; i < 20_000; i++)
+        {
+            var v = new StringBuilder();
+            for (int j = random.Next(0, 30); j > 0; j--)
+                v.Append(alphabet[random.Next(i % 2 == 0 ? alphabet.Length : alphabet.Length - 1)]);
+            values.Add(v.ToString());
+        }
+
+        foreach (var value in values)
+        {
+            var bytes = Encoding.ASCII.GetBytes(value);
+            var fast = new ParsedLine();
+            var general = new ParsedLine();
+            Delivery.ParseDelays(bytes, ref fast);
+            Delivery.ParseDelaysGeneral(bytes, ref general);
+            Assert.True(fast.HasDelays == general.HasDelays && fast.DelayBeforeQueueManager.Equals(general.DelayBeforeQueueManager)
+                && fast.DelayInQueueManager.Equals(general.DelayInQueueManager) && fast.DelayConnectionSetup.Equals(general.DelayConnectionSetup)
+                && fast.DelayTransmission.Equals(general.DelayTransmission), value);
+        }
     }
 
     [Fact]

@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.Runtime.CompilerServices;
 
 namespace MailAgent.Correlation;
 
@@ -55,6 +56,7 @@ internal readonly struct QueueIdKey(ulong low, ulong high) : IEquatable<QueueIdK
     /// The <see cref="Codes"/> of the bytes of <paramref name="x"/> in <paramref name="lanes"/> (their high bits),
     /// one a byte, when each is an upper-case hex digit: '0'-'9' → 1-10, 'A'-'F' → 11-16; the other bytes are zero.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static bool TryHexCodes(ulong x, ulong lanes, out ulong codes)
     {
         codes = 0;
@@ -73,6 +75,7 @@ internal readonly struct QueueIdKey(ulong low, ulong high) : IEquatable<QueueIdK
     }
 
     // Bytes b0..b7 (each below 64) to b0 | b1 << 6 | … | b7 << 42.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static ulong Pack(ulong x)
     {
         x = (x & 0x00FF00FF00FF00FF) | ((x & 0xFF00FF00FF00FF00) >> 2);

@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Numerics;
+using System.Runtime.CompilerServices;
 
 namespace MailAgent.LogParsing;
 
@@ -119,8 +120,15 @@ internal static class Header
         if (daemon == Daemon.Other)
             return false;
         int i = 9 + length;
-        while (i < s.Length && SpanText.IsDigit(s[i]))
-            i++;
+        int pid = s.Length >= i + 8 ? PidLength(BinaryPrimitives.ReadUInt64LittleEndian(s[i..])) : -1;
+        if (pid >= 0)
+            i += pid;
+        else
+        {
+            while (i < s.Length && SpanText.IsDigit(s[i]))
+                i++;
+        }
+
         if (i + 2 >= s.Length || s[i] != ']' || s[i + 1] != ':' || s[i + 2] != ' ')
             return false;
         p.Program = s[..(8 + length)];
@@ -128,6 +136,21 @@ internal static class Header
         p.Daemon = daemon;
         p.Message = s[(i + 3)..];
         return true;
+    }
+
+    /// <summary>The number of digits before the first ']' among eight bytes, or -1 when they are not digits up to one.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int PidLength(ulong w)
+    {
+        ulong x = w ^ 0x5D5D5D5D5D5D5D5D; // "]]]]]]]]"
+        ulong found = (x - Ones) & ~x & HighBits;
+        if (found == 0)
+            return -1;
+        int k = BitOperations.TrailingZeroCount(found) >> 3;
+        ulong lanes = HighBits & ((1UL << (k * 8)) - 1);
+        // A digit's byte plus 0x50 reaches 0x80 and plus 0x46 does not; no carry leaves a byte below 0x80.
+        ulong digits = (w + (Ones * 0x50)) & ~(w + (Ones * 0x46)) & HighBits;
+        return (w & lanes) == 0 && (digits & lanes) == lanes ? k : -1;
     }
 
     // The names of up to seven bytes DaemonOf knows, as little-endian integers of their bytes.

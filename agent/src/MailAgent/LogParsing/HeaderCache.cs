@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.Runtime.CompilerServices;
 
 namespace MailAgent.LogParsing;
 
@@ -13,6 +14,9 @@ internal sealed class HeaderCache
     private const int MaxHost = 64;
     private readonly byte[] _host = new byte[MaxHost];
     private int _hostLength;
+    private ulong _hostHead;
+    private ulong _hostMask;
+    private ulong _hostTail;
     private ulong _stamp0;
     private ulong _stamp1;
     private LogTimestamp _stamp;
@@ -45,6 +49,7 @@ internal sealed class HeaderCache
     }
 
     // "… 23:52:35 2026 host": Header.TryPlainBsd leaves a year after the time to the general reader.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static bool YearFollows(ReadOnlySpan<byte> s) =>
         SpanText.IsDigit(s[16]) && SpanText.IsDigit(s[17]) && SpanText.IsDigit(s[18]) && SpanText.IsDigit(s[19]) && s[20] == ' ';
 
@@ -52,13 +57,28 @@ internal sealed class HeaderCache
     public int HostEnd(ReadOnlySpan<byte> s)
     {
         int n = _hostLength;
-        if (n > 0 && s.Length > n && s[n] == ' ' && s[..n].SequenceEqual(_host.AsSpan(0, n)))
-            return n;
+        if (n > 0 && s.Length > n && s[n] == ' ' && s.Length >= 8)
+        {
+            // Compared as eight-byte words: the first (masked to the host when it is shorter) and the last.
+            ulong head = BinaryPrimitives.ReadUInt64LittleEndian(s);
+            if (n < 8 ? (head & _hostMask) == _hostHead
+                : head == _hostHead && BinaryPrimitives.ReadUInt64LittleEndian(s[(n - 8)..]) == _hostTail
+                  && (n <= 16 || s[8..n].SequenceEqual(_host.AsSpan(8, n - 8))))
+                return n;
+        }
+
         int sp = s.IndexOf((byte)' ');
-        if (sp is > 0 and <= MaxHost)
+        if (sp is > 0 and <= MaxHost && s.Length >= 8)
         {
             s[..sp].CopyTo(_host);
             _hostLength = sp;
+            _hostMask = sp < 8 ? (1UL << (sp * 8)) - 1 : ulong.MaxValue;
+            _hostHead = BinaryPrimitives.ReadUInt64LittleEndian(s) & _hostMask;
+            _hostTail = sp < 8 ? 0 : BinaryPrimitives.ReadUInt64LittleEndian(s[(sp - 8)..]);
+        }
+        else
+        {
+            _hostLength = 0;
         }
 
         return sp;
