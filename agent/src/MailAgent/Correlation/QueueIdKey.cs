@@ -1,6 +1,3 @@
-using System.Buffers.Binary;
-using System.Runtime.CompilerServices;
-
 namespace MailAgent.Correlation;
 
 /// <summary>
@@ -29,62 +26,6 @@ internal readonly struct QueueIdKey(ulong low, ulong high) : IEquatable<QueueIdK
     public static bool operator !=(QueueIdKey left, QueueIdKey right) => !left.Equals(right);
 
     public static QueueIdKey From(ReadOnlySpan<byte> id)
-    {
-        if (id.Length is >= 8 and <= 16)
-        {
-            // Short IDs (upper-case hex, 10-12 digits as Postfix writes them): eight codes at a time.
-            // The tail is the last eight bytes moved down so that byte 8 of the ID is its lowest (zero bytes above).
-            int tailBytes = id.Length - 8;
-            ulong head = BinaryPrimitives.ReadUInt64LittleEndian(id);
-            ulong tail = tailBytes == 0 ? 0 : BinaryPrimitives.ReadUInt64LittleEndian(id[tailBytes..]) >> ((8 - tailBytes) * 8);
-            ulong tailLanes = tailBytes == 0 ? 0 : HighBits >> ((8 - tailBytes) * 8);
-            if (TryHexCodes(head, HighBits, out ulong a) && TryHexCodes(tail, tailLanes, out ulong b))
-            {
-                // Code i goes to bit 6i: codes 0-9 into low, 10-15 into high.
-                ulong packedB = Pack(b);
-                return new QueueIdKey(Pack(a) | ((packedB & 0xFFF) << 48), packedB >> 12);
-            }
-        }
-
-        return Slow(id);
-    }
-
-    private const ulong Ones = 0x0101010101010101;
-    private const ulong HighBits = 0x8080808080808080;
-
-    /// <summary>
-    /// The <see cref="Codes"/> of the bytes of <paramref name="x"/> in <paramref name="lanes"/> (their high bits),
-    /// one a byte, when each is an upper-case hex digit: '0'-'9' → 1-10, 'A'-'F' → 11-16; the other bytes are zero.
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static bool TryHexCodes(ulong x, ulong lanes, out ulong codes)
-    {
-        codes = 0;
-        if ((x & HighBits) != 0)
-            return false;
-        // Per byte (all below 0x80, so no carry crosses a byte): the high bit is set when the byte is at least the bound.
-        ulong ge30 = (x + (Ones * 0x50)) & HighBits;
-        ulong ge3A = (x + (Ones * 0x46)) & HighBits;
-        ulong ge41 = (x + (Ones * 0x3F)) & HighBits;
-        ulong ge47 = (x + (Ones * 0x39)) & HighBits;
-        ulong valid = (ge30 & ~ge3A) | (ge41 & ~ge47);
-        if (valid != lanes)
-            return false;
-        codes = x - ((valid >> 7) * 0x2F) - ((ge41 >> 7) * 0x07);
-        return true;
-    }
-
-    // Bytes b0..b7 (each below 64) to b0 | b1 << 6 | … | b7 << 42.
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static ulong Pack(ulong x)
-    {
-        x = (x & 0x00FF00FF00FF00FF) | ((x & 0xFF00FF00FF00FF00) >> 2);
-        x = (x & 0x0000FFFF0000FFFF) | ((x & 0xFFFF0000FFFF0000) >> 4);
-        return (x & 0x00000000FFFFFFFF) | ((x & 0xFFFFFFFF00000000) >> 8);
-    }
-
-    /// <summary>One character at a time, for any ID (what the tests compare the fast path with).</summary>
-    internal static QueueIdKey Slow(ReadOnlySpan<byte> id)
     {
         if (id.Length > 20)
             return Hashed(id);

@@ -41,7 +41,8 @@ internal sealed class LogProcessor : ILineSink
     public static LogProcessor Create(DateTimeOffset now, int maxMessages, TimeSpan maxAge, ILineObserver? observer = null, string? probeSource = null)
     {
         var stats = new LogStats();
-        var correlator = new MessageCorrelator(maxMessages, maxAge, reason => stats.Evictions.Values[(int)reason]++);
+        // Message-IDs are for delivery events, which only an observer makes.
+        var correlator = new MessageCorrelator(maxMessages, maxAge, reason => stats.Evictions.Values[(int)reason]++, keepMessageIds: observer != null);
         return new LogProcessor(stats, correlator, new LogClock(now), observer, probeSource);
     }
 
