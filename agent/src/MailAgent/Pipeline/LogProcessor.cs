@@ -8,6 +8,9 @@ namespace MailAgent.Pipeline;
 /// <summary>Something that wants every understood line with its correlation (the replay summary, the event ring).</summary>
 internal interface ILineObserver
 {
+    /// <summary>Whether it reads <see cref="CorrelationResult.MessageId"/>: the correlator keeps a string per message only then.</summary>
+    bool WantsMessageIds { get; }
+
     void Observe(ref ParsedLine line, in CorrelationResult correlation);
 }
 
@@ -42,7 +45,7 @@ internal sealed class LogProcessor : ILineSink
     {
         var stats = new LogStats();
         // Message-IDs are for delivery events, which only an observer makes.
-        var correlator = new MessageCorrelator(maxMessages, maxAge, reason => stats.Evictions.Values[(int)reason]++, keepMessageIds: observer != null);
+        var correlator = new MessageCorrelator(maxMessages, maxAge, reason => stats.Evictions.Values[(int)reason]++, keepMessageIds: observer?.WantsMessageIds == true);
         return new LogProcessor(stats, correlator, new LogClock(now), observer, probeSource);
     }
 
