@@ -6,8 +6,8 @@ using MailAgent.LogParsing;
 namespace MailAgent.Tests.LogParsing;
 
 /// <summary>
-/// The per-line fast paths (the header cache, the "postfix/NAME[PID]: " tag, the short queue ID, delays=,
-/// the clock's last instant) must give exactly what the general code gives, for real logs and
+/// The per-line fast paths (the header cache, the "postfix/NAME[PID]: " tag, the short queue ID, its packed key,
+/// delays=, the clock's last instant) must give exactly what the general code gives, for real logs and
 /// for the shapes next to the ones they take.
 /// </summary>
 public sealed class FastPathTests
@@ -162,6 +162,24 @@ public sealed class FastPathTests
         }
 
         Assert.True(n > 50_000);
+    }
+
+    [Fact]
+    public void QueueIdKeyFrom_AnyId_EqualsTheCharacterLoop()
+    {
+        var random = new Random(18);
+        const string hex = "0123456789ABCDEF";
+        const string other = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz:/ \u00C9\0";
+        for (int i = 0; i < 20_000; i++)
+        {
+            int length = random.Next(1, 24);
+            string alphabet = i % 4 == 0 ? other : hex;
+            var id = new StringBuilder();
+            for (int j = 0; j < length; j++)
+                id.Append(alphabet[random.Next(alphabet.Length)]);
+            var bytes = Encoding.UTF8.GetBytes(id.ToString());
+            Assert.True(QueueIdKey.From(bytes) == QueueIdKey.Slow(bytes), id.ToString());
+        }
     }
 
     [Fact]
