@@ -23,19 +23,27 @@ internal sealed class HeaderCache
     private bool _hasStamp;
 
     /// <summary>Reads the timestamp as <c>Header</c> does; a plain BSD stamp ("Nov 27 23:52:35 ") equal to the last one is not read again.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public bool TryTimestamp(ref ReadOnlySpan<byte> s, ref LogTimestamp t)
+    {
+        if (_hasStamp && s.Length >= 21 && BinaryPrimitives.ReadUInt64LittleEndian(s) == _stamp0
+            && BinaryPrimitives.ReadUInt64LittleEndian(s[8..]) == _stamp1 && !YearFollows(s))
+        {
+            t = _stamp;
+            s = s[16..];
+            return true;
+        }
+
+        return TryNewTimestamp(ref s, ref t);
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private bool TryNewTimestamp(ref ReadOnlySpan<byte> s, ref LogTimestamp t)
     {
         if (s.Length >= 21)
         {
             ulong a = BinaryPrimitives.ReadUInt64LittleEndian(s);
             ulong b = BinaryPrimitives.ReadUInt64LittleEndian(s[8..]);
-            if (_hasStamp && a == _stamp0 && b == _stamp1 && !YearFollows(s))
-            {
-                t = _stamp;
-                s = s[16..];
-                return true;
-            }
-
             var rest = s;
             if (Header.TryPlainBsd(ref rest, ref t))
             {
@@ -54,6 +62,7 @@ internal sealed class HeaderCache
         SpanText.IsDigit(s[16]) && SpanText.IsDigit(s[17]) && SpanText.IsDigit(s[18]) && SpanText.IsDigit(s[19]) && s[20] == ' ';
 
     /// <summary>The index of the space after the host (as <c>IndexOf((byte)' ')</c>), comparing with the last host first.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public int HostEnd(ReadOnlySpan<byte> s)
     {
         int n = _hostLength;
@@ -67,6 +76,12 @@ internal sealed class HeaderCache
                 return n;
         }
 
+        return NewHostEnd(s);
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private int NewHostEnd(ReadOnlySpan<byte> s)
+    {
         int sp = s.IndexOf((byte)' ');
         if (sp is > 0 and <= MaxHost && s.Length >= 8)
         {
