@@ -139,7 +139,7 @@ fi
 
 # --- the daemons ---------------------------------------------------------------------------
 # Each daemon follows an empty file; the whole log is appended at once and /metrics is scraped
-# every 50 ms until the chosen counters rest for 2 s. Then, idle and caught up, it gets
+# every 200 ms until the chosen counters rest for 2 s. Then, idle and caught up, it gets
 # single lines for the latency measurement. Peak RSS is VmHWM read just before stopping it.
 latency() {  # TOOL URL FILE SPEC
   skipped latency && return 0
