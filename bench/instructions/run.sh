@@ -20,6 +20,12 @@ command -v valgrind >/dev/null || { echo "valgrind is missing (make deps)" >&2; 
 [ -x "$MAILAGENT" ] || { echo "no agent binary at $MAILAGENT (make publish)" >&2; exit 2; }
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/mailagent-instr.XXXXXX")
 trap 'rm -rf "$WORK"' EXIT
+# valgrind 3.19 gives up on the DWARF 5 of a mailagent.dbg it finds beside the binary (through the
+# .gnu_debuglink section): it runs a copy that has no .dbg beside it; the symbols are read with nm below.
+mkdir -p "$WORK/bin"
+cp "$MAILAGENT" "$WORK/bin/mailagent"
+DBG=${MAILAGENT%/*}/mailagent.dbg
+[ -f "${MAILAGENT}.dbg" ] && DBG=${MAILAGENT}.dbg
 FILE=${1:-}
 if [ -z "$FILE" ]; then
   FILE=$WORK/corpus.log
@@ -30,7 +36,7 @@ LINES=$(wc -l < "$FILE")
 
 count() { # FILE OUT -> total instructions
   valgrind --tool=callgrind --callgrind-out-file="$2" --dump-instr=no --collect-jumps=no \
-    "$MAILAGENT" replay "$1" --format json --probe-source "$PROBE_SOURCE" > "$2.json" 2> "$2.err"
+    "$WORK/bin/mailagent" replay "$1" --format json --probe-source "$PROBE_SOURCE" > "$2.json" 2> "$2.err"
   sed -n 's/^summary: //p' "$2"
 }
 echo "callgrind: empty file ..." >&2
@@ -45,8 +51,6 @@ echo
 echo "Inclusive instructions per line of the functions on the per-line path (callgrind_annotate --inclusive=yes;"
 echo "Valgrind 3.19 cannot read the DWARF 5 of mailagent.dbg, so addresses are named from its symbol table with nm):"
 echo
-DBG=${MAILAGENT%/*}/mailagent.dbg
-[ -f "${MAILAGENT}.dbg" ] && DBG=${MAILAGENT}.dbg
 if [ -f "$DBG" ]; then
   nm -n "$DBG" 2>/dev/null | awk '$2 ~ /^[tT]$/ {print $1, $3}' > "$WORK/syms"
   callgrind_annotate --inclusive=yes --threshold=99.9 "$WORK/full.cg" 2>/dev/null \

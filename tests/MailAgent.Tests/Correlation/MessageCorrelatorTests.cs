@@ -369,6 +369,33 @@ public sealed class MessageCorrelatorTests
         Assert.Empty(evicted);
     }
 
+    [Theory]
+    [InlineData(true, "abc.123@client.example")]
+    [InlineData(false, null)]
+    public void Observe_MessageIdsKeptOrNot_FollowsTheMessageEitherWay(bool keep, string? expected)
+    {
+        var correlator = new MessageCorrelator(100, TimeSpan.FromDays(1), _ => { }, keepMessageIds: keep);
+        const string messageId = "postfix/cleanup[400]: 4FE0BDC995: message-id=<abc.123@client.example>";
+        const string otherMessageId = "postfix/cleanup[400]: 5AB1CDE006: message-id=<def@client.example>";
+
+        var results = Observe(correlator, 0, Client, messageId, Queued, otherMessageId, Deferred);
+
+        Assert.Equal(expected, results[4].MessageId);
+        Assert.Equal(2, correlator.Count);
+        Assert.Equal(2781, results[4].Size);
+    }
+
+    [Fact]
+    public void Create_WithoutObserver_KeepsNoMessageIds()
+    {
+        var processor = NewProcessor();
+
+        Feed(processor, 0, Client, "postfix/cleanup[400]: 4FE0BDC995: message-id=<abc.123@client.example>", Queued);
+
+        Assert.Equal(1, processor.Correlator.Count);
+        Assert.DoesNotContain("abc.123", Encoding.UTF8.GetString(Convert.FromBase64String(processor.Correlator.Capture().Messages)), StringComparison.Ordinal);
+    }
+
     private static LogProcessor NewProcessor() => LogProcessor.Create(Now, maxMessages: 1000, maxAge: TimeSpan.FromDays(1));
 
     // Lines without their syslog stamp and host; every line of one call gets the same time.

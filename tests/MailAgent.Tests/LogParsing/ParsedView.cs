@@ -58,9 +58,13 @@ internal sealed record ParsedView
 
     public static ParsedView Of(string line) => Of(Encoding.UTF8.GetBytes(line));
 
-    public static ParsedView Of(ReadOnlySpan<byte> line)
+    public static ParsedView Of(ReadOnlySpan<byte> line) => Of(line, null);
+
+    /// <summary>As the pipeline parses: with the <see cref="HeaderCache"/> it keeps across lines.</summary>
+    public static ParsedView Of(ReadOnlySpan<byte> line, HeaderCache? cache)
     {
-        var p = LineParser.Parse(line);
+        var p = new ParsedLine();
+        LineParser.Parse(line, ref p, cache);
         return new ParsedView
         {
             Kind = p.Kind,

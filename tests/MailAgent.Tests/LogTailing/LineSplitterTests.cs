@@ -141,6 +141,31 @@ public sealed class LineSplitterTests
         Assert.Equal(4, splitter.PendingBytes);
     }
 
+    [Theory]
+    [InlineData(1 << 20, 1)]
+    [InlineData(1 << 20, 2)]
+    [InlineData(64, 3)]
+    [InlineData(17, 4)]
+    public void Feed_RandomLinesInRandomPieces_GivesWhatSplitGives(int bufferSize, int seed)
+    {
+        // Newlines at every offset of the 16-byte blocks the splitter searches, several in one block, none in many.
+        var random = new Random(seed);
+        var lines = Enumerable.Range(0, 3000).Select(_ => new string('x', random.Next(random.Next(4) == 0 ? 60 : 12)) + (random.Next(5) == 0 ? "\r" : "")).ToList();
+        var data = Encoding.ASCII.GetBytes(string.Join("\n", lines) + "\n");
+        var splitter = new LineSplitter(bufferSize);
+        var sink = new CollectingSink();
+
+        for (int at = 0; at < data.Length;)
+        {
+            int n = Math.Min(data.Length - at, random.Next(1, 200));
+            splitter.Feed(data.AsSpan(at, n), sink);
+            at += n;
+        }
+
+        // A line that does not fit the buffer is handed on once, cut to the buffer's size.
+        Assert.Equal(lines.Select(l => l.Length >= bufferSize ? l[..bufferSize] : l.TrimEnd('\r')), sink.Lines);
+    }
+
     private sealed class CollectingSink : ILineSink
     {
         public List<string> Lines { get; } = [];

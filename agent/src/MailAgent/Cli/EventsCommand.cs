@@ -83,6 +83,8 @@ internal static class EventsCommand
     {
         private readonly System.Buffers.ArrayBufferWriter<byte> _buffer = new(1 << 17);
 
+        public bool WantsMessageIds => true;
+
         public void Observe(ref ParsedLine line, in CorrelationResult correlation)
         {
             if (factory.Create(ref line, in correlation) is not { } d)

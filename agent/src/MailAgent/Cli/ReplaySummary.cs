@@ -24,6 +24,8 @@ internal sealed class ReplaySummary : ILineObserver
     private int _tagCount;
     private long _overflowLines;
 
+    public bool WantsMessageIds => false;
+
     public void Observe(ref ParsedLine line, in CorrelationResult correlation)
     {
         if (line.Family != Family.Foreign || !line.Program.IsEmpty)

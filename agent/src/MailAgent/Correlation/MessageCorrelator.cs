@@ -45,14 +45,18 @@ internal sealed class MessageCorrelator
     private readonly Dictionary<QueueIdKey, MessageState> _messages = new();
     private readonly Queue<(QueueIdKey Key, long Serial, double Created)> _order = new();
     private readonly int _maxMessages;
+    private readonly bool _keepMessageIds;
     private readonly double _maxAgeSeconds;
     private readonly Action<EvictionReason> _onEvicted;
     private readonly QueueIdKey[] _refusedBySmtpd = new QueueIdKey[64];
     private int _refusedNext;
     private long _serial;
 
-    public MessageCorrelator(int maxMessages, TimeSpan maxAge, Action<EvictionReason> onEvicted)
+    /// <param name="keepMessageIds">Whether to keep cleanup's Message-ID of each message (a string per message); only
+    /// delivery events use it, so the daemon keeps them only when something observes its lines (the gRPC API).</param>
+    public MessageCorrelator(int maxMessages, TimeSpan maxAge, Action<EvictionReason> onEvicted, bool keepMessageIds = true)
     {
+        _keepMessageIds = keepMessageIds;
         _maxMessages = maxMessages;
         _maxAgeSeconds = maxAge.TotalSeconds;
         _onEvicted = onEvicted;
@@ -187,12 +191,17 @@ internal sealed class MessageCorrelator
                 ref var s = ref CollectionsMarshal.GetValueRefOrNullRef(_messages, key);
                 if (!System.Runtime.CompilerServices.Unsafe.IsNullRef(ref s))
                 {
-                    if (p.Kind is EventKind.CleanupMessageId)
+                    if (p.Kind is EventKind.CleanupMessageId && _keepMessageIds)
                         s.MessageId = MessageIdOf(p.Message);
                     Describe(ref s, ref result);
                 }
                 else if (p.Kind is EventKind.CleanupMessageId && !ForgetRefused(key))
-                    Track(key, time, out _).MessageId = MessageIdOf(p.Message);
+                {
+                    ref var started = ref Track(key, time, out _);
+                    if (_keepMessageIds)
+                        started.MessageId = MessageIdOf(p.Message);
+                }
+
                 break;
             }
         }

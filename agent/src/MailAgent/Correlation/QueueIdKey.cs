@@ -1,3 +1,6 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+
 namespace MailAgent.Correlation;
 
 /// <summary>
@@ -26,6 +29,30 @@ internal readonly struct QueueIdKey(ulong low, ulong high) : IEquatable<QueueIdK
     public static bool operator !=(QueueIdKey left, QueueIdKey right) => !left.Equals(right);
 
     public static QueueIdKey From(ReadOnlySpan<byte> id)
+    {
+        if (id.Length is >= 10 and <= 20)
+        {
+            // Postfix's short IDs have 10 to 12 characters: the ten of the low word unrolled, the table read without
+            // a bounds check (a byte indexes 256 entries). The same codes at the same places as the loop in Slow.
+            ref byte codes = ref MemoryMarshal.GetArrayDataReference(Codes);
+            ulong low = CodeOf(ref codes, id[0]) | (CodeOf(ref codes, id[1]) << 6) | (CodeOf(ref codes, id[2]) << 12)
+                | (CodeOf(ref codes, id[3]) << 18) | (CodeOf(ref codes, id[4]) << 24) | (CodeOf(ref codes, id[5]) << 30)
+                | (CodeOf(ref codes, id[6]) << 36) | (CodeOf(ref codes, id[7]) << 42) | (CodeOf(ref codes, id[8]) << 48)
+                | (CodeOf(ref codes, id[9]) << 54);
+            ulong high = 0;
+            for (int i = 10; i < id.Length; i++)
+                high |= CodeOf(ref codes, id[i]) << ((i - 10) * 6);
+            return new QueueIdKey(low, high);
+        }
+
+        return Slow(id);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static ulong CodeOf(ref byte codes, byte b) => Unsafe.Add(ref codes, b);
+
+    /// <summary>One character at a time, for any ID (what the tests compare <see cref="From"/> with).</summary>
+    internal static QueueIdKey Slow(ReadOnlySpan<byte> id)
     {
         if (id.Length > 20)
             return Hashed(id);

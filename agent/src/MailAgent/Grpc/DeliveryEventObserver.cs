@@ -9,6 +9,8 @@ namespace MailAgent.Grpc;
 /// <summary>Feeds the event ring with delivery outcomes from the pipeline; runs on the pipeline thread.</summary>
 internal sealed class DeliveryEventObserver(EventRing ring, DeliveryEventFactory factory, EventJournal? journal = null) : ILineObserver
 {
+    public bool WantsMessageIds => true;
+
     public void Observe(ref ParsedLine line, in CorrelationResult correlation)
     {
         if (factory.Create(ref line, in correlation) is not { } details)

@@ -21,11 +21,14 @@ internal static class LineParser
     /// Parses into a caller's <see cref="ParsedLine"/>, which must be freshly zeroed. The hot
     /// path uses this form: returning the struct (spans are GC references) cost a bulk copy per line.
     /// </summary>
-    public static void Parse(ReadOnlySpan<byte> line, ref ParsedLine p)
+    public static void Parse(ReadOnlySpan<byte> line, ref ParsedLine p) => Parse(line, ref p, null);
+
+    /// <summary>As <see cref="Parse(ReadOnlySpan{byte}, ref ParsedLine)"/>, remembering the header in <paramref name="cache"/> (same result, less work).</summary>
+    public static void Parse(ReadOnlySpan<byte> line, ref ParsedLine p, HeaderCache? cache)
     {
         if (line.Length > MaxLineBytes)
             line = line[..MaxLineBytes];
-        if (!Header.TryParse(line, ref p))
+        if (!Header.TryParse(line, ref p, cache))
             return;
         var message = p.Message;
 

@@ -14,6 +14,8 @@ internal sealed class LogClock
     private int _lastMonth;
     private int _cachedDateKey = -1;
     private long _cachedDayStart;
+    private LogTimestamp _lastStamp;
+    private double _lastSeconds = double.NaN;
 
     public LogClock(DateTimeOffset reference)
     {
@@ -25,11 +27,28 @@ internal sealed class LogClock
     public (int Year, int LastMonth) State
     {
         get => (_year, _lastMonth);
-        set => (_year, _lastMonth) = value;
+        set
+        {
+            (_year, _lastMonth) = value;
+            _lastSeconds = double.NaN;
+        }
     }
 
     /// <summary>Unix time in seconds (with the fraction), or NaN when the stamp is not valid.</summary>
     public double ToUnixSeconds(in LogTimestamp t)
+    {
+        // Lines of the same second follow each other: the same stamp again gives the same instant and
+        // leaves the year state as it is (its month is the last month).
+        if (t.SecondOfDay == _lastStamp.SecondOfDay && t.Day == _lastStamp.Day && t.Month == _lastStamp.Month && t.Year == _lastStamp.Year
+            && t.Microsecond == _lastStamp.Microsecond && t.OffsetMinutes == _lastStamp.OffsetMinutes && !double.IsNaN(_lastSeconds))
+            return _lastSeconds;
+        double seconds = Convert(t);
+        _lastStamp = t;
+        _lastSeconds = seconds;
+        return seconds;
+    }
+
+    private double Convert(in LogTimestamp t)
     {
         if (!t.IsValid)
             return double.NaN;

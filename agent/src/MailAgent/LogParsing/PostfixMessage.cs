@@ -274,8 +274,13 @@ internal static class PostfixMessage
             if (rest.StartsWith("size="u8))
             {
                 p.Kind = EventKind.QmgrQueued;
-                p.Size = SpanText.ParseLong(SpanText.Field(rest, "size="u8));
-                p.Recipients = (int)Math.Min(int.MaxValue, SpanText.ParseLong(SpanText.Field(rest, "nrcpt="u8)));
+                // "size=N, nrcpt=M (queue active)": read in place when the size is a number (then "nrcpt=" cannot be
+                // inside it, so the first "nrcpt=" is the one after it); the field search otherwise.
+                var size = FieldValue(rest[5..]);
+                p.Size = SpanText.ParseLong(size);
+                var afterSize = rest[(5 + size.Length)..];
+                var nrcpt = p.Size >= 0 && afterSize.StartsWith(", nrcpt="u8) ? FieldValue(afterSize[8..]) : SpanText.Field(rest, "nrcpt="u8);
+                p.Recipients = (int)Math.Min(int.MaxValue, SpanText.ParseLong(nrcpt));
                 return p.Size >= 0;
             }
 
@@ -444,6 +449,15 @@ internal static class PostfixMessage
         }
 
         return false;
+    }
+
+    // What SpanText.Field returns after the key: up to the next comma or space.
+    private static ReadOnlySpan<byte> FieldValue(ReadOnlySpan<byte> v)
+    {
+        int i = 0;
+        while (i < v.Length && v[i] != ',' && v[i] != ' ')
+            i++;
+        return v[..i];
     }
 
     /// <summary>The text up to the next space.</summary>

@@ -1,3 +1,6 @@
+using System.Numerics;
+using System.Runtime.Intrinsics;
+
 namespace MailAgent.LogParsing;
 
 /// <summary>Recognises Postfix queue IDs in both the short (hex) and long (base-52) forms.</summary>
@@ -10,6 +13,45 @@ internal static class QueueIds
     /// separator, which keeps words such as <c>statistics</c> from looking like one.
     /// </summary>
     public static bool TrySplit(ReadOnlySpan<byte> message, out ReadOnlySpan<byte> queueId, out ReadOnlySpan<byte> rest)
+    {
+        queueId = default;
+        rest = message;
+        if (message.Length >= 26)
+        {
+            // Nearly every line: a short ID ("3F1B2C4D5E: ") or no ID at all ("connect from …"), told apart
+            // with two 16-byte loads. What they cannot settle is left to the general reader below.
+            var head = Vector128.Create(message);
+            uint colons = Vector128.Equals(head, Vector128.Create((byte)':')).ExtractMostSignificantBits();
+            if (colons == 0)
+            {
+                // No ':' in bytes 0-15; none in 16-25 either means no "ID: " within the 26 bytes searched below.
+                if (Vector128.Equals(Vector128.Create(message[10..]), Vector128.Create((byte)':')) == Vector128<byte>.Zero)
+                    return false;
+            }
+            else
+            {
+                int at = BitOperations.TrailingZeroCount(colons);
+                if (at >= 5 && message[at + 1] == ' ')
+                {
+                    var digit = Vector128.LessThan(head - Vector128.Create((byte)'0'), Vector128.Create((byte)10));
+                    var letter = Vector128.LessThan(head - Vector128.Create((byte)'A'), Vector128.Create((byte)6));
+                    uint hex = (digit | letter).ExtractMostSignificantBits();
+                    uint need = (1u << at) - 1;
+                    if ((hex & need) == need)
+                    {
+                        queueId = message[..at];
+                        rest = message[(at + 2)..];
+                        return true;
+                    }
+                }
+            }
+        }
+
+        return TrySplitGeneral(message, out queueId, out rest);
+    }
+
+    /// <summary><see cref="TrySplit"/> without the fast path for the two common shapes (what the tests compare it with).</summary>
+    internal static bool TrySplitGeneral(ReadOnlySpan<byte> message, out ReadOnlySpan<byte> queueId, out ReadOnlySpan<byte> rest)
     {
         queueId = default;
         rest = message;

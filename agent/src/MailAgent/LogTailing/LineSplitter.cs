@@ -1,3 +1,7 @@
+using System.Numerics;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+
 namespace MailAgent.LogTailing;
 
 /// <summary>Receives complete lines (without the line terminator).</summary>
@@ -79,20 +83,45 @@ internal sealed class LineSplitter
     private void Consume(int added, ILineSink sink)
     {
         var data = _buffer.AsSpan(0, _held + added);
-        int scanFrom = _held;
+        ref byte first = ref MemoryMarshal.GetReference(data);
+        var newline = Vector128.Create((byte)'\n');
         int start = 0;
+        // One pass over the new bytes, 16 at a time: each block's newlines as a bit mask, taken one by one.
+        int pos = _held;
+        uint mask = 0;
+        int maskBase = 0;
         while (true)
         {
-            int nl = data[scanFrom..].IndexOf((byte)'\n');
-            if (nl < 0)
-                break;
-            int end = scanFrom + nl;
+            if (mask == 0)
+            {
+                while (pos + 16 <= data.Length)
+                {
+                    mask = Vector128.Equals(Vector128.LoadUnsafe(ref first, (nuint)pos), newline).ExtractMostSignificantBits();
+                    maskBase = pos;
+                    pos += 16;
+                    if (mask != 0)
+                        break;
+                }
+
+                if (mask == 0)
+                {
+                    // Fewer than 16 bytes left.
+                    int k = data[pos..].IndexOf((byte)'\n');
+                    if (k < 0)
+                        break;
+                    maskBase = pos + k;
+                    mask = 1;
+                    pos = maskBase + 1;
+                }
+            }
+
+            int end = maskBase + BitOperations.TrailingZeroCount(mask);
+            mask &= mask - 1;
             if (_skippingRest)
                 _skippingRest = false;
             else
                 sink.OnLine(TrimCr(data[start..end]));
             start = end + 1;
-            scanFrom = start;
         }
 
         int remaining = data.Length - start;

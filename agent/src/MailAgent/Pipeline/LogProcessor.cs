@@ -8,6 +8,9 @@ namespace MailAgent.Pipeline;
 /// <summary>Something that wants every understood line with its correlation (the replay summary, the event ring).</summary>
 internal interface ILineObserver
 {
+    /// <summary>Whether it reads <see cref="CorrelationResult.MessageId"/>: the correlator keeps a string per message only then.</summary>
+    bool WantsMessageIds { get; }
+
     void Observe(ref ParsedLine line, in CorrelationResult correlation);
 }
 
@@ -21,6 +24,7 @@ internal sealed class LogProcessor : ILineSink
     private readonly LogClock _clock;
     private readonly ILineObserver? _observer;
     private readonly byte[] _probeClient;
+    private readonly HeaderCache _headers = new();
     private int _sinceExpire;
 
     /// <param name="probeSource">The agent's probe source address (Health:ProbeSourceAddress): smtpd and postscreen lines of
@@ -40,14 +44,15 @@ internal sealed class LogProcessor : ILineSink
     public static LogProcessor Create(DateTimeOffset now, int maxMessages, TimeSpan maxAge, ILineObserver? observer = null, string? probeSource = null)
     {
         var stats = new LogStats();
-        var correlator = new MessageCorrelator(maxMessages, maxAge, reason => stats.Evictions.Values[(int)reason]++);
+        // Message-IDs are for delivery events, which only an observer makes.
+        var correlator = new MessageCorrelator(maxMessages, maxAge, reason => stats.Evictions.Values[(int)reason]++, keepMessageIds: observer?.WantsMessageIds == true);
         return new LogProcessor(stats, correlator, new LogClock(now), observer, probeSource);
     }
 
     public void Process(ReadOnlySpan<byte> line)
     {
         var p = new ParsedLine();
-        LineParser.Parse(line, ref p);
+        LineParser.Parse(line, ref p, _headers);
         Stats.CountLine(ref p);
         var correlation = new CorrelationResult { Size = -1, Latency = double.NaN };
         if (p.Kind is not (EventKind.Unparsed or EventKind.Foreign) && !IsOwnProbe(ref p))
