@@ -10,4 +10,8 @@ internal static partial class Log
     [LoggerMessage(EventId = 7901, Level = LogLevel.Warning,
         Message = "madvise refused {Failed} of the executable's read-only mappings after {Stage}; they stay mapped (Memory:ReleaseStartupPages = false turns this off)")]
     public static partial void StartupPagesRefused(ILogger logger, int failed, string stage);
+
+    [LoggerMessage(EventId = 7902, Level = LogLevel.Warning,
+        Message = "Cannot read this process's mappings after {Stage} ({Reason}); nothing released (Memory:ReleaseStartupPages = false turns this off)")]
+    public static partial void StartupPagesUnreadable(ILogger logger, string reason, string stage);
 }

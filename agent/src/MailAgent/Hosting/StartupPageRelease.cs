@@ -37,6 +37,8 @@ internal sealed class StartupPageRelease(
     private void Run(string stage)
     {
         var released = _release();
+        if (released.Problem is not null)
+            Log.StartupPagesUnreadable(logger, released.Problem, stage);
         if (released.Failed > 0)
             Log.StartupPagesRefused(logger, released.Failed, stage);
         if (released.Mappings > 0)

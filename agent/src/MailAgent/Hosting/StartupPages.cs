@@ -26,8 +26,8 @@ internal static partial class StartupPages
         public long SharedDirtyKiB { get; set; }
     }
 
-    /// <summary>What <see cref="Release(bool)"/> did: mappings advised, and their resident KiB before.</summary>
-    internal readonly record struct Released(int Mappings, long ResidentKiB, int Failed);
+    /// <summary>What <see cref="Release(bool)"/> did: mappings advised, their resident KiB before, refusals, or why it could not look.</summary>
+    internal readonly record struct Released(int Mappings, long ResidentKiB, int Failed, string? Problem = null);
 
     /// <summary>Parses <c>/proc/PID/smaps</c>.</summary>
     public static List<Mapping> Parse(TextReader smaps)
@@ -75,16 +75,19 @@ internal static partial class StartupPages
     }
 
     /// <summary>
-    /// The mappings of <paramref name="file"/> that may be released: private, not writable, readable, and
-    /// without a single anonymous or dirty page (so every page equals the file's). <paramref name="codeOnly"/>
-    /// keeps the executable (r-x) ones only.
+    /// The mappings of <paramref name="file"/> that may be released: private, readable, not writable, and without
+    /// a single anonymous page. On a private file mapping the anonymous pages are the only ones that differ from
+    /// the file (written copies: relocations); every other page is the page cache's, which is what a later access
+    /// maps again. Dirty counts are not a reason to skip: a binary copied a moment ago has dirty page-cache pages
+    /// until they are written back, and they are still the file's content. <paramref name="codeOnly"/> keeps the
+    /// executable (r-x) ones only.
     /// </summary>
     public static IEnumerable<Mapping> Releasable(IEnumerable<Mapping> maps, string file, bool codeOnly) =>
         maps.Where(m => m.Path == file
             && m.Permissions.Length == 4
             && m.Permissions[0] == 'r' && m.Permissions[1] == '-' && m.Permissions[3] == 'p'
             && (!codeOnly || m.Permissions[2] == 'x')
-            && m.AnonymousKiB == 0 && m.PrivateDirtyKiB == 0 && m.SharedDirtyKiB == 0
+            && m.AnonymousKiB == 0
             && m.End > m.Start);
 
     /// <summary>Releases this process's executable's clean read-only pages, code and data (see the type).</summary>
@@ -103,13 +106,9 @@ internal static partial class StartupPages
             using var reader = new StreamReader("/proc/self/smaps");
             maps = Parse(reader);
         }
-        catch (IOException)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or FormatException or OverflowException)
         {
-            return default;
-        }
-        catch (UnauthorizedAccessException)
-        {
-            return default;
+            return new Released(0, 0, 0, e.Message);
         }
 
         int count = 0, failed = 0;
