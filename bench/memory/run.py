@@ -11,6 +11,8 @@ on 127.0.0.1 port 0. Then:
   in flight 10,000 messages appended that enter the queue and never leave it (smtpd client=, qmgr from=),
             VmRSS once mailagent_correlation_messages has grown by 10,000.
 Every value is printed with RssAnon / RssFile, the managed heap does not show separately.
+LATENCY_SAMPLES=N (as `make bench` does after its ingest, 300 there) then runs bench/e2e/latency.py, N line-to-metric
+samples with a tight scrape loop each, and adds VmRSS and VmHWM after it ("after_latency").
 SMAPS=1 adds, at each stage, where the RSS is (bench/memory/smaps.py: the executable's mappings, thread stacks,
 heap, the GC's reservation, the rest) and the threads by name.
 KNOBS (environment, space-separated NAME=VALUE) are added to the daemon's environment, e.g.
@@ -125,6 +127,13 @@ def main():
         result["correlator_before"] = base
         time.sleep(1)
         result["in_flight"] = status(proc.pid)
+        samples = int(os.environ.get("LATENCY_SAMPLES", "0"))
+        if samples > 0:
+            latency = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "e2e", "latency.py")
+            subprocess.run([sys.executable, latency, "--url", url, "--file", target, "--count", str(samples),
+                            "--metric", 'postfix_delivery_status_total{service="smtp",status="sent"}'],
+                           check=True, stdout=subprocess.DEVNULL)
+            result["after_latency"] = status(proc.pid)
     finally:
         proc.send_signal(signal.SIGTERM)
         try:
