@@ -4,11 +4,17 @@
 Starts `mailagent run` with an empty --config, following an empty file from its end (as bench/e2e does),
 on 127.0.0.1 port 0. Then:
   idle      VmRSS 2 s after it first answers /metrics, before it has read a line;
+  idle 90 s VmRSS 90 s after that first answer (IDLE_LATER seconds; 0 leaves it out): what idle loops
+            (health checks, queue listing, scrapes) add before the first garbage collection;
   1M lines  the first 1,000,000 lines of LOG appended, VmRSS once mailagent_log_lines_total shows them
             (and 2 s later, after a scrape), VmHWM;
   in flight 10,000 messages appended that enter the queue and never leave it (smtpd client=, qmgr from=),
             VmRSS once mailagent_correlation_messages has grown by 10,000.
 Every value is printed with RssAnon / RssFile, the managed heap does not show separately.
+LATENCY_SAMPLES=N (as `make bench` does after its ingest, 300 there) then runs bench/e2e/latency.py, N line-to-metric
+samples with a tight scrape loop each, and adds VmRSS and VmHWM after it ("after_latency").
+SMAPS=1 adds, at each stage, where the RSS is (bench/memory/smaps.py: the executable's mappings, thread stacks,
+heap, the GC's reservation, the rest) and the threads by name.
 KNOBS (environment, space-separated NAME=VALUE) are added to the daemon's environment, e.g.
 KNOBS="DOTNET_GCHeapHardLimit=0x1000000". One JSON object on stdout.
 Usage: python3 bench/memory/run.py MAILAGENT LOG [LABEL]
@@ -25,9 +31,12 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "e2e"))
 from promtext import Scraper, wait_ready  # noqa: E402
 from inflight import lines as in_flight_lines  # noqa: E402
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import smaps  # noqa: E402
 
 IN_FLIGHT = int(os.environ.get("IN_FLIGHT", "10000"))
 LINES = int(os.environ.get("MEMORY_LINES", "1000000"))
+IDLE_LATER = float(os.environ.get("IDLE_LATER", "90"))
 
 
 def status(pid):
@@ -37,6 +46,8 @@ def status(pid):
             k, _, v = row.partition(":")
             if k in ("VmRSS", "VmHWM", "RssAnon", "RssFile", "RssShmem", "Threads"):
                 out[k] = int(v.split()[0])
+    if os.environ.get("SMAPS"):
+        out["smaps"] = smaps.attribute(pid)
     return out
 
 
@@ -89,8 +100,13 @@ def main():
             sys.exit("memory: no 'listening on' line")
         scraper = Scraper(url)
         wait_ready(scraper)
+        first = time.monotonic()
         time.sleep(2)
         result["idle"] = status(proc.pid)
+        if IDLE_LATER > 0:
+            time.sleep(max(0.0, first + IDLE_LATER - time.monotonic()))
+            scraper.values(["mailagent_log_lines_total"])
+            result["idle_later"] = status(proc.pid)
 
         with open(log, "rb") as src, open(target, "ab") as dst:
             for i, row in enumerate(src):
@@ -111,6 +127,13 @@ def main():
         result["correlator_before"] = base
         time.sleep(1)
         result["in_flight"] = status(proc.pid)
+        samples = int(os.environ.get("LATENCY_SAMPLES", "0"))
+        if samples > 0:
+            latency = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "e2e", "latency.py")
+            subprocess.run([sys.executable, latency, "--url", url, "--file", target, "--count", str(samples),
+                            "--metric", 'postfix_delivery_status_total{service="smtp",status="sent"}'],
+                           check=True, stdout=subprocess.DEVNULL)
+            result["after_latency"] = status(proc.pid)
     finally:
         proc.send_signal(signal.SIGTERM)
         try:

@@ -132,6 +132,11 @@ internal static class ConfigurationKeys
             new("AgentLog:RetainedDays", "14", "rolled log files kept",
                 "rolled log files kept; 1 – 3650"),
         ]),
+        new("Memory", null,
+        [
+            new("Memory:ReleaseStartupPages", "true", "unmap the executable's clean read-only pages after start-up",
+                "`false` keeps them mapped; `true` unmaps the executable's clean read-only pages (machine code, read-only data) after start-up and a minute later; they come back from the page cache when used ([bench/README.md](../bench/README.md), \"Memory\")"),
+        ]),
         new("Grpc", "Who may call what: [security.md](security.md).",
         [
             new("Grpc:Listen", "", "gRPC API ADDRESS:PORT (TLS, HTTP/2), e.g. 127.0.0.1:9161; empty turns it off",

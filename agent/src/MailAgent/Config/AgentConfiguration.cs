@@ -21,7 +21,7 @@ internal static class AgentConfiguration
     /// <summary>The sections of agent.json, and the keys that take a list or an object.</summary>
     public static readonly Common.ConfigurationShape Shape = new(
         "agent",
-        ["AgentLog", "Certificates", "ConfigApply", "Correlation", "Doctor", "Events", "Grpc", "Health", "Http", "LogTailing", "Postfix", "Queue"],
+        ["AgentLog", "Certificates", "ConfigApply", "Correlation", "Doctor", "Events", "Grpc", "Health", "Http", "LogTailing", "Memory", "Postfix", "Queue"],
         ["Health:Dns", "Certificates:ReloadCommands"]);
 
     public static IConfigurationRoot Build(IReadOnlyList<string> args, out string? configFile, out List<string> errors) =>
@@ -42,7 +42,9 @@ internal static class AgentConfiguration
         Bind(() => config.GetSection(CertificateOptions.SectionName).Bind(certificates, Strict), nameof(CertificateOptions), errors);
         CertificateOptions.Validate(certificates, errors);
         var events = Events.EventsOptions.Read(config, errors);
-        settings = new AgentSettings(tail, http, correlation, log, grpc, queue, health, p, apply, certificates) { Events = events };
+        var memory = new MemoryOptions();
+        Bind(() => config.GetSection(MemoryOptions.SectionName).Bind(memory, Strict), nameof(MemoryOptions), errors);
+        settings = new AgentSettings(tail, http, correlation, log, grpc, queue, health, p, apply, certificates) { Events = events, Memory = memory };
         return errors;
     }
 
@@ -176,6 +178,7 @@ internal static class AgentConfiguration
     {
         nameof(TailOptions) => "LogTailing takes Path, StateDirectory, StartAt (End|Beginning) and PollInterval, CheckpointInterval, RotatedFileGrace as hh:mm:ss, LineDigestFile (diagnostics)",
         nameof(HttpOptions) => "Http takes Urls",
+        nameof(MemoryOptions) => "Memory takes ReleaseStartupPages (true|false)",
         nameof(GrpcOptions) => "Grpc takes Listen (ADDRESS:PORT), CaFile, CertificateFile, KeyFile, ReadClients, WriteClients (comma-separated CNs), ClientSpkiPins and EventBufferSize",
         nameof(HealthOptions) => "Health takes Checks, intervals and ages as hh:mm:ss, byte counts, ratios 0 to 1, host:port addresses and a Dns section (mailagent help run lists them)",
         nameof(CorrelationOptions) => "Correlation takes MaxMessages (a number) and MaxAge (d.hh:mm:ss)",
@@ -208,4 +211,7 @@ internal sealed record AgentSettings(
 {
     /// <summary>Delivery events (section Events); not positional, so the deconstructions above stay as they are.</summary>
     public Events.EventsOptions Events { get; init; } = new();
+
+    /// <summary>Resident memory (section Memory); not positional either.</summary>
+    public MemoryOptions Memory { get; init; } = new();
 }

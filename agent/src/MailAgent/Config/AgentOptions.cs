@@ -35,3 +35,15 @@ internal sealed class AgentLogOptions
     /// <summary>Days of rolled files kept.</summary>
     public int RetainedDays { get; set; } = 14;
 }
+
+/// <summary>How the daemon keeps its resident memory small (section <c>Memory</c>).</summary>
+internal sealed class MemoryOptions
+{
+    public const string SectionName = "Memory";
+
+    /// <summary>
+    /// After start-up (and once more a minute later), unmap the executable's clean read-only pages that
+    /// start-up touched; they come back from the page cache when used (Hosting/StartupPages.cs).
+    /// </summary>
+    public bool ReleaseStartupPages { get; set; } = true;
+}

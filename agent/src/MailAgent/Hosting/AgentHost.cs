@@ -50,6 +50,7 @@ internal static partial class AgentHost
         await context.Out.WriteLineAsync(queue.Enabled
             ? $"  Queue: every {queue.Interval} (timeout {queue.Timeout}) with {PostfixCommands.CommandLine(postfix.PostqueuePath, postfix, PostfixCommandsExtensions.ListQueueArguments)}, top {queue.TopDomains} domains"
             : "  Queue:Enabled = false");
+        await context.Out.WriteLineAsync($"  Memory:ReleaseStartupPages = {(settings.Memory.ReleaseStartupPages ? "true" : "false")}");
         await context.Out.WriteLineAsync(string.IsNullOrWhiteSpace(certificates.CertificateFile)
             ? $"  Certificates: Postfix's smtpd_tls_chain_files or smtpd_tls_cert_file, Watch = {certificates.Watch}"
             : $"  Certificates:CertificateFile = {certificates.CertificateFile}, KeyFile = {certificates.KeyFile}, Watch = {certificates.Watch}");
@@ -89,7 +90,13 @@ internal static partial class AgentHost
         using var serilog = CreateLogger(agentLog);
         // The content root is the program's own directory, never the working directory: a daemon started
         // from a directory its user cannot read (runuser from /root, a clone in mktemp -d) must still start.
-        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ContentRootPath = AppContext.BaseDirectory });
+        // The agent reads no appsettings.json, so nothing watches for one: by default the host would keep an
+        // inotify watch on that whole directory (the binary's, /usr/bin) and a thread for it (bench/README.md, "Memory").
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions
+        {
+            ContentRootPath = AppContext.BaseDirectory,
+            Args = ["--hostBuilder:reloadConfigOnChange=false"],
+        });
         builder.Configuration.AddConfiguration(config);
         builder.Logging.ClearProviders();
         builder.Services.AddSerilog(serilog, dispose: false);
@@ -126,6 +133,9 @@ internal static partial class AgentHost
             .AddCertificates(certificates, tail.StateDirectory, health.SmtpEndpoints, MailAgent.Probes.ProbeConnection.Parse(health.ProbeSourceAddress))
             .AddHealth(health, postfix)
             .AddConfigApply(configApply, postfix, tail, health);
+        if (settings.Memory.ReleaseStartupPages && OperatingSystem.IsLinux())
+            builder.Services.AddHostedService(sp => new StartupPageRelease(
+                sp.GetRequiredService<IHostApplicationLifetime>(), context.Time, sp.GetRequiredService<ILogger<StartupPageRelease>>()));
         if (grpc.Enabled)
         {
             builder.Services.AddSingleton(new MailAgent.Events.DeliveryEventFactory(settings.Events, MailAgent.Events.EventKeySecret.LoadOrCreate(tail.StateDirectory)));
