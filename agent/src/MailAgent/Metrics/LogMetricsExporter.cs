@@ -13,6 +13,8 @@ internal sealed class LogMetricsExporter
     private readonly Lock _sync = new();
     private readonly (CounterFamily Family, Counter Metric, Counter.Child?[] Children)[] _counters;
     private readonly (HistogramFamily Family, Histogram Metric, long[][] Exported, double[][] ExportedSums)[] _histograms;
+    private readonly long[] _readCounts;
+    private readonly double[] _readSums;
     private readonly Gauge _tracked;
     private readonly Gauge _lastLine;
 
@@ -54,6 +56,9 @@ internal sealed class LogMetricsExporter
             return (h, metric, exported, sums);
         }).ToArray();
 
+        int widest = stats.Histograms.Max(h => h.Bounds.Length + 1);
+        _readCounts = new long[widest];
+        _readSums = new double[widest];
         _tracked = factory.CreateGauge("mailagent_correlation_messages", "Messages the correlator is following right now.");
         _lastLine = factory.CreateGauge("mailagent_log_last_line_timestamp_seconds", "Log timestamp of the newest line read (Unix seconds).");
         registry.AddBeforeCollectCallback(Sync);
@@ -90,11 +95,13 @@ internal sealed class LogMetricsExporter
                 for (int c = 0; c < family.Counts.Length; c++)
                 {
                     IHistogram target = family.LabelName == null ? metric : metric.WithLabels(family.LabelValues[c]);
-                    var counts = family.Counts[c];
-                    var sums = family.Sums[c];
+                    int width = family.Bounds.Length + 1;
+                    var counts = _readCounts.AsSpan(0, width);
+                    var sums = _readSums.AsSpan(0, width);
+                    family.Read(c, counts, sums);
                     for (int b = 0; b < counts.Length; b++)
                     {
-                        long delta = Volatile.Read(ref counts[b]) - exported[c][b];
+                        long delta = counts[b] - exported[c][b];
                         if (delta <= 0)
                             continue;
                         double sum = sums[b];

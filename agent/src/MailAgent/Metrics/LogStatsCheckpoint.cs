@@ -48,8 +48,10 @@ internal sealed class LogStatsCheckpoint(LogStats stats) : ICheckpointState
             {
                 if (counts[c].Length == h.Counts[c].Length && sums[c].Length == h.Sums[c].Length)
                 {
+                    h.BeginWrite();
                     counts[c].CopyTo(h.Counts[c], 0);
                     sums[c].CopyTo(h.Sums[c], 0);
+                    h.EndWrite();
                 }
             }
         }

@@ -49,7 +49,8 @@ internal sealed class CounterFamily
 /// <summary>
 /// A histogram kept as per-bucket counts and per-bucket sums. The per-bucket sums let the
 /// exporter hand prometheus-net one representative value per bucket (the bucket's mean, which
-/// lies inside it), so counts and the total sum stay exact.
+/// lies inside it), so counts and the total sum stay exact, as long as it reads each bucket's count
+/// and sum as of one moment (<see cref="Read"/>).
 /// </summary>
 internal sealed class HistogramFamily
 {
@@ -78,6 +79,10 @@ internal sealed class HistogramFamily
     public long[][] Counts { get; }
     public double[][] Sums { get; }
 
+    // Odd while the pipeline thread is between a bucket's count and its sum (a sequence lock): a scrape reads
+    // both as of one moment (Read), or it could publish a count without its value and lose that value for good.
+    private long _writes;
+
     public void Observe(int child, double value)
     {
         if (double.IsNaN(value) || value < 0)
@@ -86,8 +91,35 @@ internal sealed class HistogramFamily
         int b = 0;
         while (b < bounds.Length && value > bounds[b])
             b++;
+        BeginWrite();
         Counts[child][b]++;
         Sums[child][b] += value;
+        EndWrite();
+    }
+
+    /// <summary>Before changing counts and sums (one thread writes: the pipeline's).</summary>
+    internal void BeginWrite() => Interlocked.Increment(ref _writes);
+
+    internal void EndWrite() => Volatile.Write(ref _writes, _writes + 1);
+
+    /// <summary>One child's bucket counts and sums as of one moment, from any thread.</summary>
+    public void Read(int child, Span<long> counts, Span<double> sums)
+    {
+        var spin = new SpinWait();
+        while (true)
+        {
+            long before = Volatile.Read(ref _writes);
+            if ((before & 1) == 0)
+            {
+                Counts[child].CopyTo(counts);
+                Sums[child].CopyTo(sums);
+                Interlocked.MemoryBarrier();
+                if (Volatile.Read(ref _writes) == before)
+                    return;
+            }
+
+            spin.SpinOnce();
+        }
     }
 
     public static double[] Exponential(double start, double factor, int count)
