@@ -12,6 +12,7 @@
 #   BENCH_LINES=N       minimum log size (default 2000000); the log is cached in bench/work/
 #   LATENCY_SAMPLES=N   lines appended one at a time per daemon (default 300)
 #   IN_FLIGHT=N         messages added to the daemon's correlator at the end for "RSS with N more in flight" (default 10000)
+#   IDLE_LATER=S        seconds a daemon idles before its second idle RSS sample (default 120; 0 leaves it out)
 #   SKIP="a b"          leave out any of: grep pflogsumm exporter agent latency
 #   MEASURED_CPU=0 HELPER_CPU=1   the core of the measured process / of cat and the scrapers
 set -euo pipefail
@@ -25,6 +26,7 @@ BIG=bench/work/big-$MIN_LINES.log
 MAILAGENT=${MAILAGENT:-agent/src/MailAgent/bin/$CONFIG/net10.0/mailagent}
 LATENCY_SAMPLES=${LATENCY_SAMPLES:-300}
 IN_FLIGHT=${IN_FLIGHT:-10000}
+IDLE_LATER=${IDLE_LATER:-120}
 SKIP=" ${SKIP:-} "
 MEASURED_CPU=${MEASURED_CPU:-0}
 if [ "$(nproc)" -gt 1 ]; then HELPER_CPU=${HELPER_CPU:-1}; else HELPER_CPU=${HELPER_CPU:-0}; fi
@@ -57,11 +59,13 @@ secs_since() { awk -v a="$1" -v b="$(now_ns)" 'BEGIN { printf "%.3f", (b - a) / 
 helper() { taskset -c "$HELPER_CPU" python3 "$@"; }
 json_get() { python3 -c 'import json, sys; d = json.load(open(sys.argv[1])); print(eval(sys.argv[2], {}, {"d": d}))' "$@"; }
 
-# Rows of the report, tab-separated: tool mode lines seconds cpu_seconds peak_kb idle_kb note full_kb
+# Rows of the report, tab-separated: tool mode lines seconds cpu_seconds peak_kb idle_kb note full_kb idle_later_kb
 # (full_kb: VmRSS with IN_FLIGHT more messages in the correlator, daemons only).
 ROWS=$RUN/rows.tsv LAT=$RUN/latency.tsv NOTES=$RUN/notes.txt
 : > "$ROWS"; : > "$LAT"; : > "$NOTES"
-row() { printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" "$5" "$6" "$7" "$8" "${9:-}" >> "$ROWS"; }
+row() { printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" "$5" "$6" "$7" "$8" "${9:-}" "${10:-}" >> "$ROWS"; }
+# The second idle sample: a daemon's RSS after IDLE_LATER s of doing nothing (what ps shows on a quiet host).
+idle_later() { [ "$IDLE_LATER" -gt 0 ] || return 0; sleep "$IDLE_LATER"; proc_kb "$1" VmRSS; }
 note() { printf -- '- %s\n' "$*" >> "$NOTES"; say "$*"; }
 
 wait_port() {  # PID PORT: until something accepts on 127.0.0.1:PORT
@@ -179,6 +183,7 @@ if ! skipped exporter; then
   start_exporter "$RUN/exporter.log" "$port" "$RUN/exporter.out"
   sleep 1
   idle=$(proc_kb "$EXPORTER_PID" VmRSS)
+  later=$(idle_later "$EXPORTER_PID")
   url="http://127.0.0.1:$port/metrics"
   args=(); for m in "${EXPORTER_METRICS[@]}"; do args+=(--metric "$m"); done
   helper "$E2E/ingest.py" --url "$url" --source "$BIG" --target "$RUN/exporter.log" --pid "$EXPORTER_PID" \
@@ -195,7 +200,7 @@ if ! skipped exporter; then
   peak=$(proc_kb "$EXPORTER_PID" VmHWM)
   stop "$EXPORTER_PID"
   rm -f "$RUN/exporter.log"
-  row prometheus-postfix-exporter "daemon, follows file" "$LINES" "$secs" "$cpu" "$peak" "$idle" ""
+  row prometheus-postfix-exporter "daemon, follows file" "$LINES" "$secs" "$cpu" "$peak" "$idle" "" "" "$later"
 fi
 
 # --- 4. mailagent --------------------------------------------------------------------------
@@ -225,7 +230,7 @@ agent_replay() {
 }
 
 agent_daemon() {
-  local port= idle url secs cpu counted peak mode="daemon, follows file"
+  local port= idle later url secs cpu counted peak mode="daemon, follows file"
   say "mailagent daemon: ingest"
   : > "$RUN/agent.log"
   mkdir -p "$RUN/agent-state"
@@ -257,6 +262,7 @@ agent_daemon() {
   fi
   sleep 1
   idle=$(proc_kb "$AGENT_PID" VmRSS)
+  later=$(idle_later "$AGENT_PID")
   url="http://127.0.0.1:$port/metrics"
   if ! helper "$E2E/ingest.py" --url "$url" --source "$BIG" --target "$RUN/agent.log" --pid "$AGENT_PID" \
       --metric mailagent_log_lines_total --expect "$LINES" > "$RUN/ingest-agent.json"; then
@@ -289,7 +295,7 @@ agent_daemon() {
   peak=$(proc_kb "$AGENT_PID" VmHWM)
   stop "$AGENT_PID"
   rm -f "$RUN/agent.log"
-  row mailagent "$mode" "$counted" "$secs" "$cpu" "$peak" "$idle" "" "$full"
+  row mailagent "$mode" "$counted" "$secs" "$cpu" "$peak" "$idle" "" "$full" "$later"
 }
 
 if skipped agent; then
@@ -304,7 +310,7 @@ else
 fi
 
 # --- 6. report -----------------------------------------------------------------------------
-export DATE BIG LINES BYTES CONFIG MEASURED_CPU HELPER_CPU IN_FLIGHT
+export DATE BIG LINES BYTES CONFIG MEASURED_CPU HELPER_CPU IN_FLIGHT IDLE_LATER
 export R_CPU_MODEL R_NPROC R_MEM R_KERNEL R_VERSIONS R_LOAD
 R_LOAD="load average ${LOAD_START// /\/} at the start, $(cut -d' ' -f1-3 /proc/loadavg | tr ' ' /) at the end"
 R_CPU_MODEL=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
@@ -339,11 +345,11 @@ md = [
     "its final counters); lines/CPU-s depends less on other load than lines/s does.",
     "",
     "| tool | mode | lines | seconds | lines/s | ratio vs exporter | share of the grep floor | peak RSS MiB | idle RSS MiB "
-    f"| RSS with {int(E['IN_FLIGHT']):,} more in flight MiB | CPU s | lines/CPU-s |",
-    "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    f"| idle RSS after {int(E['IDLE_LATER'])} s MiB | RSS with {int(E['IN_FLIGHT']):,} more in flight MiB | CPU s | lines/CPU-s |",
+    "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
 ]
 for r in rows:
-    tool, mode, lines, secs, cpu, peak, idle, note, full = (r + [""] * 9)[:9]
+    tool, mode, lines, secs, cpu, peak, idle, note, full, later = (r + [""] * 10)[:10]
     lr = rate(r)
     lc = int(lines) / float(cpu) if lines and cpu and float(cpu) > 0 else None
     md.append("| " + " | ".join([
@@ -353,7 +359,7 @@ for r in rows:
         f"{lr:,.0f}" if lr else "–",
         f"{lr / ref:.2f}" if lr and ref else "–",
         f"{lr / floor:.2f}" if lr and floor else "–",
-        mib(peak), mib(idle), mib(full),
+        mib(peak), mib(idle), mib(later), mib(full),
         f"{float(cpu):.2f}" if cpu else "–",
         f"{lc:,.0f}" if lc else "–"]) + " |")
 if lat:
