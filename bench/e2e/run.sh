@@ -12,7 +12,7 @@
 #   BENCH_LINES=N       minimum log size (default 2000000); the log is cached in bench/work/
 #   LATENCY_SAMPLES=N   lines appended one at a time per daemon (default 300)
 #   IN_FLIGHT=N         messages added to the daemon's correlator at the end for "RSS with N more in flight" (default 10000)
-#   IDLE_LATER=S        seconds a daemon idles before its second idle RSS sample (default 120; 0 leaves it out)
+#   IDLE_LATER=S        seconds fresh instances of both daemons idle before the second idle RSS sample (default 120; 0: none)
 #   SKIP="a b"          leave out any of: grep pflogsumm exporter agent latency
 #   MEASURED_CPU=0 HELPER_CPU=1   the core of the measured process / of cat and the scrapers
 set -euo pipefail
@@ -64,8 +64,6 @@ json_get() { python3 -c 'import json, sys; d = json.load(open(sys.argv[1])); pri
 ROWS=$RUN/rows.tsv LAT=$RUN/latency.tsv NOTES=$RUN/notes.txt
 : > "$ROWS"; : > "$LAT"; : > "$NOTES"
 row() { printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" "$5" "$6" "$7" "$8" "${9:-}" "${10:-}" >> "$ROWS"; }
-# The second idle sample: a daemon's RSS after IDLE_LATER s of doing nothing (what ps shows on a quiet host).
-idle_later() { [ "$IDLE_LATER" -gt 0 ] || return 0; sleep "$IDLE_LATER"; proc_kb "$1" VmRSS; }
 note() { printf -- '- %s\n' "$*" >> "$NOTES"; say "$*"; }
 
 wait_port() {  # PID PORT: until something accepts on 127.0.0.1:PORT
@@ -164,6 +162,33 @@ start_exporter() {  # FILE PORT LOG -> pid in EXPORTER_PID
   PIDS+=("$EXPORTER_PID")
   wait_port "$EXPORTER_PID" "$2" || { cat "$3" >&2; echo "run.sh: the exporter did not start" >&2; exit 1; }
 }
+# The second idle sample: what each daemon's RSS is after IDLE_LATER s of doing nothing (what ps shows on a quiet
+# host), from a fresh instance of each started side by side on the helper core, so that the ingest below still
+# measures a daemon started a second before (an agent that idled for minutes first ingests measurably slower).
+if [ "$IDLE_LATER" -gt 0 ]; then
+  say "idle RSS after $IDLE_LATER s: a fresh exporter and agent side by side"
+  idle_pids=()
+  if ! skipped exporter; then
+    : > "$RUN/idle-exporter.log"
+    port=$(free_port)
+    taskset -c "$HELPER_CPU" prometheus-postfix-exporter --postfix.logfile_path="$RUN/idle-exporter.log" \
+      --web.listen-address="127.0.0.1:$port" --postfix.showq_path="$RUN/no-such-showq" > "$RUN/idle-exporter.out" 2>&1 &
+    idle_exporter=$!; PIDS+=("$idle_exporter"); idle_pids+=("$idle_exporter")
+  fi
+  if ! skipped agent && [ -x "$MAILAGENT" ]; then
+    : > "$RUN/idle-agent.log"
+    mkdir -p "$RUN/idle-agent-state"
+    MAILAGENT__LogTailing__Path="$RUN/idle-agent.log" MAILAGENT__LogTailing__StateDirectory="$RUN/idle-agent-state" \
+    MAILAGENT__LogTailing__StartAt=End MAILAGENT__Http__Urls=http://127.0.0.1:0 \
+      taskset -c "$HELPER_CPU" "$MAILAGENT" run > "$RUN/idle-agent.out" 2>&1 &
+    idle_agent=$!; PIDS+=("$idle_agent"); idle_pids+=("$idle_agent")
+  fi
+  sleep "$IDLE_LATER"
+  [ -z "${idle_exporter:-}" ] || proc_kb "$idle_exporter" VmRSS > "$RUN/idle-later-exporter"
+  [ -z "${idle_agent:-}" ] || proc_kb "$idle_agent" VmRSS > "$RUN/idle-later-agent"
+  for p in "${idle_pids[@]}"; do stop "$p"; done
+fi
+
 if ! skipped exporter; then
   need prometheus-postfix-exporter
   # Where does it start reading? Give it a file that already holds 20,000 lines.
@@ -183,7 +208,6 @@ if ! skipped exporter; then
   start_exporter "$RUN/exporter.log" "$port" "$RUN/exporter.out"
   sleep 1
   idle=$(proc_kb "$EXPORTER_PID" VmRSS)
-  later=$(idle_later "$EXPORTER_PID")
   url="http://127.0.0.1:$port/metrics"
   args=(); for m in "${EXPORTER_METRICS[@]}"; do args+=(--metric "$m"); done
   helper "$E2E/ingest.py" --url "$url" --source "$BIG" --target "$RUN/exporter.log" --pid "$EXPORTER_PID" \
@@ -200,7 +224,7 @@ if ! skipped exporter; then
   peak=$(proc_kb "$EXPORTER_PID" VmHWM)
   stop "$EXPORTER_PID"
   rm -f "$RUN/exporter.log"
-  row prometheus-postfix-exporter "daemon, follows file" "$LINES" "$secs" "$cpu" "$peak" "$idle" "" "" "$later"
+  row prometheus-postfix-exporter "daemon, follows file" "$LINES" "$secs" "$cpu" "$peak" "$idle" "" "" "$(cat "$RUN/idle-later-exporter" 2>/dev/null)"
 fi
 
 # --- 4. mailagent --------------------------------------------------------------------------
@@ -230,7 +254,7 @@ agent_replay() {
 }
 
 agent_daemon() {
-  local port= idle later url secs cpu counted peak mode="daemon, follows file"
+  local port= idle url secs cpu counted peak mode="daemon, follows file"
   say "mailagent daemon: ingest"
   : > "$RUN/agent.log"
   mkdir -p "$RUN/agent-state"
@@ -262,7 +286,6 @@ agent_daemon() {
   fi
   sleep 1
   idle=$(proc_kb "$AGENT_PID" VmRSS)
-  later=$(idle_later "$AGENT_PID")
   url="http://127.0.0.1:$port/metrics"
   if ! helper "$E2E/ingest.py" --url "$url" --source "$BIG" --target "$RUN/agent.log" --pid "$AGENT_PID" \
       --metric mailagent_log_lines_total --expect "$LINES" > "$RUN/ingest-agent.json"; then
@@ -295,7 +318,7 @@ agent_daemon() {
   peak=$(proc_kb "$AGENT_PID" VmHWM)
   stop "$AGENT_PID"
   rm -f "$RUN/agent.log"
-  row mailagent "$mode" "$counted" "$secs" "$cpu" "$peak" "$idle" "" "$full" "$later"
+  row mailagent "$mode" "$counted" "$secs" "$cpu" "$peak" "$idle" "" "$full" "$(cat "$RUN/idle-later-agent" 2>/dev/null)"
 }
 
 if skipped agent; then
