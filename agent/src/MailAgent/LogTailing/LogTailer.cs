@@ -408,29 +408,38 @@ internal sealed partial class LogTailer : IDisposable
         }
     }
 
+    // Every rotated file after chain[at] that is not open already, from its start, each counted as a rotation of
+    // kind. Returns the newest one read, at the end the read reached (what the live file now comes after; null when
+    // it could not be read), or false when there was none.
+    private bool ReadNewerRotated(List<RotatedFile> chain, int at, string kind, out FilePosition? newest)
+    {
+        newest = null;
+        bool read = false;
+        for (int i = at + 1; i < chain.Count; i++)
+        {
+            if (IsOpen(chain[i].Identity))
+                continue;
+            long end = FinishRotated(chain[i], 0);
+            CountRotation(kind);
+            newest = end < 0 ? null : RotatedChain.EndOf(chain[i], end);
+            read = true;
+        }
+
+        return read;
+    }
+
     // Two renames between two rounds: the file renamed first is being drained and the live one is
     // open; any rotated file between them in the chain was written and renamed in between.
     private bool ReadSkippedRotations(OpenLog renamed)
     {
         var chain = RotatedChain.List(_options.Path);
         int at = chain.FindIndex(f => !f.Compressed && f.Identity == renamed.Identity);
-        if (at < 0)
+        if (at < 0 || !ReadNewerRotated(chain, at, "rename", out var newest))
             return false;
-        bool read = false;
-        for (int i = at + 1; i < chain.Count; i++)
-        {
-            var file = chain[i];
-            if (IsOpen(file.Identity))
-                continue;
-            long end = FinishRotated(file, 0);
-            CountRotation("rename");
-            read = true;
-            // The newest file read here, not the one draining, is what the live file came after.
-            _renamedPredecessor = null;
-            _predecessor = end < 0 ? null : RotatedChain.EndOf(file, end);
-        }
-
-        return read;
+        // The newest file read here, not the one draining, is what the live file came after.
+        _renamedPredecessor = null;
+        _predecessor = newest;
+        return true;
     }
 
     // Nothing read from the live file since it was emptied or created, so a copytruncate leaves it looking
@@ -446,21 +455,10 @@ internal sealed partial class LogTailer : IDisposable
         int at = RotatedChain.Find(chain, _predecessor!);
         if (at < 0 || at == chain.Count - 1)
             return false;
-        long end = -1;
-        int newest = at;
-        for (int i = at + 1; i < chain.Count; i++)
-        {
-            if (IsOpen(chain[i].Identity))
-                continue;
-            end = FinishRotated(chain[i], 0);
-            CountRotation("truncate");
-            LogRotated(_logger, "truncate", _options.Path);
-            newest = i;
-        }
-
-        if (newest == at)
+        if (!ReadNewerRotated(chain, at, "truncate", out var newest))
             return false;
-        _predecessor = end < 0 ? null : RotatedChain.EndOf(chain[newest], end);
+        LogRotated(_logger, "truncate", _options.Path);
+        _predecessor = newest;
         // copytruncate copies, then truncates: caught in between, the live file still holds what the copy does.
         if (_predecessor is { } copy && _current!.Length >= copy.Offset && _current.PrefixHash(copy.PrefixLength) == copy.PrefixHash)
             _current.SeekTo(copy.Offset);
@@ -495,18 +493,9 @@ internal sealed partial class LogTailer : IDisposable
         if (at < 0)
             return false;
         long end = FinishRotated(chain[at], consumed);
-        int newest = at;
-        for (int i = at + 1; i < chain.Count; i++)
-        {
-            if (IsOpen(chain[i].Identity))
-                continue;
-            end = FinishRotated(chain[i], 0);
-            CountRotation("truncate");
-            newest = i;
-        }
-
-        // The emptied live file's lines so far are in that copy: an unread live file comes after it.
-        _predecessor = end < 0 ? null : RotatedChain.EndOf(chain[newest], end);
+        // The emptied live file's lines so far are in the newest copy: an unread live file comes after it.
+        if (!ReadNewerRotated(chain, at, "truncate", out _predecessor))
+            _predecessor = end < 0 ? null : RotatedChain.EndOf(chain[at], end);
         return true;
     }
 
