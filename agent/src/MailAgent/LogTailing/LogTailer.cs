@@ -167,25 +167,20 @@ internal sealed partial class LogTailer : IDisposable
 
         // Rotated while we were down, perhaps more than once: follow the chain from the checkpointed
         // file through every newer rotated file, then read the live file from its start.
-        string kind = sameFile ? "truncate" : "rename";
         int origin = RotatedChain.Find(chain, last);
         if (origin < 0)
-        {
             Missing();
-        }
         else
-        {
-            _predecessor = FollowChainFrom(chain, origin, last.Offset, kind);
-        }
+            _predecessor = FollowChainFrom(chain, origin, last.Offset, GuessKind(chain[origin], last));
 
         _current = OpenFollowed();
         _dirty = true;
         return checkpoint;
     }
 
-    // How the unread live file at position left the path, for the rotation counter's label: a rename keeps its
-    // inode, a copy gets a new one while the path keeps the old. A compressed file tells nothing by its inode,
-    // and the path's may be a freed inode reused, so there it is a guess.
+    // How the file at position left the path, for the rotation counter's label, from the rotated file that holds
+    // its lines now: a rename keeps its inode, a copy gets a new one while the path keeps the old. A compressed
+    // file tells nothing by its inode, and the path's may be a freed inode reused, so there it is a guess.
     private string GuessKind(RotatedFile next, FilePosition position)
     {
         if (!next.Compressed)
