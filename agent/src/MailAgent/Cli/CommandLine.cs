@@ -118,13 +118,17 @@ internal static class CommandLine
         return command;
     }
 
-    private static Command Queue(CliContext context)
+    private static Command Queue(CliContext context) =>
+        Report("queue", "one queue snapshot, as the daemon would take it", ["json", "prometheus"], QueueCommand.RunAsync, context);
+
+    // A command that reads the configuration and prints one report in a --format (the first one by default).
+    private static Command Report(string name, string description, string[] formats, Func<string, List<string>, CliContext, Task<int>> run, CliContext context)
     {
-        var format = CliParsing.Choice("--format", "-f", "json", "json", "prometheus");
+        var format = CliParsing.Choice("--format", "-f", formats[0], formats);
         var config = CliParsing.ConfigOption(DefaultConfigFile);
         var settings = CliParsing.SettingsArgument();
-        var command = new Command("queue", "one queue snapshot, as the daemon would take it") { format, config, settings };
-        command.SetAction((r, _) => QueueCommand.RunAsync(r.GetRequiredValue(format), CliParsing.ConfigurationArguments(r, config, settings), context));
+        var command = new Command(name, description) { format, config, settings };
+        command.SetAction((r, _) => run(r.GetRequiredValue(format), CliParsing.ConfigurationArguments(r, config, settings), context));
         return command;
     }
 
@@ -219,15 +223,8 @@ internal static class CommandLine
         }
     }
 
-    private static Command Doctor(CliContext context)
-    {
-        var format = CliParsing.Choice("--format", "-f", "text", "text", "json");
-        var config = CliParsing.ConfigOption(DefaultConfigFile);
-        var settings = CliParsing.SettingsArgument();
-        var command = new Command("doctor", "check the go-live checklist from this host") { format, config, settings };
-        command.SetAction((r, _) => DoctorCommand.RunAsync(r.GetRequiredValue(format), CliParsing.ConfigurationArguments(r, config, settings), context));
-        return command;
-    }
+    private static Command Doctor(CliContext context) =>
+        Report("doctor", "check the go-live checklist from this host", ["text", "json"], DoctorCommand.RunAsync, context);
 
     private static Command Version(CliContext context)
     {
