@@ -129,19 +129,12 @@ public sealed class DoctorPostfixIntegrationTests(ITestOutputHelper output) : ID
         Assert.DoesNotContain(fail.Evidence, e => e.Contains("not-the-password", StringComparison.Ordinal));
     }
 
-    private static int FreeTcpPort()
-    {
-        var probe = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
-        probe.Start();
-        int port = ((System.Net.IPEndPoint)probe.LocalEndpoint).Port;
-        probe.Stop();
-        return port;
-    }
-
     private async Task<DoctorItem> DkimSigningAsync(bool stopOpenDkim)
     {
         // The operator's route: the probe recipient's domain goes to the doctor's own loopback sink.
-        int sinkPort = FreeTcpPort();
+        // From the same allocator as the harness's own ports, so the instance started below cannot be
+        // handed this one too (a port picked on its own collided with a sink's once in CI).
+        int sinkPort = LoopbackPorts.Allocate(1)[0];
         string transport = Path.Combine(_dir, "transport");
         await File.WriteAllTextAsync(transport, $"dkim-probe.test smtp:[127.0.0.1]:{sinkPort}\n");
         await using var postfix = await PrivatePostfix.StartAsync(new PrivatePostfixOptions

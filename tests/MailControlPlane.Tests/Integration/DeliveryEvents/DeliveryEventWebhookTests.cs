@@ -97,13 +97,6 @@ public sealed class DeliveryEventWebhookTests : IAsyncLifetime
             Timeout = TimeSpan.FromSeconds(5),
         }.WithSecret(Secret), TimeProvider.System, registry, NullLogger<DeliveryEventWebhook>.Instance);
 
-    private static int FreePort()
-    {
-        using var l = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
-        l.Start();
-        return ((IPEndPoint)l.LocalEndpoint).Port;
-    }
-
     [Fact]
     public Task Webhook_ReceiverDown30sAndControlPlaneRestarted_EveryEventArrivesSignedInOrderPerAgent() => OutageScenarioAsync();
 
@@ -119,7 +112,7 @@ public sealed class DeliveryEventWebhookTests : IAsyncLifetime
 
     private async Task OutageScenarioAsync()
     {
-        int port = FreePort();
+        int port = EndToEnd.AgentDaemon.FreePort();
         await AddEventsAsync(300);
         var receiver = await StartReceiverAsync(port, _pki.ServerCertificate, _pki.ServerKey);
         var registry = Prometheus.Metrics.NewCustomRegistry();
@@ -173,7 +166,7 @@ public sealed class DeliveryEventWebhookTests : IAsyncLifetime
     public async Task Webhook_ReceiverCertificateNotFromTheConfiguredCa_NothingSentAndFailuresCounted()
     {
         using var other = new TestPki();
-        int port = FreePort();
+        int port = EndToEnd.AgentDaemon.FreePort();
         await AddEventsAsync(10);
         var receiver = await StartReceiverAsync(port, other.ServerCertificate, other.ServerKey);
         var registry = Prometheus.Metrics.NewCustomRegistry();

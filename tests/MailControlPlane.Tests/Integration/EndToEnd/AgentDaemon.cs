@@ -44,12 +44,36 @@ internal sealed partial class AgentDaemon : IAsyncDisposable
         }
     }
 
-    /// <summary>A port the OS just handed out on 127.0.0.1 and released.</summary>
+    private static readonly Lock PortGate = new();
+
+    // Ports already given to a test in this process: once released, the kernel may hand the same port
+    // to the next bind(0), and two agents started side by side must not be given one port.
+    private static readonly HashSet<int> PortsHandedOut = [];
+
+    /// <summary>A port the OS just handed out on 127.0.0.1 and released, never one this process was given before.</summary>
     public static int FreePort()
     {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
+        var held = new List<TcpListener>();
+        try
+        {
+            while (true)
+            {
+                var listener = new TcpListener(IPAddress.Loopback, 0);
+                held.Add(listener);
+                listener.Start();
+                int port = ((IPEndPoint)listener.LocalEndpoint).Port;
+                lock (PortGate)
+                {
+                    if (PortsHandedOut.Add(port))
+                        return port;
+                }
+            }
+        }
+        finally
+        {
+            foreach (var listener in held)
+                listener.Stop();
+        }
     }
 
     /// <summary>Runs <c>mailagent pki init</c> into <paramref name="dir"/>.</summary>
