@@ -106,6 +106,41 @@ public sealed class StartupPagesTests
     }
 
     [Fact]
+    public void Releasable_WithLibraries_TheirCleanReadOnlyMappingsToo()
+    {
+        // libcrypto, loaded for the TLS and certificate checks, is 3.5 MiB of start-up pages on a mail host.
+        var maps = StartupPages.Parse(new StringReader(Smaps + """
+
+            7f9ac8600000-7f9ac8700000 r--p 00000000 fe:00 332500                     /usr/lib/x86_64-linux-gnu/libcrypto.so.3
+            Size:               1024 kB
+            Rss:                1024 kB
+            Anonymous:             0 kB
+            7f9ac8700000-7f9ac8710000 r--p 00100000 fe:00 332500                     /usr/lib/x86_64-linux-gnu/libcrypto.so.3
+            Size:                 64 kB
+            Rss:                  64 kB
+            Anonymous:            12 kB
+            7f9ac8710000-7f9ac8720000 rw-p 00110000 fe:00 332500                     /usr/lib/x86_64-linux-gnu/libcrypto.so.3
+            Size:                 64 kB
+            Rss:                  64 kB
+            Anonymous:            64 kB
+            7f9ac8800000-7f9ac8810000 r--s 00000000 00:01 99                         /memfd:dotnet_ipc_created (deleted)
+            Size:                 64 kB
+            Rss:                  64 kB
+            Anonymous:             0 kB
+            7f9ac8900000-7f9ac8910000 r--p 00000000 fe:00 332600                     /usr/lib/x86_64-linux-gnu/libold.so.1 (deleted)
+            Size:                 64 kB
+            Rss:                  64 kB
+            Anonymous:             0 kB
+            """));
+
+        var releasable = StartupPages.Releasable(maps, Exe, codeOnly: false, libraries: true).Select(m => m.Start).ToList();
+
+        // The executable's three, libc's code, libcrypto's clean read-only part; not its relocated (anonymous)
+        // or writable parts, not a shared mapping, not a library replaced on disk since it was loaded.
+        Assert.Equal([0x55d0c0000000UL, 0x55d0c002b000UL, 0x55d0c0bf6000UL, 0x7f9ac837c000UL, 0x7f9ac8600000UL], releasable);
+    }
+
+    [Fact]
     public void Releasable_OtherFile_Nothing()
     {
         var maps = StartupPages.Parse(new StringReader(Smaps));

@@ -134,8 +134,8 @@ internal static class ConfigurationKeys
         ]),
         new("Memory", null,
         [
-            new("Memory:ReleaseStartupPages", "true", "unmap the executable's clean read-only pages after start-up",
-                "`false` keeps them mapped; `true` unmaps the executable's clean read-only pages (machine code, read-only data) after start-up and a minute later; they come back from the page cache when used ([bench/README.md](../bench/README.md), \"Memory\")"),
+            new("Memory:ReleaseStartupPages", "true", "unmap the clean read-only pages of the executable and its libraries after start-up",
+                "`false` keeps them mapped; `true` unmaps the clean read-only pages (machine code, read-only data) of the executable and its shared libraries after start-up and a minute later; they come back from the page cache when used ([bench/README.md](../bench/README.md), \"Memory\")"),
         ]),
         new("Grpc", "Who may call what: [security.md](security.md).",
         [

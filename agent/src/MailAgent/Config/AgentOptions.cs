@@ -42,8 +42,8 @@ internal sealed class MemoryOptions
     public const string SectionName = "Memory";
 
     /// <summary>
-    /// After start-up (and once more a minute later), unmap the executable's clean read-only pages that
-    /// start-up touched; they come back from the page cache when used (Hosting/StartupPages.cs).
+    /// After start-up (and once more a minute later), unmap the clean read-only pages of the executable and its shared
+    /// libraries that start-up touched; they come back from the page cache when used (Hosting/StartupPages.cs).
     /// </summary>
     public bool ReleaseStartupPages { get; set; } = true;
 }
