@@ -4,8 +4,8 @@ namespace MailAgent.Hosting;
 internal static partial class Log
 {
     [LoggerMessage(EventId = 7900, Level = LogLevel.Information,
-        Message = "Released {ResidentKiB} KiB of the executable's and its libraries' clean read-only pages ({Mappings} mappings) after {Stage}; used pages come back from the page cache")]
-    public static partial void StartupPagesReleased(ILogger logger, long residentKiB, int mappings, string stage);
+        Message = "Releasing {ResidentKiB} KiB of the executable's and its libraries' clean read-only pages ({Mappings} mappings) after {Stage}; used pages come back from the page cache")]
+    public static partial void StartupPagesReleasing(ILogger logger, long residentKiB, int mappings, string stage);
 
     [LoggerMessage(EventId = 7901, Level = LogLevel.Warning,
         Message = "madvise refused {Failed} of the read-only mappings of the executable and its libraries after {Stage}; they stay mapped (Memory:ReleaseStartupPages = false turns this off)")]

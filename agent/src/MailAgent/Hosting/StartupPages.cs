@@ -26,7 +26,7 @@ internal static partial class StartupPages
         public long SharedDirtyKiB { get; set; }
     }
 
-    /// <summary>What <see cref="Release(bool, bool)"/> did: mappings advised, their resident KiB before, refusals, or why it could not look.</summary>
+    /// <summary>What <see cref="Release(bool, bool, Action{long, int})"/> did: mappings advised, their resident KiB before, refusals, or why it could not look.</summary>
     internal readonly record struct Released(int Mappings, long ResidentKiB, int Failed, string? Problem = null);
 
     /// <summary>Parses <c>/proc/PID/smaps</c>.</summary>
@@ -101,14 +101,18 @@ internal static partial class StartupPages
         && Path.GetFileName(path.AsSpan()) is var name
         && (name.EndsWith(".so", StringComparison.Ordinal) || name.Contains(".so.", StringComparison.Ordinal));
 
-    /// <summary>Releases the clean read-only pages of this process's executable and shared libraries, code and data (see the type).</summary>
-    public static Released Release() => Release(codeOnly: false, libraries: true);
+    /// <summary>
+    /// Releases the clean read-only pages of this process's executable and shared libraries, code and data (see
+    /// the type). <paramref name="advising"/> hears the resident KiB and mapping count once they are known and
+    /// before the first page goes, so that what it runs (a log line) is not mapped back in right after.
+    /// </summary>
+    public static Released Release(Action<long, int>? advising = null) => Release(codeOnly: false, libraries: true, advising);
 
     /// <summary>
     /// Releases this process's executable's clean read-only pages, and its shared libraries' with
     /// <paramref name="libraries"/>; only the code with <paramref name="codeOnly"/>.
     /// </summary>
-    public static Released Release(bool codeOnly, bool libraries = false)
+    public static Released Release(bool codeOnly, bool libraries = false, Action<long, int>? advising = null)
     {
         if (!OperatingSystem.IsLinux())
             return default;
@@ -125,9 +129,12 @@ internal static partial class StartupPages
             return new Released(0, 0, 0, e.Message);
         }
 
+        var releasable = Releasable(maps, executable, codeOnly, libraries).ToList();
+        if (releasable.Count > 0)
+            advising?.Invoke(releasable.Sum(m => m.RssKiB), releasable.Count);
         int count = 0, failed = 0;
         long kib = 0;
-        foreach (var m in Releasable(maps, executable, codeOnly, libraries))
+        foreach (var m in releasable)
         {
             if (Madvise((nint)m.Start, (nuint)(m.End - m.Start), MadviseDontNeed) == 0)
             {
