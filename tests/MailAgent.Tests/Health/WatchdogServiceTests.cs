@@ -1,6 +1,6 @@
 using System.Diagnostics;
 using MailAgent.Health;
-using Microsoft.Extensions.Hosting;
+using MailAgent.Tests.Hosting;
 using Microsoft.Extensions.Hosting.Systemd;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -94,18 +94,6 @@ public sealed class WatchdogServiceTests
         {
             lock (_states)
                 _states.Add(state.ToString());
-        }
-    }
-
-    private sealed class FakeLifetime : IHostApplicationLifetime
-    {
-        private readonly CancellationTokenSource _started = new();
-        public CancellationToken ApplicationStarted => _started.Token;
-        public CancellationToken ApplicationStopping => CancellationToken.None;
-        public CancellationToken ApplicationStopped => CancellationToken.None;
-        public void Start() => _started.Cancel();
-        public void StopApplication()
-        {
         }
     }
 

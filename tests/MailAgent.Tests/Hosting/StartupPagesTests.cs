@@ -1,6 +1,5 @@
 using MailAgent.Hosting;
 using MailAgent.Tests.Queue;
-using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Time.Testing;
 
 namespace MailAgent.Tests.Hosting;
@@ -177,7 +176,7 @@ public sealed class StartupPagesTests
     public async Task Service_AfterStartAndAMinuteLater_ReleasesTwiceAndLogs()
     {
         var time = new FakeTimeProvider(DateTimeOffset.FromUnixTimeSeconds(1_795_827_766));
-        var lifetime = new Lifetime();
+        var lifetime = new FakeLifetime();
         var logger = new ListLogger<StartupPageRelease>();
         int calls = 0;
         using var service = new StartupPageRelease(lifetime, time, logger, advising =>
@@ -206,7 +205,7 @@ public sealed class StartupPagesTests
     [Fact]
     public async Task Service_LogsBeforeAdvising()
     {
-        var lifetime = new Lifetime();
+        var lifetime = new FakeLifetime();
         var logger = new ListLogger<StartupPageRelease>();
         int loggedWhenAdvised = -1;
         using var service = new StartupPageRelease(lifetime, new FakeTimeProvider(), logger, advising =>
@@ -228,7 +227,7 @@ public sealed class StartupPagesTests
     [Fact]
     public async Task Service_MappingsUnreadable_WarnsWithTheReason()
     {
-        var lifetime = new Lifetime();
+        var lifetime = new FakeLifetime();
         var logger = new ListLogger<StartupPageRelease>();
         using var service = new StartupPageRelease(lifetime, new FakeTimeProvider(), logger, _ => new StartupPages.Released(0, 0, 0, "Permission denied"));
 
@@ -244,7 +243,7 @@ public sealed class StartupPagesTests
     public async Task Service_MadviseRefused_Warns()
     {
         var time = new FakeTimeProvider();
-        var lifetime = new Lifetime();
+        var lifetime = new FakeLifetime();
         var logger = new ListLogger<StartupPageRelease>();
         using var service = new StartupPageRelease(lifetime, time, logger, _ => new StartupPages.Released(0, 0, 2));
 
@@ -263,23 +262,6 @@ public sealed class StartupPagesTests
         {
             Assert.True(DateTime.UtcNow < deadline, "condition not met within 10 s");
             await Task.Delay(20);
-        }
-    }
-
-    private sealed class Lifetime : IHostApplicationLifetime
-    {
-        private readonly CancellationTokenSource _started = new();
-
-        public CancellationToken ApplicationStarted => _started.Token;
-
-        public CancellationToken ApplicationStopping => CancellationToken.None;
-
-        public CancellationToken ApplicationStopped => CancellationToken.None;
-
-        public void Start() => _started.Cancel();
-
-        public void StopApplication()
-        {
         }
     }
 }
