@@ -76,7 +76,11 @@ public sealed class ControlPlaneEndToEndTests(ITestOutputHelper output) : IAsync
             _ports[name] = AgentDaemon.FreePort();
         if (_agents.Remove(name, out var previous))
             await previous.DisposeAsync();
-        _logs.TryAdd(name, new LogFeeder(Path.Combine(_dir, name, "mail.log"), name.Replace("postfix-", "mail-", StringComparison.Ordinal)));
+        // One feeder per agent for the whole test: a restarted agent follows the log its predecessor followed.
+        // (TryAdd with a new feeder as its argument started a second, never disposed one on every restart: it
+        // emptied the log and kept writing into the directory while DisposeAsync deleted it.)
+        if (!_logs.ContainsKey(name))
+            _logs[name] = new LogFeeder(Path.Combine(_dir, name, "mail.log"), name.Replace("postfix-", "mail-", StringComparison.Ordinal));
         _agents[name] = await AgentDaemon.StartAsync(
             $"LogTailing:Path={_logs[name].Path}", $"LogTailing:StateDirectory={state}", "LogTailing:StartAt=Beginning",
             $"Grpc:Listen=127.0.0.1:{_ports[name]}", $"Grpc:CaFile={Pki("ca.crt")}", $"Grpc:CertificateFile={Pki("agent.crt")}", $"Grpc:KeyFile={Pki("agent.key")}",
