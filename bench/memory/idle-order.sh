@@ -60,21 +60,22 @@ agent() { # OUT command...
     "${as[@]}" "$@" > "$out" 2>&1 &
   PID=$!
 }
+listening() { sed -n 's/.*listening on \(http:[^ ]*\).*/\1/p' "$1" | head -1; }
+idle_for() { # SECONDS URL: what Prometheus and the control plane do meanwhile (SCRAPE=1)
+  local end=$((SECONDS + $1))
+  while [ $SECONDS -lt $end ]; do
+    [ "$SCRAPE" != 1 ] || { curl -sf "$2/metrics" > /dev/null || true; curl -sf "$2/health" > /dev/null || true; }
+    sleep 15
+  done
+}
 agent "$WORK/agent.out" valgrind --tool=callgrind --callgrind-out-file="$WORK/cg.out" --dump-instr=no --collect-jumps=no \
   "$WORK/bin/mailagent" run
 echo "idle-order: agent $PID under callgrind; counting from ${WARM} s for ${SPAN} s" >&2
 sleep "$WARM"
-url=$(sed -n 's/.*listening on \(http:[^ ]*\).*/\1/p' "$WORK/agent.out" | head -1)
+url=$(listening "$WORK/agent.out")
 [ -n "$url" ] || { echo "the agent did not start:" >&2; tail -20 "$WORK/agent.out" >&2; exit 1; }
 "${as[@]}" callgrind_control -z "$PID" > /dev/null
-end=$((SECONDS + SPAN))
-while [ $SECONDS -lt $end ]; do
-  if [ "$SCRAPE" = 1 ]; then
-    curl -sf "$url/metrics" > /dev/null || true
-    curl -sf "$url/health" > /dev/null || true
-  fi
-  sleep 15
-done
+idle_for "$SPAN" "$url"
 "${as[@]}" callgrind_control -d "$PID" > /dev/null
 sleep 2
 kill "$PID"; wait "$PID" 2>/dev/null || true; PID=
@@ -90,14 +91,10 @@ if [ "$PERF_SPAN" -gt 0 ] && command -v perf >/dev/null; then
   rm -rf "$WORK/state"; mkdir -p "$WORK/state"; [ -z "$RUN_AS" ] || chown "$RUN_AS" "$WORK/state"
   agent "$WORK/agent-native.out" "$WORK/bin/mailagent" run
   sleep "$WARM"
-  url=$(sed -n 's/.*listening on \(http:[^ ]*\).*/\1/p' "$WORK/agent-native.out" | head -1)
+  url=$(listening "$WORK/agent-native.out")
   perf record -F 20000 -e cpu-clock -p "$PID" -o "$WORK/perf.data" -- sleep "$PERF_SPAN" > /dev/null 2>&1 &
   rec=$!
-  end=$((SECONDS + PERF_SPAN))
-  while [ $SECONDS -lt $end ]; do
-    [ "$SCRAPE" != 1 ] || { curl -sf "$url/metrics" > /dev/null || true; curl -sf "$url/health" > /dev/null || true; }
-    sleep 15
-  done
+  idle_for "$PERF_SPAN" "$url"
   wait "$rec" || true
   kill "$PID"; wait "$PID" 2>/dev/null || true; PID=
   base=$(perf script -i "$WORK/perf.data" --show-mmap-events 2>/dev/null | grep PERF_RECORD_MMAP | grep 'r-xp .*/bin/mailagent$' \

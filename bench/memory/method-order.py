@@ -28,27 +28,26 @@ def name(addr):
 
 
 counts = {}
+
+
+def count(fn, n):
+    # Native runtime functions (C++ mangled, SystemNative_*, Rhp*) cannot be placed by ilc.
+    if fn is not None and not fn.startswith(("_Z", "SystemNative_", "Rhp", "_")):
+        counts[fn] = counts.get(fn, 0) + n
+
+
 if len(sys.argv) > 3 and sys.argv[2] == "--perf":
     # perf script: one sampled address per line; MAP and OFFSET say where the r-x segment was mapped.
     delta = int(sys.argv[3], 16) - int(sys.argv[4], 16)
     for row in sys.stdin:
-        fn = name(int(row, 16) - delta)
-        if fn is not None and not fn.startswith(("_Z", "SystemNative_", "Rhp", "_")):
-            counts[fn] = counts.get(fn, 0) + 1
-    for fn, _ in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])):
-        print(fn)
-    sys.exit(0)
-for row in sys.stdin:
-    m = re.match(r"\s*([\d,]+) \(\s*[\d.]+%\)\s+\?\?\?:0x([0-9a-f]+) \[(.*)\]", row)
-    if not m:
-        continue
-    n, addr, obj = int(m.group(1).replace(",", "")), int(m.group(2), 16), m.group(3)
-    if obj != "???" and not obj.endswith("/mailagent"):
-        continue
-    fn = name(addr - 0x108000 if obj == "???" else addr)
-    # Native runtime functions (C++ mangled, SystemNative_*, Rhp*) cannot be placed by ilc.
-    if fn is None or fn.startswith(("_Z", "SystemNative_", "Rhp", "_")):
-        continue
-    counts[fn] = counts.get(fn, 0) + n
+        count(name(int(row, 16) - delta), 1)
+else:
+    for row in sys.stdin:
+        m = re.match(r"\s*([\d,]+) \(\s*[\d.]+%\)\s+\?\?\?:0x([0-9a-f]+) \[(.*)\]", row)
+        if not m:
+            continue
+        n, addr, obj = int(m.group(1).replace(",", "")), int(m.group(2), 16), m.group(3)
+        if obj == "???" or obj.endswith("/mailagent"):
+            count(name(addr - 0x108000 if obj == "???" else addr), n)
 for fn, _ in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])):
     print(fn)

@@ -26,7 +26,7 @@ internal static partial class StartupPages
         public long SharedDirtyKiB { get; set; }
     }
 
-    /// <summary>What <see cref="Release(bool, bool, Action{long, int})"/> did: mappings advised, their resident KiB before, refusals, or why it could not look.</summary>
+    /// <summary>What <see cref="Release(Action{long, int})"/> did: mappings advised, their resident KiB before, refusals, or why it could not look.</summary>
     internal readonly record struct Released(int Mappings, long ResidentKiB, int Failed, string? Problem = null);
 
     /// <summary>Parses <c>/proc/PID/smaps</c>.</summary>
@@ -106,13 +106,7 @@ internal static partial class StartupPages
     /// the type). <paramref name="advising"/> hears the resident KiB and mapping count once they are known and
     /// before the first page goes, so that what it runs (a log line) is not mapped back in right after.
     /// </summary>
-    public static Released Release(Action<long, int>? advising = null) => Release(codeOnly: false, libraries: true, advising);
-
-    /// <summary>
-    /// Releases this process's executable's clean read-only pages, and its shared libraries' with
-    /// <paramref name="libraries"/>; only the code with <paramref name="codeOnly"/>.
-    /// </summary>
-    public static Released Release(bool codeOnly, bool libraries = false, Action<long, int>? advising = null)
+    public static Released Release(Action<long, int>? advising = null)
     {
         if (!OperatingSystem.IsLinux())
             return default;
@@ -129,7 +123,7 @@ internal static partial class StartupPages
             return new Released(0, 0, 0, e.Message);
         }
 
-        var releasable = Releasable(maps, executable, codeOnly, libraries).ToList();
+        var releasable = Releasable(maps, executable, codeOnly: false, libraries: true).ToList();
         if (releasable.Count > 0)
             advising?.Invoke(releasable.Sum(m => m.RssKiB), releasable.Count);
         int count = 0, failed = 0;

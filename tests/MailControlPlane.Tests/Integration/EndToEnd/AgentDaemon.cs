@@ -1,6 +1,4 @@
 using System.Diagnostics;
-using System.Net;
-using System.Net.Sockets;
 using System.Text;
 using System.Text.RegularExpressions;
 
@@ -44,37 +42,11 @@ internal sealed partial class AgentDaemon : IAsyncDisposable
         }
     }
 
-    private static readonly Lock PortGate = new();
-
-    // Ports already given to a test in this process: once released, the kernel may hand the same port
-    // to the next bind(0), and two agents started side by side must not be given one port.
-    private static readonly HashSet<int> PortsHandedOut = [];
-
-    /// <summary>A port the OS just handed out on 127.0.0.1 and released, never one this process was given before.</summary>
-    public static int FreePort()
-    {
-        var held = new List<TcpListener>();
-        try
-        {
-            while (true)
-            {
-                var listener = new TcpListener(IPAddress.Loopback, 0);
-                held.Add(listener);
-                listener.Start();
-                int port = ((IPEndPoint)listener.LocalEndpoint).Port;
-                lock (PortGate)
-                {
-                    if (PortsHandedOut.Add(port))
-                        return port;
-                }
-            }
-        }
-        finally
-        {
-            foreach (var listener in held)
-                listener.Stop();
-        }
-    }
+    /// <summary>
+    /// A port the OS just handed out on 127.0.0.1 and released, from the allocator the Postfix harness uses too,
+    /// so no two agents, sinks or servers of this process are given the same one.
+    /// </summary>
+    public static int FreePort() => LoopbackPorts.Allocate(1)[0];
 
     /// <summary>Runs <c>mailagent pki init</c> into <paramref name="dir"/>.</summary>
     public static Task PkiInitAsync(string dir) =>
