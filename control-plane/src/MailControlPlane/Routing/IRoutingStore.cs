@@ -48,7 +48,7 @@ internal interface IRoutingStore : IRoutingOrderReader, IAsyncDisposable
 
     /// <summary>Inserts a live email row for each of <paramref name="providerNames"/> that has none (Routing:CreateMissingProviders); returns those inserted.</summary>
     Task<IReadOnlyList<string>> CreateMissingProvidersAsync(IReadOnlyList<string> providerNames, CancellationToken cancellationToken);
-    /// <summary>The scorer's memory per provider from the control plane's own table (created when missing).</summary>
+    /// <summary>The scorer's memory per provider from the control plane's own table: the leader creates it when missing, a standby only reads it.</summary>
     Task<IReadOnlyList<Scoring.ScorerState>> ReadScorerStateAsync(CancellationToken cancellationToken);
 
     /// <summary>Saves the scorer's memory (upsert per provider), in one transaction.</summary>

@@ -230,8 +230,14 @@ internal sealed class PostgresRoutingStore(RoutingOptions options) : IRoutingSto
         await _pooled.DisposeAsync();
     }
 
+    /// <summary>
+    /// The leader reads in its locked session and creates the table when missing; a standby reads what the leader saved
+    /// (a read needs no lock) in its own session, and creates nothing.
+    /// </summary>
     public Task<IReadOnlyList<Scoring.ScorerState>> ReadScorerStateAsync(CancellationToken cancellationToken) =>
-        ScorerStateTable.ReadAsync(Session(), null, postgres: true, cancellationToken);
+        _leader
+            ? ScorerStateTable.ReadAsync(Session(), null, postgres: true, cancellationToken)
+            : ScorerStateTable.ReadAsync(_session ?? throw new InvalidOperationException("reading the scorer's state before trying for the lock"), null, postgres: true, cancellationToken, create: false);
 
     public async Task WriteScorerStateAsync(IReadOnlyList<Scoring.ScorerState> states, CancellationToken cancellationToken)
     {

@@ -62,9 +62,21 @@ internal static class ScorerStateTable
           failed_evaluations = excluded.failed_evaluations, probation_progress = excluded.probation_progress, updated_at = excluded.updated_at
         """;
 
-    public static async Task<IReadOnlyList<ScorerState>> ReadAsync(DbConnection connection, DbTransaction? transaction, bool postgres, CancellationToken cancellationToken)
+    /// <summary>
+    /// Every provider's saved memory. <paramref name="create"/>: create the table first when missing (the leader, which
+    /// writes it next); a standby only reads, and finds nothing until a leader has created it.
+    /// </summary>
+    public static async Task<IReadOnlyList<ScorerState>> ReadAsync(DbConnection connection, DbTransaction? transaction, bool postgres, CancellationToken cancellationToken, bool create = true)
     {
-        await ExecuteAsync(connection, transaction, postgres ? CreatePostgres : CreateSqlite, cancellationToken);
+        if (create)
+        {
+            await ExecuteAsync(connection, transaction, postgres ? CreatePostgres : CreateSqlite, cancellationToken);
+        }
+        else if (!await ExistsAsync(connection, transaction, postgres, cancellationToken))
+        {
+            return [];
+        }
+
         await using var command = connection.CreateCommand();
         command.Transaction = transaction;
         command.CommandText = Select;
@@ -89,6 +101,16 @@ internal static class ScorerStateTable
         }
 
         return states;
+    }
+
+    private static async Task<bool> ExistsAsync(DbConnection connection, DbTransaction? transaction, bool postgres, CancellationToken cancellationToken)
+    {
+        await using var command = connection.CreateCommand();
+        command.Transaction = transaction;
+        command.CommandText = postgres
+            ? $"SELECT count(*) FROM pg_catalog.pg_tables WHERE tablename = '{Name}' AND schemaname = ANY (current_schemas(false))"
+            : $"SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = '{Name}'";
+        return Convert.ToInt64(await command.ExecuteScalarAsync(cancellationToken), CultureInfo.InvariantCulture) > 0;
     }
 
     public static async Task WriteAsync(DbConnection connection, DbTransaction? transaction, bool postgres, IReadOnlyList<ScorerState> states, CancellationToken cancellationToken)

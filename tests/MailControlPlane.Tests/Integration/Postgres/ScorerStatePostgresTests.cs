@@ -1,3 +1,4 @@
+using MailControlPlane.Routing;
 using MailControlPlane.Scoring;
 using MailControlPlane.Tests.Routing;
 using MailControlPlane.Tests.Scoring;
@@ -117,6 +118,39 @@ public sealed class ScorerStatePostgresTests : IAsyncLifetime
         await second.Writer.WaitForCyclesAsync();
         Assert.False((await RowAsync(Virginia)).Active);
         Assert.Equal(40, (await RowAsync(Oregon)).Score);
+    }
+
+    [Fact]
+    public async Task Standby_FollowsTheLeadersMemory_WithoutAFailedTurn()
+    {
+        await using var leader = await StartReplicaAsync();
+        await using var standby = await StartReplicaAsync();
+        await FailVirginiaAsync(leader);
+        await standby.Writer.WaitForCyclesOrStandbyAsync();
+
+        // A standby only reads the state table: that needs no lock, so no turn of its loop fails or reconnects.
+        Assert.Equal(0, standby.Writer.Metrics.Leader.Value);
+        Assert.Equal(0, standby.Writer.Metrics.WriteFailures.Value);
+        var followed = standby.Scoring.Scorer.Export().Single(s => s.ProviderName == Virginia);
+        Assert.Equal(ProviderState.Failed, followed.State);
+        Assert.False(followed.IsActive);
+    }
+
+    [Fact]
+    public async Task Standby_BeforeAnyLeaderSaved_ReadsNothingAndCreatesNothing()
+    {
+        // Another replica holds the lock but has not created the state table yet.
+        await using var holder = new NpgsqlConnection(Db);
+        await holder.OpenAsync();
+        await using (var take = new NpgsqlCommand($"SELECT pg_advisory_lock({RoutingOptions.DefaultLeaderLockKey})", holder))
+            await take.ExecuteNonQueryAsync();
+
+        await using var store = new PostgresRoutingStore(WriterHarness.FastOptions(Db));
+        Assert.False(await store.TryLeadAsync(CancellationToken.None));
+        Assert.Empty(await store.ReadScorerStateAsync(CancellationToken.None));
+
+        await using var exists = new NpgsqlCommand("SELECT to_regclass('mailagent_scorer_state') IS NOT NULL", holder);
+        Assert.False((bool)(await exists.ExecuteScalarAsync())!);
     }
 
     [Fact]
