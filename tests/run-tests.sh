@@ -42,13 +42,20 @@ if [ "${SKIP_PACKAGING:-0}" != 1 ]; then
   trap 'rm -rf "$results"' EXIT
   if [ "$packaging_rc" -ne 0 ]; then echo "packaging checks failed (see the PACKAGING FAIL lines above)"; rc=1; fi
 fi
-# The failed tests' names again, next to the summary, so the tail of a CI log says which ones.
+# The failed tests' names and the first lines of their messages again, next to the summary, so the tail of a CI log
+# says which ones failed and why.
 if [ "$failed" -gt 0 ]; then
   echo "failed tests:"
-  for f in "$results"/*.trx; do
-    [ -f "$f" ] || continue
-    grep -o '<UnitTestResult [^>]*outcome="Failed"[^>]*>' "$f" | sed -n 's/.* testName="\([^"]*\)".*/  \1/p'
-  done
+  python3 - "$results"/*.trx <<'PY'
+import sys, xml.etree.ElementTree as ET
+ns = {"t": "http://microsoft.com/schemas/VisualStudio/TeamTest/2010"}
+for path in sys.argv[1:]:
+    for result in ET.parse(path).getroot().iterfind(".//t:UnitTestResult[@outcome='Failed']", ns):
+        print("  " + result.get("testName", "?"))
+        message = result.findtext("t:Output/t:ErrorInfo/t:Message", default="", namespaces=ns)
+        for line in [l for l in message.splitlines() if l.strip()][:4]:
+            print("      " + line[:200])
+PY
 fi
 echo "tests: $passed passed, $failed failed, $skipped skipped"
 if [ "$passed" -eq 0 ]; then echo "no test ran"; exit 1; fi
