@@ -390,14 +390,12 @@ public sealed class AgentGrpcTests : IAsyncLifetime
         // The first verdicts are on the stream already: postfix healthy.
         await ReadHealthChangeAsync(watch.ResponseStream, "postfix", HealthStatus.Healthy);
 
-        await Tool.RunAsync(postfixCommand, ["-c", postfix.ConfigDirectory, "stop"], CancellationToken.None);
+        await postfix.StopMailSystemAsync();
         await UntilServingAsync(health, "postfix", HealthCheckResponse.Types.ServingStatus.NotServing, react);
         var overall = await health.CheckAsync(new HealthCheckRequest { Service = "" }, deadline: DateTime.UtcNow.Add(Deadline));
         var down = await ReadHealthChangeAsync(watch.ResponseStream, "postfix", HealthStatus.Unhealthy);
 
-        await Tool.RunAsync(
-            postfixCommand, ["-c", postfix.ConfigDirectory, "start"], CancellationToken.None,
-            environment: new Dictionary<string, string?> { [PrivatePostfix.MarkerVariable] = postfix.RootDirectory });
+        await postfix.StartMailSystemAsync();
         await UntilServingAsync(health, "postfix", HealthCheckResponse.Types.ServingStatus.Serving, start);
         var up = await ReadHealthChangeAsync(watch.ResponseStream, "postfix", HealthStatus.Healthy);
 

@@ -44,13 +44,11 @@ public sealed class AgentHealthTests(ITestOutputHelper output)
             Assert.Equal("healthy", Check(healthy.Body, "milter"));
             Assert.Contains("mailagent_health_check_status{check=\"postfix\"} 1", await agent.ScrapeAsync(), StringComparison.Ordinal);
 
-            await Tool.RunAsync(PostfixCommand, ["-c", postfix.ConfigDirectory, "stop"], CancellationToken.None);
+            await postfix.StopMailSystemAsync();
             var stopped = await UntilAsync(agent, r => r.Status == 503 && Check(r.Body, "postfix") == "unhealthy", ReactDeadline);
             output.WriteLine(stopped.Body);
 
-            await Tool.RunAsync(
-                PostfixCommand, ["-c", postfix.ConfigDirectory, "start"], CancellationToken.None,
-                environment: new Dictionary<string, string?> { [PrivatePostfix.MarkerVariable] = postfix.RootDirectory });
+            await postfix.StartMailSystemAsync();
             var again = await UntilAsync(agent, r => r.Status == 200, StartDeadline);
             Assert.Equal("healthy", Check(again.Body, "postfix"));
         }

@@ -228,6 +228,28 @@ internal sealed partial class PrivatePostfix
         // 'postfix start' runs post-install create-missing first, which creates the queue
         // subdirectories and data_directory with the owners Postfix wants (mail_owner, setgid_group).
         _postfixStarted = true;
+        await StartMasterAsync(cancellationToken);
+
+        if (_options.OpenDkimLogToMaillog && _syslog is { } syslog)
+        {
+            // The master made postlogd's socket at start; OpenDKIM's lines so far are sent first.
+            syslog.ForwardTo(_layout.PostlogSocketPath);
+            OpenDkimLogInMaillog = true;
+            Diagnostic($"OpenDKIM's syslog lines also go to {LogPath} through postlogd");
+        }
+    }
+
+    /// <summary>
+    /// 'postfix stop' as an operator runs it, then waits until the master and every daemon of the instance are gone:
+    /// 'postfix stop' only signals the master, and a start while its daemons still hold the listening sockets fails.
+    /// </summary>
+    public Task StopMailSystemAsync() => StopPostfixAsync();
+
+    /// <summary>'postfix start' again after <see cref="StopMailSystemAsync"/>, until smtpd answers 220 on both ports.</summary>
+    public Task StartMailSystemAsync(CancellationToken cancellationToken = default) => StartMasterAsync(cancellationToken);
+
+    private async Task StartMasterAsync(CancellationToken cancellationToken)
+    {
         var start = await Tool.TryRunAsync(Postfix, ["-c", ConfigDirectory, "start"], cancellationToken, environment: MarkerEnvironment());
         if (start.ExitCode != 0)
         {
@@ -246,14 +268,6 @@ internal sealed partial class PrivatePostfix
         }
 
         Diagnostic($"Postfix answers 220 on {SmtpPort} and {SubmissionPort}");
-
-        if (_options.OpenDkimLogToMaillog && _syslog is { } syslog)
-        {
-            // The master made postlogd's socket at start; OpenDKIM's lines so far are sent first.
-            syslog.ForwardTo(_layout.PostlogSocketPath);
-            OpenDkimLogInMaillog = true;
-            Diagnostic($"OpenDKIM's syslog lines also go to {LogPath} through postlogd");
-        }
     }
 
     /// <summary>
