@@ -68,6 +68,47 @@ public sealed class StartTlsProbeTests : IDisposable
     }
 
     [Fact]
+    public async Task ProbeAsync_LeafWithoutItsIssuer_ChainIncomplete()
+    {
+        using var listener = Listen();
+        var server = ServeAsync(listener, async (stream, _) =>
+        {
+            await using var tls = new SslStream(stream);
+            await tls.AuthenticateAsServerAsync(new SslServerAuthenticationOptions
+            {
+                ServerCertificateContext = SslStreamCertificateContext.Create(_server, [], offline: true),
+            });
+        });
+
+        var served = await Probe().ProbeAsync(new TlsEndpoint("127.0.0.1", Port(listener), true), CancellationToken.None);
+        await server;
+
+        Assert.True(served.Ok, served.Problem);
+        Assert.NotNull(served.ChainProblem);
+        Assert.StartsWith("chain incomplete: the issuer 'CN=MailAgent Test CA' of 'CN=mail.example.test' is neither sent by the listener nor trusted by the system", served.ChainProblem, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task ProbeAsync_LoneSelfSigned_NoChain()
+    {
+        var pair = TestCertificates.SelfSigned("mail.example.test", DateTimeOffset.UtcNow);
+        using var pem = X509Certificate2.CreateFromPem(pair.CertificatePem, pair.KeyPem);
+        using var selfSigned = X509CertificateLoader.LoadPkcs12(pem.Export(X509ContentType.Pkcs12), null);
+        using var listener = Listen();
+        var server = ServeAsync(listener, async (stream, _) =>
+        {
+            await using var tls = new SslStream(stream);
+            await tls.AuthenticateAsServerAsync(selfSigned);
+        });
+
+        var served = await Probe().ProbeAsync(new TlsEndpoint("127.0.0.1", Port(listener), true), CancellationToken.None);
+        await server;
+
+        Assert.Equal(pair.Fingerprint, served.Fingerprint);
+        Assert.StartsWith("the certificate is self-signed and sent alone: no chain", served.ChainProblem, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task ProbeAsync_NoStartTls_SaysSo()
     {
         using var listener = Listen();

@@ -54,6 +54,21 @@ public sealed class TransportDoctorTests : IDisposable
     }
 
     [Fact]
+    public async Task Certificate_ListenerWithoutIntermediate_FailNamingIt()
+    {
+        const string Missing = "chain incomplete: the issuer 'CN=R11, O=Let's Encrypt, C=US' of 'CN=mail.example.test' is neither sent by the listener nor trusted by the system";
+        var items = await RunAsync(e => e.Port == 465
+            ? Good(e) with { Chain = "mail.example.test", ChainProblem = Missing }
+            : Good(e) with { Chain = "mail.example.test <- R11 <- ISRG Root X1 (trusted by the system)" });
+
+        var item = items["transport.certificate"];
+        Assert.Equal(DoctorStatus.Fail, item.Status);
+        Assert.Equal($"127.0.0.1:465 (TLS): {Missing}", item.Why);
+        Assert.Contains(item.Evidence, e => e.EndsWith("chain mail.example.test <- R11 <- ISRG Root X1 (trusted by the system)", StringComparison.Ordinal));
+        Assert.Contains("fullchain.pem", item.Fix, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Renewal_TimerAndDeployHook_Pass()
     {
         Directory.CreateDirectory(Path.Combine(_dir, "units"));

@@ -85,7 +85,7 @@ internal static class CertificateValidator
             if (!Covers(names, hostname))
                 Fail(CertificateProblem.NameMismatch, $"the certificate's names ({(names.Count == 0 ? "none" : string.Join(", ", names))}, from {(fromSan ? "subjectAltName" : "the subject CN")}) do not cover {hostname}");
 
-            string chain = CheckChain(leaf, certificates, now, out string? chainProblem);
+            string chain = CheckChain(leaf, certificates, now, FileSource, out string? chainProblem);
             if (chainProblem != null)
                 Fail(CertificateProblem.NoChain, chainProblem);
             return Result(chain);
@@ -245,12 +245,28 @@ internal static class CertificateValidator
         return ecdsa.ExportSubjectPublicKeyInfo();
     }
 
-    private static string CheckChain(X509Certificate2 leaf, List<X509Certificate2> certificates, DateTimeOffset now, out string? problem)
+    /// <summary>Where <see cref="CheckChain"/>'s certificates came from, in its words: the files on disk.</summary>
+    public static readonly ChainSource FileSource = new("in the file", "bundled in the file", "alone in the file", "the file");
+
+    /// <summary>Where <see cref="CheckChain"/>'s certificates came from, in its words: what a listener sent in the TLS handshake.</summary>
+    public static readonly ChainSource ServedSource = new("sent by the listener", "sent by the listener", "sent alone", "the file smtpd_tls_chain_files names");
+
+    /// <summary>The words that say where a chain's certificates came from.</summary>
+    public sealed record ChainSource(string Among, string Bundled, string Alone, string Holder);
+
+    /// <summary>
+    /// The chain <paramref name="leaf"/> makes with <paramref name="certificates"/> (leaf first; no downloads, no revocation check) to a root the
+    /// system trusts or a self-signed root among them; the path's names, and the problem (or null).
+    /// </summary>
+    public static string CheckChain(X509Certificate2 leaf, IReadOnlyList<X509Certificate2> certificates, DateTimeOffset now, ChainSource source, out string? problem)
     {
+        ArgumentNullException.ThrowIfNull(leaf);
+        ArgumentNullException.ThrowIfNull(certificates);
+        ArgumentNullException.ThrowIfNull(source);
         problem = null;
         if (certificates.Count == 1 && leaf.SubjectName.RawData.AsSpan().SequenceEqual(leaf.IssuerName.RawData))
         {
-            problem = "the certificate is self-signed and alone in the file: no chain (put the leaf, then its intermediates, in the file)";
+            problem = $"the certificate is self-signed and {source.Alone}: no chain (put the leaf, then its intermediates, in {source.Holder})";
             return "self-signed";
         }
 
@@ -272,9 +288,9 @@ internal static class CertificateValidator
         bool bundledRoot = root != null && elements.Count > 1 && root.SubjectName.RawData.AsSpan().SequenceEqual(root.IssuerName.RawData)
             && certificates.Skip(1).Any(c => c.RawData.AsSpan().SequenceEqual(root.RawData));
         if ((flags & ~X509ChainStatusFlags.UntrustedRoot) == X509ChainStatusFlags.NoError && (bundledRoot || flags == X509ChainStatusFlags.NoError))
-            return $"{path} (root bundled in the file)";
+            return $"{path} (root {source.Bundled})";
         if ((flags & X509ChainStatusFlags.PartialChain) != 0 || elements.Count < 2)
-            problem = $"chain incomplete: the issuer '{(root ?? leaf).Issuer}' of '{(root ?? leaf).Subject}' is neither in the file nor trusted by the system (use the full chain, e.g. Let's Encrypt's fullchain.pem)";
+            problem = $"chain incomplete: the issuer '{(root ?? leaf).Issuer}' of '{(root ?? leaf).Subject}' is neither {source.Among} nor trusted by the system (use the full chain, e.g. Let's Encrypt's fullchain.pem)";
         else
             problem = $"chain does not verify ({string.Join(", ", chain.ChainStatus.Select(s => s.StatusInformation.Trim()).Where(s => s.Length > 0).Distinct())})";
         return path;

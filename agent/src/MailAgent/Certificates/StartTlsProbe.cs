@@ -16,6 +16,12 @@ internal readonly record struct TlsEndpoint(string Host, int Port, bool Implicit
 internal sealed record ServedCertificate(TlsEndpoint Endpoint, string? Fingerprint, DateTimeOffset? NotAfter, IReadOnlyList<string> Names, string? Problem)
 {
     public bool Ok => Problem == null;
+
+    /// <summary>The chain the served certificates make, leaf first ("a &lt;- b &lt;- root (trusted by the system)"); empty when unknown.</summary>
+    public string Chain { get; init; } = "";
+
+    /// <summary>Why the served certificates make no chain to a trusted root (a missing intermediate, a lone self-signed leaf); null when they do.</summary>
+    public string? ChainProblem { get; init; }
 }
 
 /// <summary>Reads the certificate a listener serves; tests substitute a fake.</summary>
@@ -59,21 +65,44 @@ internal sealed class StartTlsProbe(TimeSpan timeout, TimeProvider time, string 
             }
 
             X509Certificate2? served = null;
-            await using var tls = new SslStream(network, leaveInnerStreamOpen: true, (_, certificate, _, _) =>
+            var sent = new List<X509Certificate2>();
+            await using var tls = new SslStream(network, leaveInnerStreamOpen: true, (_, certificate, chain, _) =>
             {
                 // Any certificate is accepted: the probe reports what is served; the validator judges it.
                 if (certificate != null)
                     served = X509CertificateLoader.LoadCertificate(certificate.GetRawCertData());
+                // The certificates the server sent besides its leaf: what a sender can build the chain from.
+                foreach (var other in chain?.ChainPolicy.ExtraStore ?? [])
+                    sent.Add(X509CertificateLoader.LoadCertificate(other.RawData));
                 return served != null;
             });
-            await tls.AuthenticateAsClientAsync(new SslClientAuthenticationOptions { TargetHost = endpoint.Host }, token);
-            using (served)
+            await tls.AuthenticateAsClientAsync(
+                new SslClientAuthenticationOptions
+                {
+                    TargetHost = endpoint.Host,
+                    // Judged on what the server sends: no intermediate is fetched (nothing leaves the host), no revocation lookup.
+                    CertificateChainPolicy = new X509ChainPolicy { DisableCertificateDownloads = true, RevocationMode = X509RevocationMode.NoCheck },
+                },
+                token);
+            try
             {
                 if (served == null)
                     return Failed(endpoint, "the TLS handshake completed without a server certificate");
                 var names = CertificateValidator.DnsNames(served, out _);
+                var others = sent.Where(c => !c.RawData.AsSpan().SequenceEqual(served.RawData)).ToList();
+                string chainPath = CertificateValidator.CheckChain(served, [served, .. others], time.GetUtcNow(), CertificateValidator.ServedSource, out string? chainProblem);
                 await QuitAsync(tls, token);
-                return new ServedCertificate(endpoint, CertificateValidator.Fingerprint(served), new DateTimeOffset(served.NotAfter.ToUniversalTime()), names, null);
+                return new ServedCertificate(endpoint, CertificateValidator.Fingerprint(served), new DateTimeOffset(served.NotAfter.ToUniversalTime()), names, null)
+                {
+                    Chain = chainPath,
+                    ChainProblem = chainProblem,
+                };
+            }
+            finally
+            {
+                served?.Dispose();
+                foreach (var c in sent)
+                    c.Dispose();
             }
         }
         catch (OperationCanceledException) when (deadline.IsCancellationRequested && !cancellationToken.IsCancellationRequested)

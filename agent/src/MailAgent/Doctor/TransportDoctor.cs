@@ -2,7 +2,10 @@ using MailAgent.Certificates;
 
 namespace MailAgent.Doctor;
 
-/// <summary>The certificate each listener serves (name, expiry), and that renewal is configured (certbot timer and our deploy hook).</summary>
+/// <summary>
+/// The certificate each listener serves (name, expiry, chain), and that renewal is configured (certbot timer and our deploy hook).
+/// The handshake itself proves the listener holds the certificate's key (Postfix refuses TLS with a key that does not match).
+/// </summary>
 internal sealed class TransportDoctor(DoctorOptions options, string hostName, ITlsProbe probe, TimeProvider time) : IDoctorCheck
 {
     public async Task<IReadOnlyList<DoctorItem>> RunAsync(CancellationToken cancellationToken)
@@ -16,7 +19,7 @@ internal sealed class TransportDoctor(DoctorOptions options, string hostName, IT
 
     private DoctorItem Certificates(ServedCertificate[] served)
     {
-        const string Title = "Certificate on 25, 465 and 587 (name, expiry)";
+        const string Title = "Certificate on 25, 465 and 587 (name, expiry, chain)";
         string name = hostName.Trim().TrimEnd('.');
         var now = time.GetUtcNow();
         var problems = new List<string>();
@@ -30,7 +33,10 @@ internal sealed class TransportDoctor(DoctorOptions options, string hostName, IT
                 continue;
             }
 
-            evidence.Add($"{s.Endpoint}: names [{string.Join(", ", s.Names)}], expires {s.NotAfter:yyyy-MM-dd HH:mm}Z, SHA-256 {s.Fingerprint}");
+            evidence.Add($"{s.Endpoint}: names [{string.Join(", ", s.Names)}], expires {s.NotAfter:yyyy-MM-dd HH:mm}Z, SHA-256 {s.Fingerprint}"
+                + (s.Chain.Length > 0 ? $", chain {s.Chain}" : ""));
+            if (s.ChainProblem != null)
+                problems.Add($"{s.Endpoint}: {s.ChainProblem}");
             if (name.Length > 0 && !s.Names.Any(n => NameMatches(n, name)))
                 problems.Add($"{s.Endpoint} serves a certificate for {string.Join(", ", s.Names)}, not {name}");
             if (s.NotAfter is { } expiry && expiry - now < TimeSpan.FromDays(options.CertificateMinimumDays))
@@ -39,10 +45,10 @@ internal sealed class TransportDoctor(DoctorOptions options, string hostName, IT
 
         if (served.Select(s => s.Fingerprint).Where(f => f != null).Distinct().Count() > 1)
             problems.Add("the listeners serve different certificates (one of them was not reloaded after a renewal)");
-        string fix = $"issue a certificate for {(name.Length > 0 ? name : "myhostname")} (certbot certonly --standalone -d {(name.Length > 0 ? name : "mail.example.com")}), point smtpd_tls_chain_files at it, and 'postfix reload'";
+        string fix = $"issue a certificate for {(name.Length > 0 ? name : "myhostname")} (certbot certonly --standalone -d {(name.Length > 0 ? name : "mail.example.com")}), point smtpd_tls_chain_files at its key and full chain (privkey.pem, fullchain.pem), and 'postfix reload'";
         return problems.Count > 0
             ? new(DoctorGroup.TransportSecurity, "transport.certificate", Title, DoctorStatus.Fail, string.Join("; ", problems), evidence, fix)
-            : new(DoctorGroup.TransportSecurity, "transport.certificate", Title, DoctorStatus.Pass, $"all three serve a certificate for {name} valid more than {options.CertificateMinimumDays} days", evidence, fix);
+            : new(DoctorGroup.TransportSecurity, "transport.certificate", Title, DoctorStatus.Pass, $"all three serve a certificate for {name} valid more than {options.CertificateMinimumDays} days, with its chain", evidence, fix);
     }
 
     private DoctorItem Renewal()

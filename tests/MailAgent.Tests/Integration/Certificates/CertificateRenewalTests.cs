@@ -106,6 +106,34 @@ public sealed class CertificateRenewalTests(ITestOutputHelper output) : IAsyncLi
         Assert.Equal(master, MasterPid());
     }
 
+    [ServerFact("postfix")]
+    public async Task Probe_ChainFileThenLeafAlone_ChainCompleteThenIncomplete()
+    {
+        var probe = new StartTlsProbe(TimeSpan.FromSeconds(10), TimeProvider.System);
+        foreach (int port in new[] { _postfix.SmtpPort, _postfix.SubmissionPort })
+        {
+            var served = await probe.ProbeAsync(new TlsEndpoint("127.0.0.1", port, false), CancellationToken.None);
+            Assert.True(served.Ok, served.Problem);
+            Assert.Null(served.ChainProblem);
+            Assert.Equal($"{Host} <- MailAgent Test CA (root sent by the listener)", served.Chain);
+        }
+
+        // An operator points Postfix at the leaf alone (cert.pem instead of fullchain.pem) and reloads.
+        Renew(_first.KeyPem + _first.CertificatePem);
+        await Tool.RunAsync("/usr/sbin/postfix", ["-c", _postfix.ConfigDirectory, "reload"], CancellationToken.None);
+
+        foreach (int port in new[] { _postfix.SmtpPort, _postfix.SubmissionPort })
+        {
+            var served = await Eventually.UntilAsync(
+                ct => probe.ProbeAsync(new TlsEndpoint("127.0.0.1", port, false), ct),
+                s => s.ChainProblem != null,
+                TimeSpan.FromSeconds(30),
+                s => $"{s.Endpoint} still serves a complete chain after the reload: {s.Chain} ({s.Problem})");
+            Assert.Equal(_first.Fingerprint, served.Fingerprint);
+            Assert.StartsWith("chain incomplete: the issuer 'CN=MailAgent Test CA' of 'CN=" + Host + "' is neither sent by the listener", served.ChainProblem, StringComparison.Ordinal);
+        }
+    }
+
     // As certbot renews: a new numbered file in archive/, then the live link moved to it.
     private void Renew(string content)
     {
