@@ -1,6 +1,7 @@
 using System.Globalization;
 using Serilog;
 using Serilog.Core;
+using Serilog.Debugging;
 using Serilog.Events;
 
 namespace MailAgent.Common;
@@ -27,7 +28,12 @@ internal static class SerilogBootstrap
             .Enrich.With<EventNumberEnricher>()
             .WriteTo.Console(outputTemplate: ConsoleTemplate);
         if (!string.IsNullOrWhiteSpace(filePath))
+        {
             config.WriteTo.File(filePath, rollingInterval: RollingInterval.Day, retainedFileCountLimit: retainedDays, outputTemplate: FileTemplate);
+            // A sink that fails (its file owned by another user) would otherwise lose every line without a word.
+            SelfLog.Enable(new SinkErrorReporter(Console.Error, TimeProvider.System).Report);
+        }
+
         return config.CreateLogger();
     }
 
@@ -56,6 +62,39 @@ internal static class SerilogBootstrap
             }
 
             logEvent.AddPropertyIfAbsent(propertyFactory.CreateProperty("EventNumber", id.ToString(CultureInfo.InvariantCulture)));
+        }
+    }
+
+    /// <summary>
+    /// Serilog's own failures (the log file cannot be opened: an earlier run as root left it owned by root) go to standard
+    /// error, which systemd puts in the journal: the first at once, then at most one an hour with the number not shown.
+    /// The file sink tries again at each line, so the file is written again once its owner is fixed.
+    /// </summary>
+    internal sealed class SinkErrorReporter(TextWriter output, TimeProvider time)
+    {
+        private static readonly TimeSpan Quiet = TimeSpan.FromHours(1);
+        private readonly Lock _gate = new();
+        private DateTimeOffset? _shown;
+        private long _notShown;
+
+        public void Report(string message)
+        {
+            lock (_gate)
+            {
+                var now = time.GetUtcNow();
+                var shown = _shown;
+                if (shown != null && now - shown < Quiet)
+                {
+                    _notShown++;
+                    return;
+                }
+
+                string skipped = _notShown > 0 ? $" ({_notShown} more since {shown:HH:mm:ss} UTC not shown)" : "";
+                _shown = now;
+                _notShown = 0;
+                output.WriteLine($"the log file sink failed; lines still go to standard output (the journal under systemd){skipped}: {message.Trim()}");
+                output.Flush();
+            }
         }
     }
 }

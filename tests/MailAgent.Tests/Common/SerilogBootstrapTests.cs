@@ -30,6 +30,33 @@ public sealed class SerilogBootstrapTests
         }
     }
 
+    [Fact]
+    public void SinkErrorReporter_RepeatedFailures_FirstAtOnceThenOneAnHourWithTheCountNotShown()
+    {
+        var time = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(new DateTimeOffset(2026, 12, 6, 15, 0, 0, TimeSpan.Zero));
+        var output = new StringWriter();
+        var reporter = new SerilogBootstrap.SinkErrorReporter(output, time);
+
+        reporter.Report("2026-12-06T15:00:00Z Caught exception while emitting to sink: Access to the path '/var/log/mailagent/agent20261206.log' is denied.\n");
+        for (int i = 0; i < 100; i++)
+        {
+            time.Advance(TimeSpan.FromSeconds(30));
+            reporter.Report("again");
+        }
+
+        var first = output.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Single(first);
+        Assert.Contains("the log file sink failed; lines still go to standard output", first[0], StringComparison.Ordinal);
+        Assert.EndsWith("Access to the path '/var/log/mailagent/agent20261206.log' is denied.", first[0], StringComparison.Ordinal);
+
+        // 50 minutes have passed; the next failure after the hour is shown with the count of the ones that were not.
+        time.Advance(TimeSpan.FromMinutes(11));
+        reporter.Report("still denied");
+        var lines = output.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal(2, lines.Length);
+        Assert.Contains("(100 more since 15:00:00 UTC not shown): still denied", lines[1], StringComparison.Ordinal);
+    }
+
     [Theory]
     [InlineData("warning", 14, 0)]
     [InlineData("Loud", 14, 1)]

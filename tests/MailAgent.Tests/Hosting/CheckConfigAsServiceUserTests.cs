@@ -79,6 +79,43 @@ public sealed class CheckConfigAsServiceUserTests : IDisposable
     }
 
     [Fact]
+    public async Task CheckConfig_AgentLogFileLeftByRoot_WarningWithChownFixThenOkOnceOwned()
+    {
+        string logs = Directory.CreateDirectory(Path.Combine(_root, "logs")).FullName;
+        Run("chown", "nobody:nogroup", logs);
+        // An earlier 'mailagent run' as root wrote today's file (Serilog's daily name: the date before the extension).
+        string today = Path.Combine(logs, $"agent{DateTime.Now:yyyyMMdd}.log");
+        File.WriteAllText(today, "2026-12-06T03:00:00Z INF 5000 [MailAgent] as root\n");
+        File.SetUnixFileMode(today, (UnixFileMode)0b110_100_000);
+        string setting = $"AgentLog:FilePath={Path.Combine(logs, "agent.log")}";
+
+        var (exit, output) = await CheckConfigAsNobodyAsync("Health:Checks=log", setting);
+
+        Assert.True(exit == 0, output);
+        Assert.Contains($"warning: agent log {today}: cannot open for writing: permission denied (mode 0640", output, StringComparison.Ordinal);
+        Assert.Contains("run would log to the journal only", output, StringComparison.Ordinal);
+        Assert.Contains($"chown -R mailagent: {logs}", output, StringComparison.Ordinal);
+
+        Run("chown", "nobody:nogroup", today);
+        (exit, output) = await CheckConfigAsNobodyAsync("Health:Checks=log", setting);
+        Assert.True(exit == 0, output);
+        Assert.Contains("service user checks OK", output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task CheckConfig_AgentLogDirectoryOwnedByRoot_WarningNamingTheDirectory()
+    {
+        string logs = Directory.CreateDirectory(Path.Combine(_root, "logs")).FullName;
+        File.SetUnixFileMode(logs, (UnixFileMode)0b111_101_101);
+
+        var (exit, output) = await CheckConfigAsNobodyAsync("Health:Checks=log", $"AgentLog:FilePath={Path.Combine(logs, "agent.log")}");
+
+        Assert.True(exit == 0, output);
+        Assert.Contains($"warning: agent log {logs}: cannot create today's log file in it: permission denied (mode 0755", output, StringComparison.Ordinal);
+        Assert.Empty(Directory.GetFiles(logs));
+    }
+
+    [Fact]
     public async Task CheckConfig_LetsEncryptKeyMode0600_WarningWithSslCertAclAndDeployHookFixes()
     {
         string cert = Path.Combine(_root, "fullchain.pem");

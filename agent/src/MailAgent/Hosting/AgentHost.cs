@@ -56,9 +56,9 @@ internal static partial class AgentHost
             : $"  Certificates:CertificateFile = {certificates.CertificateFile}, KeyFile = {certificates.KeyFile}, Watch = {certificates.Watch}");
 
         // What run will need, checked as the user this runs as (run it as the service user).
-        var findings = await new ServiceUserChecks(tail, health, certificates, new PostfixCommands(postfix, context.Time, ServiceUserChecks.CommandTimeout))
+        var findings = await new ServiceUserChecks(tail, health, certificates, new PostfixCommands(postfix, context.Time, ServiceUserChecks.CommandTimeout), log.FilePath ?? "")
             .RunAsync(CancellationToken.None);
-        await context.Out.WriteLineAsync($"checked as {FileAccessAdvice.Identity()}: log, state directory, Postfix commands, TLS files, milters");
+        await context.Out.WriteLineAsync($"checked as {FileAccessAdvice.Identity()}: log, state directory, agent log, Postfix commands, TLS files, milters");
         foreach (var finding in findings)
             await (finding.Severity == FindingSeverity.Error ? context.Error : context.Out).WriteLineAsync(finding.ToString());
         int failing = findings.Count(f => f.Severity == FindingSeverity.Error);

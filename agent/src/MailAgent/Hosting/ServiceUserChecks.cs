@@ -29,7 +29,7 @@ internal sealed record ServiceUserFinding(FindingSeverity Severity, string Subje
 /// checkpoint); the rest would show as unhealthy checks and are warnings.
 /// </summary>
 internal sealed class ServiceUserChecks(
-    TailOptions tail, HealthOptions health, CertificateOptions certificates, IPostfixCommands control)
+    TailOptions tail, HealthOptions health, CertificateOptions certificates, IPostfixCommands control, string agentLogPath = "")
 {
     /// <summary>The time limit of each Postfix program check-config runs (give it to the <see cref="IPostfixCommands"/>).</summary>
     public static readonly TimeSpan CommandTimeout = TimeSpan.FromSeconds(10);
@@ -39,6 +39,7 @@ internal sealed class ServiceUserChecks(
         var findings = new List<ServiceUserFinding>();
         CheckLog(findings);
         CheckStateDirectory(findings);
+        CheckAgentLog(findings, DateTime.Now);
         await CheckPostfixAsync(findings, cancellationToken);
         await CheckTlsFilesAsync(findings, cancellationToken);
         await CheckMiltersAsync(findings, cancellationToken);
@@ -89,6 +90,46 @@ internal sealed class ServiceUserChecks(
             findings.Add(new(FindingSeverity.Error, "state directory " + directory,
                 $"cannot create a file in it ({mode}, this process {FileAccessAdvice.Identity()}): {e.Message}; the checkpoint cannot be written",
                 $"chown mailagent: {directory} (the package's StateDirectory=mailagent does this under systemd), or set LogTailing:StateDirectory"));
+        }
+    }
+
+    /// <summary>
+    /// The agent's own log: the file Serilog writes today (AgentLog:FilePath with the local date before the extension, as its
+    /// daily roll names it) must open for appending, or be creatable in its directory. A file left by an earlier run as
+    /// root cannot be opened by the service user, and the file sink would only say so on standard error.
+    /// </summary>
+    internal void CheckAgentLog(List<ServiceUserFinding> findings, DateTime localNow)
+    {
+        if (string.IsNullOrWhiteSpace(agentLogPath))
+            return;
+        string directory = Path.GetDirectoryName(Path.GetFullPath(agentLogPath)) ?? ".";
+        string today = Path.Combine(directory, Path.GetFileNameWithoutExtension(agentLogPath) + localNow.ToString("yyyyMMdd", System.Globalization.CultureInfo.InvariantCulture) + Path.GetExtension(agentLogPath));
+        string fix = $"chown -R mailagent: {directory} (files an earlier run as root left behind), or set AgentLog:FilePath (empty: the journal only)";
+        try
+        {
+            if (File.Exists(today))
+            {
+                using var append = new FileStream(today, FileMode.Open, FileAccess.Write, FileShare.ReadWrite | FileShare.Delete);
+                return;
+            }
+
+            Directory.CreateDirectory(directory);
+            string probe = Path.Combine(directory, $".check-config-{Environment.ProcessId}");
+            using (new FileStream(probe, FileMode.CreateNew, FileAccess.Write, FileShare.None))
+            {
+            }
+
+            File.Delete(probe);
+        }
+        catch (Exception e) when (e is UnauthorizedAccessException or IOException)
+        {
+            bool exists = File.Exists(today);
+            string what = exists ? today : directory;
+            string mode = exists || Directory.Exists(directory) ? FileAccessAdvice.Mode(what) : "it does not exist and cannot be created";
+            findings.Add(new(FindingSeverity.Warning, "agent log " + what,
+                (exists ? "cannot open for writing" : "cannot create today's log file in it")
+                + $": {(e is UnauthorizedAccessException ? "permission denied" : e.Message)} ({mode}, this process {FileAccessAdvice.Identity()}); run would log to the journal only",
+                fix));
         }
     }
 
