@@ -62,13 +62,15 @@ internal sealed class CertificateStore(string directory)
     /// <summary>Waits for the host-wide lock (another process may be deploying).</summary>
     public async Task<IDisposable> LockAsync(TimeProvider time, CancellationToken cancellationToken)
     {
-        System.IO.Directory.CreateDirectory(directory);
+        CreateDirectory();
         string path = System.IO.Path.Combine(directory, ".lock");
         while (true)
         {
             try
             {
-                return new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+                var stream = new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+                FileOwner.LikeParent(path);
+                return stream;
             }
             catch (IOException)
             {
@@ -104,21 +106,22 @@ internal sealed class CertificateStore(string directory)
     /// <summary>Copies the files (their resolved content) as the new last good set.</summary>
     public void SaveLastGood(IReadOnlyList<string> files, string contentHash)
     {
-        System.IO.Directory.CreateDirectory(directory);
+        CreateDirectory();
         var manifest = new StringBuilder();
         for (int i = 0; i < files.Count; i++)
         {
             string copy = System.IO.Path.Combine(directory, $"good-{i}.pem");
             byte[] content = File.ReadAllBytes(files[i]);
             WriteAtomically(copy, content, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+            FileOwner.LikeParent(copy);
             var info = new FileInfo(files[i]);
             string? target = info.LinkTarget == null ? null : info.ResolveLinkTarget(returnFinalTarget: true)?.FullName;
             manifest.Append(files[i]).Append('\t').Append(target).Append('\t').Append(copy).Append('\t')
                 .Append(Convert.ToHexStringLower(SHA256.HashData(content))).Append('\n');
         }
 
-        WriteAtomically(System.IO.Path.Combine(directory, ManifestName), Encoding.UTF8.GetBytes(manifest.ToString()), UnixFileMode.UserRead | UnixFileMode.UserWrite);
-        WriteAtomically(System.IO.Path.Combine(directory, "manifest.hash"), Encoding.UTF8.GetBytes(contentHash + "\n"), UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        WriteOwn(ManifestName, Encoding.UTF8.GetBytes(manifest.ToString()), UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        WriteOwn("manifest.hash", Encoding.UTF8.GetBytes(contentHash + "\n"), UnixFileMode.UserRead | UnixFileMode.UserWrite);
     }
 
     /// <summary>Puts the last good set back; returns what was done, one phrase per file.</summary>
@@ -174,10 +177,26 @@ internal sealed class CertificateStore(string directory)
 
     public void SaveOutcome(CertificateOutcome outcome)
     {
-        System.IO.Directory.CreateDirectory(directory);
+        CreateDirectory();
         string text = string.Join('\t', outcome.Result.ToString(), outcome.Reason.Replace('\t', ' ').Replace('\n', ' '), outcome.ServedFingerprint ?? "",
             outcome.NotAfter?.ToString("o", CultureInfo.InvariantCulture) ?? "", outcome.At.ToString("o", CultureInfo.InvariantCulture), outcome.ContentHash) + "\n";
-        WriteAtomically(System.IO.Path.Combine(directory, OutcomeName), Encoding.UTF8.GetBytes(text), UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead);
+        WriteOwn(OutcomeName, Encoding.UTF8.GetBytes(text), UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead);
+    }
+
+    // The store's directory and files belong to whoever owns the directory above it (the service user, under
+    // systemd's StateDirectory=), also when certbot's deploy hook writes them as root: the daemon must still take
+    // the lock and read the copies.
+    private void CreateDirectory()
+    {
+        System.IO.Directory.CreateDirectory(directory);
+        FileOwner.LikeParent(directory);
+    }
+
+    private void WriteOwn(string name, byte[] content, UnixFileMode mode)
+    {
+        string path = System.IO.Path.Combine(directory, name);
+        WriteAtomically(path, content, mode);
+        FileOwner.LikeParent(path);
     }
 
     private static string Sha256(string path) => Convert.ToHexStringLower(SHA256.HashData(File.ReadAllBytes(path)));

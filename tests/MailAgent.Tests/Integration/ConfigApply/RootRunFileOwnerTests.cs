@@ -1,3 +1,4 @@
+using MailAgent.Certificates;
 using MailAgent.ConfigApply;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -48,5 +49,33 @@ public sealed class RootRunFileOwnerTests : IDisposable
 
         foreach (var entry in new[] { staging, Path.Combine(staging, "idempotency.json"), Path.Combine(staging, "snapshot-1"), Path.Combine(staging, "snapshot-1", "main.cf") })
             Assert.Equal((Nobody, Nobody), FileOwner.Of(entry));
+    }
+
+    [ServerFact("root")]
+    public async Task CertificateStore_WrittenByRootLikeTheDeployHook_EveryEntryOwnedByTheStateDirectoryOwner()
+    {
+        string store = Path.Combine(_dir, "certificates");
+        string live = Path.Combine(Directory.CreateTempSubdirectory("mailagent-owner-live-").FullName, "fullchain.pem");
+        try
+        {
+            File.WriteAllText(live, "-----BEGIN CERTIFICATE-----\n");
+            var certificates = new CertificateStore(store);
+
+            using (await certificates.LockAsync(TimeProvider.System, CancellationToken.None))
+            {
+                certificates.SaveLastGood([live], "hash");
+                certificates.SaveOutcome(new CertificateOutcome(CertificateReloadResult.Refused, "test", null, null, DateTimeOffset.UtcNow, "hash"));
+            }
+
+            var entries = Directory.GetFileSystemEntries(store).Append(store).ToList();
+            Assert.Contains(Path.Combine(store, ".lock"), entries);
+            Assert.True(entries.Count >= 5, string.Join(", ", entries));
+            foreach (var entry in entries)
+                Assert.True(FileOwner.Of(entry) == (Nobody, Nobody), $"{entry} is owned by {FileOwner.Of(entry)}");
+        }
+        finally
+        {
+            Directory.Delete(Path.GetDirectoryName(live)!, recursive: true);
+        }
     }
 }

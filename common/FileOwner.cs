@@ -1,8 +1,8 @@
 using System.Runtime.InteropServices;
 
-namespace MailAgent.ConfigApply;
+namespace MailAgent.Common;
 
-/// <summary>Owner and group of a file (statx) and chown(2): the rewritten main.cf keeps its owner.</summary>
+/// <summary>Owner and group of a file (statx) and chown(2): the rewritten main.cf keeps its owner; what a root-run command writes for the service user stays that user's.</summary>
 internal static class FileOwner
 {
     private const int AtFdCwd = -100;
