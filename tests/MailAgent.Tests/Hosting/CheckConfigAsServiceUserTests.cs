@@ -79,6 +79,36 @@ public sealed class CheckConfigAsServiceUserTests : IDisposable
     }
 
     [Fact]
+    public async Task CheckConfig_StateEntriesLeftByRoot_ErrorListingThemWithChownFix()
+    {
+        // What 'mailagent run' as root leaves in a state directory the service user owns.
+        string certificates = Directory.CreateDirectory(Path.Combine(_state, "certificates")).FullName;
+        File.WriteAllText(Path.Combine(certificates, ".lock"), "");
+        File.WriteAllText(Path.Combine(_state, "events.journal"), "");
+        File.SetUnixFileMode(Path.Combine(_state, "events.journal"), (UnixFileMode)0b110_100_100);
+        // The service user's own read-only file is not another user's: it is replaced by renaming.
+        string own = Path.Combine(_state, "event-key.secret");
+        File.WriteAllText(own, "k");
+        Run("chown", "nobody:nogroup", own);
+        File.SetUnixFileMode(own, (UnixFileMode)0b100_000_000);
+
+        var (exit, output) = await CheckConfigAsNobodyAsync("Health:Checks=log");
+
+        Assert.True(exit == 1, output);
+        Assert.Contains($"error: state directory {_state}: 3 entries in it this process (uid 65534", output, StringComparison.Ordinal);
+        Assert.Contains("certificates (mode 0755)", output, StringComparison.Ordinal);
+        Assert.Contains("events.journal (mode 0644)", output, StringComparison.Ordinal);
+        Assert.DoesNotContain("event-key.secret", output, StringComparison.Ordinal);
+        Assert.Contains($"chown -R mailagent: {_state}", output, StringComparison.Ordinal);
+
+        Run("chown", "-R", "nobody:nogroup", _state);
+        (exit, output) = await CheckConfigAsNobodyAsync("Health:Checks=log");
+        Assert.True(exit == 0, output);
+        Assert.Contains("service user checks OK", output, StringComparison.Ordinal);
+        Assert.Empty(Directory.GetFiles(certificates, ".check-config-*"));
+    }
+
+    [Fact]
     public async Task CheckConfig_AgentLogFileLeftByRoot_WarningWithChownFixThenOkOnceOwned()
     {
         string logs = Directory.CreateDirectory(Path.Combine(_root, "logs")).FullName;

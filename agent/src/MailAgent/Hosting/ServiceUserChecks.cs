@@ -90,7 +90,59 @@ internal sealed class ServiceUserChecks(
             findings.Add(new(FindingSeverity.Error, "state directory " + directory,
                 $"cannot create a file in it ({mode}, this process {FileAccessAdvice.Identity()}): {e.Message}; the checkpoint cannot be written",
                 $"chown mailagent: {directory} (the package's StateDirectory=mailagent does this under systemd), or set LogTailing:StateDirectory"));
+            return;
         }
+
+        var denied = UnwritableEntries(directory);
+        if (denied.Count > 0)
+        {
+            findings.Add(new(FindingSeverity.Error, "state directory " + directory,
+                $"{denied.Count} entr{(denied.Count == 1 ? "y" : "ies")} in it this process ({FileAccessAdvice.Identity()}) cannot write, left by a run as another user (root?): "
+                + string.Join(", ", denied.Take(3).Select(d => $"{Path.GetRelativePath(directory, d)} ({FileAccessAdvice.Mode(d)})")) + (denied.Count > 3 ? ", …" : "")
+                + "; the certificate watcher, the event journal and the checkpoint write there",
+                $"chown -R mailagent: {directory} (systemd's StateDirectory= only does this when the directory itself has another owner)"));
+        }
+    }
+
+    /// <summary>
+    /// Below <paramref name="directory"/> (at most 10,000 entries looked at): the directories this process cannot create a file in,
+    /// and the files whose owner may write them but this process may not (another user's). Files the agent keeps read-only
+    /// are replaced by renaming, which needs only the directory.
+    /// </summary>
+    private static List<string> UnwritableEntries(string directory)
+    {
+        var denied = new List<string>();
+        // A directory that cannot be listed is not entered; its own probe below reports it.
+        var options = new EnumerationOptions { RecurseSubdirectories = true, IgnoreInaccessible = true, AttributesToSkip = FileAttributes.ReparsePoint };
+        foreach (var entry in new DirectoryInfo(directory).EnumerateFileSystemInfos("*", options).Take(10_000))
+        {
+            try
+            {
+                if (entry is DirectoryInfo)
+                {
+                    string probe = Path.Combine(entry.FullName, $".check-config-{Environment.ProcessId}");
+                    using (new FileStream(probe, FileMode.CreateNew, FileAccess.Write, FileShare.None))
+                    {
+                    }
+
+                    File.Delete(probe);
+                }
+                else if (OperatingSystem.IsWindows() || (File.GetUnixFileMode(entry.FullName) & UnixFileMode.UserWrite) != 0)
+                {
+                    using var open = new FileStream(entry.FullName, FileMode.Open, FileAccess.Write, FileShare.ReadWrite | FileShare.Delete);
+                }
+            }
+            catch (UnauthorizedAccessException)
+            {
+                denied.Add(entry.FullName);
+            }
+            catch (IOException)
+            {
+                // Gone meanwhile, or a socket or FIFO: not a question of ownership.
+            }
+        }
+
+        return denied;
     }
 
     /// <summary>
