@@ -56,7 +56,7 @@ internal static partial class AgentHost
             : $"  Certificates:CertificateFile = {certificates.CertificateFile}, KeyFile = {certificates.KeyFile}, Watch = {certificates.Watch}");
 
         // What run will need, checked as the user this runs as (run it as the service user).
-        var findings = await new ServiceUserChecks(tail, health, certificates, new PostfixCommands(postfix, context.Time, ServiceUserChecks.CommandTimeout), log.FilePath ?? "")
+        var findings = await new ServiceUserChecks(tail, health, certificates, new PostfixCommands(postfix, context.Time, ServiceUserChecks.CommandTimeout), context.Time, log.FilePath ?? "")
             .RunAsync(CancellationToken.None);
         await context.Out.WriteLineAsync($"checked as {FileAccessAdvice.Identity()}: log, state directory, agent log, Postfix commands, TLS files, milters");
         foreach (var finding in findings)

@@ -29,7 +29,7 @@ internal sealed record ServiceUserFinding(FindingSeverity Severity, string Subje
 /// checkpoint); the rest would show as unhealthy checks and are warnings.
 /// </summary>
 internal sealed class ServiceUserChecks(
-    TailOptions tail, HealthOptions health, CertificateOptions certificates, IPostfixCommands control, string agentLogPath = "")
+    TailOptions tail, HealthOptions health, CertificateOptions certificates, IPostfixCommands control, TimeProvider time, string agentLogPath = "")
 {
     /// <summary>The time limit of each Postfix program check-config runs (give it to the <see cref="IPostfixCommands"/>).</summary>
     public static readonly TimeSpan CommandTimeout = TimeSpan.FromSeconds(10);
@@ -39,7 +39,7 @@ internal sealed class ServiceUserChecks(
         var findings = new List<ServiceUserFinding>();
         CheckLog(findings);
         CheckStateDirectory(findings);
-        CheckAgentLog(findings, DateTime.Now);
+        CheckAgentLog(findings, time.GetLocalNow().DateTime);
         await CheckPostfixAsync(findings, cancellationToken);
         await CheckTlsFilesAsync(findings, cancellationToken);
         await CheckMiltersAsync(findings, cancellationToken);
