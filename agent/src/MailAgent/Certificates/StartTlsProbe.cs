@@ -66,26 +66,26 @@ internal sealed class StartTlsProbe(TimeSpan timeout, TimeProvider time, string 
 
             X509Certificate2? served = null;
             var sent = new List<X509Certificate2>();
-            await using var tls = new SslStream(network, leaveInnerStreamOpen: true, (_, certificate, chain, _) =>
-            {
-                // Any certificate is accepted: the probe reports what is served; the validator judges it.
-                if (certificate != null)
-                    served = X509CertificateLoader.LoadCertificate(certificate.GetRawCertData());
-                // The certificates the server sent besides its leaf: what a sender can build the chain from.
-                foreach (var other in chain?.ChainPolicy.ExtraStore ?? [])
-                    sent.Add(X509CertificateLoader.LoadCertificate(other.RawData));
-                return served != null;
-            });
-            await tls.AuthenticateAsClientAsync(
-                new SslClientAuthenticationOptions
-                {
-                    TargetHost = endpoint.Host,
-                    // Judged on what the server sends: no intermediate is fetched (nothing leaves the host), no revocation lookup.
-                    CertificateChainPolicy = new X509ChainPolicy { DisableCertificateDownloads = true, RevocationMode = X509RevocationMode.NoCheck },
-                },
-                token);
             try
             {
+                await using var tls = new SslStream(network, leaveInnerStreamOpen: true, (_, certificate, chain, _) =>
+                {
+                    // Any certificate is accepted: the probe reports what is served; the validator judges it.
+                    if (certificate != null)
+                        served = X509CertificateLoader.LoadCertificate(certificate.GetRawCertData());
+                    // The certificates the server sent besides its leaf: what a sender can build the chain from.
+                    foreach (var other in chain?.ChainPolicy.ExtraStore ?? [])
+                        sent.Add(X509CertificateLoader.LoadCertificate(other.RawData));
+                    return served != null;
+                });
+                await tls.AuthenticateAsClientAsync(
+                    new SslClientAuthenticationOptions
+                    {
+                        TargetHost = endpoint.Host,
+                        // Judged on what the server sends: no intermediate is fetched (nothing leaves the host), no revocation lookup.
+                        CertificateChainPolicy = new X509ChainPolicy { DisableCertificateDownloads = true, RevocationMode = X509RevocationMode.NoCheck },
+                    },
+                    token);
                 if (served == null)
                     return Failed(endpoint, "the TLS handshake completed without a server certificate");
                 var names = CertificateValidator.DnsNames(served, out _);
