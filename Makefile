@@ -20,6 +20,12 @@ deps: ## install the Debian packages the tests and benchmarks use (needs root)
 	  echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
 	else echo "all Debian packages present"; fi
+	@# postlogd (maillog_file) reads one unix datagram socket. With the kernel's queue of 10 a private Postfix can wedge:
+	@# postlogd blocks logging to its own full socket, then every daemon and 'postfix stop' wait to log (seen in CI).
+	@# systemd's sysctl defaults (50-default.conf) give a stock Debian host 512; a machine without systemd keeps 10.
+	@q=$$(sysctl -n net.unix.max_dgram_qlen 2>/dev/null || echo 512); if [ "$$q" -lt 512 ]; then \
+	  sysctl -q -w net.unix.max_dgram_qlen=512 && echo "net.unix.max_dgram_qlen $$q -> 512, as systemd sets it on Debian" \
+	  || echo "warning: net.unix.max_dgram_qlen is $$q (set it to 512 as root, or a test's Postfix may wedge)"; fi
 
 build: ## build every project
 	$(DOTNET) build MailAgent.sln -c $(CONFIG) -nologo -clp:NoSummary

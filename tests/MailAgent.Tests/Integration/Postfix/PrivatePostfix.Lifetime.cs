@@ -305,7 +305,22 @@ internal sealed partial class PrivatePostfix
 
     private async Task StopPostfixAsync()
     {
-        var stop = await Tool.TryRunAsync(Postfix, ["-c", ConfigDirectory, "stop"], CancellationToken.None);
+        // Bounded: a wedged instance never answers. Seen once in CI: postlogd blocked writing to its own full postlog
+        // socket, so every daemon, and 'master -t' inside 'postfix stop', waited forever to log a line.
+        string said;
+        using (var limit = new CancellationTokenSource(StopTimeout))
+        {
+            try
+            {
+                var stop = await Tool.TryRunAsync(Postfix, ["-c", ConfigDirectory, "stop"], limit.Token);
+                said = $"{stop.ExitCode}: {stop.StandardError.Trim()}";
+            }
+            catch (OperationCanceledException)
+            {
+                said = $"no answer within {StopTimeout.TotalSeconds:0} s";
+            }
+        }
+
         // 'postfix stop' only signals the master; wait until the master and its daemons are gone.
         try
         {
@@ -317,8 +332,9 @@ internal sealed partial class PrivatePostfix
         }
         catch (TimeoutException e)
         {
-            Diagnostic($"'postfix stop' ({stop.ExitCode}: {stop.StandardError.Trim()}) did not stop everything, aborting: {e.Message}");
-            await Tool.TryRunAsync(Postfix, ["-c", ConfigDirectory, "abort"], CancellationToken.None);
+            // Not 'postfix abort': it asks 'master -t' first, which a wedged instance never answers either.
+            Diagnostic($"'postfix stop' ({said}) did not stop everything, killing them: {e.Message}");
+            KillAll(ProcessSweep.FindByEnvironment("MAIL_CONFIG", ConfigDirectory));
         }
     }
 

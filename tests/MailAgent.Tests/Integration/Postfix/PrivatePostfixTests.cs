@@ -146,6 +146,41 @@ public sealed partial class PrivatePostfixTests(ITestOutputHelper output)
     }
 
     [ServerFact("postfix", "opendkim")]
+    public async Task DisposeAsync_PostlogdWedged_StopIsBoundedAndEveryProcessKilled()
+    {
+        var postfix = await StartAsync(new PrivatePostfixOptions { Diagnostics = output.WriteLine });
+        var processes = postfix.FindProcesses();
+        try
+        {
+            // As seen once in CI: postlogd no longer reads its socket and the socket's queue is full, so every Postfix
+            // program that logs (postfix-script and 'master -t' inside 'postfix stop' among them) blocks.
+            int postlogd = processes.Single(pid => File.ReadAllText($"/proc/{pid}/cmdline").StartsWith("postlogd", StringComparison.Ordinal));
+            await Tool.RunAsync("kill", ["-STOP", postlogd.ToString(System.Globalization.CultureInfo.InvariantCulture)], CancellationToken.None);
+            using var flood = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.Unix, System.Net.Sockets.SocketType.Dgram, System.Net.Sockets.ProtocolType.Unspecified) { Blocking = false };
+            var postlog = new System.Net.Sockets.UnixDomainSocketEndPoint(Path.Combine(postfix.QueueDirectory, "public", "postlog"));
+            int sent = 0;
+            try
+            {
+                for (; sent < 100_000; sent++)
+                    flood.SendTo("<22>postfix/test[1]: filler"u8, postlog);
+            }
+            catch (System.Net.Sockets.SocketException e) when (e.SocketErrorCode == System.Net.Sockets.SocketError.WouldBlock)
+            {
+            }
+
+            output.WriteLine($"postlog socket full after {sent} datagrams");
+            Assert.InRange(sent, 1, 99_999);
+        }
+        finally
+        {
+            await postfix.DisposeAsync();
+        }
+
+        Assert.False(Directory.Exists(postfix.RootDirectory), postfix.RootDirectory);
+        Assert.All(processes, pid => Assert.False(ProcessSweep.IsAlive(pid), $"{pid} survived"));
+    }
+
+    [ServerFact("postfix", "opendkim")]
     public async Task RemoveStaleInstancesAsync_OwnerGone_KillsItsProcessesAndKeepsLiveInstances()
     {
         var stale = Directory.CreateTempSubdirectory("mailagent-pf-").FullName;
