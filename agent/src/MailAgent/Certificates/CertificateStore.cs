@@ -110,10 +110,8 @@ internal sealed class CertificateStore(string directory)
         var manifest = new StringBuilder();
         for (int i = 0; i < files.Count; i++)
         {
-            string copy = System.IO.Path.Combine(directory, $"good-{i}.pem");
             byte[] content = File.ReadAllBytes(files[i]);
-            WriteAtomically(copy, content, UnixFileMode.UserRead | UnixFileMode.UserWrite);
-            FileOwner.LikeParent(copy);
+            string copy = WriteOwn($"good-{i}.pem", content, UnixFileMode.UserRead | UnixFileMode.UserWrite);
             var info = new FileInfo(files[i]);
             string? target = info.LinkTarget == null ? null : info.ResolveLinkTarget(returnFinalTarget: true)?.FullName;
             manifest.Append(files[i]).Append('\t').Append(target).Append('\t').Append(copy).Append('\t')
@@ -192,11 +190,12 @@ internal sealed class CertificateStore(string directory)
         FileOwner.LikeParent(directory);
     }
 
-    private void WriteOwn(string name, byte[] content, UnixFileMode mode)
+    private string WriteOwn(string name, byte[] content, UnixFileMode mode)
     {
         string path = System.IO.Path.Combine(directory, name);
         WriteAtomically(path, content, mode);
         FileOwner.LikeParent(path);
+        return path;
     }
 
     private static string Sha256(string path) => Convert.ToHexStringLower(SHA256.HashData(File.ReadAllBytes(path)));

@@ -74,15 +74,10 @@ internal sealed class ServiceUserChecks(
     internal void CheckStateDirectory(List<ServiceUserFinding> findings)
     {
         string directory = tail.StateDirectory;
-        string probe = Path.Combine(directory, $".check-config-{Environment.ProcessId}");
         try
         {
             Directory.CreateDirectory(directory);
-            using (new FileStream(probe, FileMode.CreateNew, FileAccess.Write, FileShare.None))
-            {
-            }
-
-            File.Delete(probe);
+            CreateFileIn(directory);
         }
         catch (Exception e) when (e is UnauthorizedAccessException or IOException)
         {
@@ -104,6 +99,17 @@ internal sealed class ServiceUserChecks(
         }
     }
 
+    /// <summary>Creates and deletes a file of its own in <paramref name="directory"/>: throws what run would meet there.</summary>
+    private static void CreateFileIn(string directory)
+    {
+        string probe = Path.Combine(directory, $".check-config-{Environment.ProcessId}");
+        using (new FileStream(probe, FileMode.CreateNew, FileAccess.Write, FileShare.None))
+        {
+        }
+
+        File.Delete(probe);
+    }
+
     /// <summary>
     /// Below <paramref name="directory"/> (at most 10,000 entries looked at): the directories this process cannot create a file in,
     /// and the files whose owner may write them but this process may not (another user's). Files the agent keeps read-only
@@ -120,12 +126,7 @@ internal sealed class ServiceUserChecks(
             {
                 if (entry is DirectoryInfo)
                 {
-                    string probe = Path.Combine(entry.FullName, $".check-config-{Environment.ProcessId}");
-                    using (new FileStream(probe, FileMode.CreateNew, FileAccess.Write, FileShare.None))
-                    {
-                    }
-
-                    File.Delete(probe);
+                    CreateFileIn(entry.FullName);
                 }
                 else if (OperatingSystem.IsWindows() || (File.GetUnixFileMode(entry.FullName) & UnixFileMode.UserWrite) != 0)
                 {
@@ -166,12 +167,7 @@ internal sealed class ServiceUserChecks(
             }
 
             Directory.CreateDirectory(directory);
-            string probe = Path.Combine(directory, $".check-config-{Environment.ProcessId}");
-            using (new FileStream(probe, FileMode.CreateNew, FileAccess.Write, FileShare.None))
-            {
-            }
-
-            File.Delete(probe);
+            CreateFileIn(directory);
         }
         catch (Exception e) when (e is UnauthorizedAccessException or IOException)
         {

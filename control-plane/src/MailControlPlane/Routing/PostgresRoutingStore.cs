@@ -235,9 +235,8 @@ internal sealed class PostgresRoutingStore(RoutingOptions options) : IRoutingSto
     /// (a read needs no lock) in its own session, and creates nothing.
     /// </summary>
     public Task<IReadOnlyList<Scoring.ScorerState>> ReadScorerStateAsync(CancellationToken cancellationToken) =>
-        _leader
-            ? ScorerStateTable.ReadAsync(Session(), null, postgres: true, cancellationToken)
-            : ScorerStateTable.ReadAsync(_session ?? throw new InvalidOperationException("reading the scorer's state before trying for the lock"), null, postgres: true, cancellationToken, create: false);
+        ScorerStateTable.ReadAsync(
+            _session ?? throw new InvalidOperationException("reading the scorer's state before trying for the lock"), null, postgres: true, cancellationToken, create: _leader);
 
     public async Task WriteScorerStateAsync(IReadOnlyList<Scoring.ScorerState> states, CancellationToken cancellationToken)
     {
